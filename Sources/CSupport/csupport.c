@@ -1,0 +1,119 @@
+#define _GNU_SOURCE
+#include "csupport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+int sv_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int sv_epoll_add(int epfd, int fd, uint32_t events, uint64_t token) {
+    struct epoll_event ev = { .events = events, .data.u64 = token };
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int sv_epoll_del(int epfd, int fd) { return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL); }
+
+int sv_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms) {
+    struct epoll_event evs[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(epfd, evs, max, timeout_ms);
+    for (int i = 0; i < n; i++) { tokens[i] = evs[i].data.u64; events[i] = evs[i].events; }
+    return n;
+}
+
+uint32_t sv_epollin(void) { return EPOLLIN; }
+
+int sv_signalfd(const sigset_t *mask) { return signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK); }
+
+int sv_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t r = read(fd, &info, sizeof info);
+    if (r == (ssize_t)sizeof info) return (int)info.ssi_signo;
+    if (r < 0 && errno == EAGAIN) return 0;
+    return -1;
+}
+
+int sv_timerfd_create(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK); }
+
+int sv_timerfd_set(int fd, int64_t deadline_ns) {
+    struct itimerspec spec;
+    memset(&spec, 0, sizeof spec);
+    if (deadline_ns > 0) {
+        spec.it_value.tv_sec = deadline_ns / 1000000000;
+        spec.it_value.tv_nsec = deadline_ns % 1000000000;
+    }
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL);
+}
+
+void sv_timerfd_drain(int fd) {
+    uint64_t expirations;
+    (void)!read(fd, &expirations, sizeof expirations);
+}
+
+static int64_t clock_ns(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+int64_t sv_monotonic_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+int64_t sv_realtime_ns(void) { return clock_ns(CLOCK_REALTIME); }
+
+int sv_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+int sv_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+long sv_raise_nofile_limit(void) {
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return -1;
+    if (lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &lim) != 0) return -1;
+    }
+    return (long)lim.rlim_cur;
+}
+
+char **sv_environ(void) { return environ; }
+
+int sv_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+             const char *cwd, int in_fd, int out_fd) {
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t actions;
+    sigset_t empty, all;
+    int rc;
+
+    sigemptyset(&empty);
+    sigfillset(&all);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&attr, &empty);
+    posix_spawnattr_setsigdefault(&attr, &all);
+
+    posix_spawn_file_actions_init(&actions);
+    if (in_fd == -2) posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    else if (in_fd >= 0) posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
+    if (out_fd == -2) posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    else if (out_fd >= 0) posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+    if (cwd) posix_spawn_file_actions_addchdir_np(&actions, cwd);
+
+    rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    return rc;
+}
+
+int sv_wifexited(int status) { return WIFEXITED(status); }
+int sv_wexitstatus(int status) { return WEXITSTATUS(status); }
+int sv_wifsignaled(int status) { return WIFSIGNALED(status); }
+int sv_wtermsig(int status) { return WTERMSIG(status); }

@@ -1,0 +1,50 @@
+// Thin, non-variadic wrappers over Linux calls that Swift's Glibc module lacks.
+// The header avoids _GNU_SOURCE (it clashes with the Glibc module); csupport.c defines it.
+#ifndef SVTREE_CSUPPORT_H
+#define SVTREE_CSUPPORT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <signal.h>
+
+// epoll, with the packed epoll_event kept on the C side.
+int sv_epoll_create(void);
+int sv_epoll_add(int epfd, int fd, uint32_t events, uint64_t token);
+int sv_epoll_del(int epfd, int fd);
+// Waits for events; fills tokens[i] and events[i]; returns the count or -1.
+int sv_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
+uint32_t sv_epollin(void);
+
+// signalfd over the given signals (which the caller blocks); close-on-exec, non-blocking.
+int sv_signalfd(const sigset_t *mask);
+// Reads one signal; returns its number, 0 when none is pending, -1 on error.
+int sv_signalfd_read(int fd);
+
+// timerfd on CLOCK_MONOTONIC; arm at an absolute time in ns, or disarm with 0.
+int sv_timerfd_create(void);
+int sv_timerfd_set(int fd, int64_t deadline_ns);
+void sv_timerfd_drain(int fd);
+
+int64_t sv_monotonic_ns(void);
+int64_t sv_realtime_ns(void);
+
+int sv_set_child_subreaper(void);
+int sv_pipe_cloexec(int fds[2]);
+// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
+long sv_raise_nofile_limit(void);
+
+char **sv_environ(void);
+
+// posix_spawn in a new session with an empty signal mask and default dispositions.
+// in_fd / out_fd: -1 inherits, -2 opens /dev/null, otherwise dup2 onto 0 / 1.
+// Returns 0 or an errno value (exec failures included: glibc reports them).
+int sv_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+             const char *cwd, int in_fd, int out_fd);
+
+// Wait-status decoding (macros on the C side).
+int sv_wifexited(int status);
+int sv_wexitstatus(int status);
+int sv_wifsignaled(int status);
+int sv_wtermsig(int status);
+
+#endif

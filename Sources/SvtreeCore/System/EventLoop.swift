@@ -1,0 +1,79 @@
+import CSupport
+import Glibc
+import SystemPackage
+
+/// epoll over a signalfd, one timerfd and any descriptors registered with a token.
+///
+/// Single-threaded; it blocks in `epoll_wait` with no timeout, so an idle loop never wakes.
+public final class EventLoop {
+    public static let signalToken: UInt64 = 1
+    public static let timerToken: UInt64 = 2
+    public static let firstFreeToken: UInt64 = 16
+
+    private let epollFD: Int32
+    private let signalFD: Int32
+    private let timerFD: Int32
+    private var armedDeadline: Int64 = 0
+
+    /// Blocks `signals` for the process and delivers them through the loop instead.
+    public init(signals: [Int32]) throws(Errno) {
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        for sig in signals { sigaddset(&mask, sig) }
+        guard sigprocmask(SIG_BLOCK, &mask, nil) == 0 else { throw FileSystem.lastErrno }
+        epollFD = sv_epoll_create()
+        guard epollFD >= 0 else { throw FileSystem.lastErrno }
+        signalFD = sv_signalfd(&mask)
+        guard signalFD >= 0 else { throw FileSystem.lastErrno }
+        timerFD = sv_timerfd_create()
+        guard timerFD >= 0 else { throw FileSystem.lastErrno }
+        try add(signalFD, token: EventLoop.signalToken)
+        try add(timerFD, token: EventLoop.timerToken)
+    }
+
+    public func add(_ fd: Int32, token: UInt64) throws(Errno) {
+        guard sv_epoll_add(epollFD, fd, sv_epollin(), token) == 0 else { throw FileSystem.lastErrno }
+    }
+
+    public func remove(_ fd: Int32) {
+        _ = sv_epoll_del(epollFD, fd)
+    }
+
+    /// Arms the timer at a monotonic deadline, or disarms it with nil; no syscall if unchanged.
+    public func setDeadline(_ deadline: Int64?) {
+        let wanted = deadline.map { max($0, 1) } ?? 0
+        guard wanted != armedDeadline else { return }
+        armedDeadline = wanted
+        _ = sv_timerfd_set(timerFD, wanted)
+    }
+
+    /// Pending signals, read after the signal token fired.
+    public func pendingSignals() -> [Int32] {
+        var signals: [Int32] = []
+        while true {
+            let sig = sv_signalfd_read(signalFD)
+            if sig <= 0 { break }
+            signals.append(sig)
+        }
+        return signals
+    }
+
+    public func acknowledgeTimer() {
+        sv_timerfd_drain(timerFD)
+        armedDeadline = 0
+    }
+
+    /// Waits for readiness; returns the tokens that fired.
+    public func wait() -> [UInt64] {
+        var tokens = [UInt64](repeating: 0, count: 64)
+        var events = [UInt32](repeating: 0, count: 64)
+        while true {
+            let n = sv_epoll_wait(epollFD, &tokens, &events, 64, -1)
+            if n >= 0 { return Array(tokens[0..<Int(n)]) }
+            if errno != EINTR { return [] }
+        }
+    }
+
+    public static var now: Int64 { sv_monotonic_ns() }
+    public static var wallNow: Int64 { sv_realtime_ns() }
+}

@@ -1,0 +1,69 @@
+import Glibc
+
+/// A snapshot of /proc: who is whose parent, in which session, and marked by which service.
+///
+/// Used to find what a service left behind (its session, orphans adopted by the subreaper)
+/// so that teardown leaves nothing and no service runs twice.
+public struct ProcessTable {
+    public struct Entry: Sendable {
+        public var pid: Int32
+        public var parent: Int32
+        public var session: Int32
+        public var isZombie: Bool
+    }
+
+    public private(set) var entries: [Int32: Entry] = [:]
+
+    public static func scan() -> ProcessTable {
+        var table = ProcessTable()
+        guard case .success(let names) = FileSystem.list("/proc") else { return table }
+        for name in names {
+            guard let pid = Int32(name), let entry = readStat(pid) else { continue }
+            table.entries[pid] = entry
+        }
+        return table
+    }
+
+    /// Parses /proc/PID/stat; the command name may hold spaces and parentheses.
+    static func readStat(_ pid: Int32) -> Entry? {
+        guard let bytes = FileSystem.readBytes("/proc/\(pid)/stat", limit: 1024),
+              let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count >= 4 else { return nil }
+        func number(_ i: Int) -> Int32 { Int32(String(decoding: fields[i], as: UTF8.self)) ?? 0 }
+        let state = fields[0].first ?? 0
+        return Entry(pid: pid, parent: number(1), session: number(3),
+                     isZombie: state == UInt8(ascii: "Z") || state == UInt8(ascii: "X"))
+    }
+
+    /// The value of `name` in the environment the process was started with.
+    public static func environmentValue(_ pid: Int32, _ name: String) -> String? {
+        guard let bytes = FileSystem.readBytes("/proc/\(pid)/environ", limit: 1 << 20) else { return nil }
+        let prefix = Array((name + "=").utf8)
+        for item in bytes.split(separator: 0) where item.starts(with: prefix) {
+            return String(decoding: item.dropFirst(prefix.count), as: UTF8.self)
+        }
+        return nil
+    }
+
+    public func children(of pid: Int32) -> [Int32] {
+        entries.values.filter { $0.parent == pid && !$0.isZombie }.map(\.pid)
+    }
+
+    /// `roots` and every living process below them.
+    public func descendants(of roots: [Int32]) -> Set<Int32> {
+        var byParent: [Int32: [Int32]] = [:]
+        for entry in entries.values where !entry.isZombie { byParent[entry.parent, default: []].append(entry.pid) }
+        var found = Set<Int32>()
+        var stack = roots
+        while let pid = stack.popLast() {
+            guard found.insert(pid).inserted else { continue }
+            stack += byParent[pid] ?? []
+        }
+        return found
+    }
+
+    public func members(ofSession session: Int32) -> [Int32] {
+        entries.values.filter { $0.session == session && !$0.isZombie }.map(\.pid)
+    }
+}

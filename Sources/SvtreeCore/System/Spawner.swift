@@ -1,0 +1,58 @@
+import CSupport
+import Glibc
+import SystemPackage
+
+/// Starts processes with posix_spawn, each in a new session with a clean signal state.
+public enum Spawner {
+    /// Descriptor choices for stdin / stdout.
+    public enum Stream: Sendable, Equatable {
+        case inherit, devNull, descriptor(Int32)
+        var raw: Int32 {
+            switch self {
+            case .inherit: return -1
+            case .devNull: return -2
+            case .descriptor(let fd): return fd
+            }
+        }
+    }
+
+    public static func spawn(_ path: String, arguments: [String], environment: [String], directory: String,
+                             stdin: Stream, stdout: Stream) -> Result<Int32, Errno> {
+        var pid: pid_t = 0
+        let argv = CStringArray(arguments)
+        let envp = CStringArray(environment)
+        let rc = sv_spawn(&pid, path, argv.pointers, envp.pointers, directory, stdin.raw, stdout.raw)
+        return rc == 0 ? .success(pid) : .failure(Errno(rawValue: rc))
+    }
+
+    /// This process's environment with `name` set to `value`.
+    public static func environment(setting name: String, to value: String) -> [String] {
+        var result: [String] = []
+        if var cursor = sv_environ() {
+            while let item = cursor.pointee {
+                let text = String(cString: item)
+                if !text.hasPrefix(name + "=") { result.append(text) }
+                cursor += 1
+            }
+        }
+        result.append("\(name)=\(value)")
+        return result
+    }
+}
+
+/// A NULL-terminated `char *[]` that lives as long as this value.
+final class CStringArray {
+    let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+
+    init(_ strings: [String]) {
+        pointers = .allocate(capacity: strings.count + 1)
+        for (i, string) in strings.enumerated() { pointers[i] = strdup(string) }
+        pointers[strings.count] = nil
+    }
+
+    deinit {
+        var i = 0
+        while let p = pointers[i] { free(p); i += 1 }
+        pointers.deallocate()
+    }
+}

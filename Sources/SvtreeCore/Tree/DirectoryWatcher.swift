@@ -1,0 +1,60 @@
+import Glibc
+import SystemPackage
+
+/// inotify over the supervised directory and over the directories of broken entries, so a
+/// fix is noticed at once and nothing is retried in a loop. The set of watched paths is
+/// recomputed after every scan; the watcher adds and removes watches to match.
+public final class DirectoryWatcher {
+    public let fd: Int32
+    private var watches: [String: Int32] = [:]
+    private static let mask = UInt32(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB
+        | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF)
+
+    /// nil when no inotify instance is left (`fs.inotify.max_user_instances`).
+    public init?() {
+        fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        if fd < 0 { return nil }
+    }
+
+    /// Watches exactly `paths` (those that exist); returns the ones that could not be watched.
+    @discardableResult
+    public func watch(exactly paths: Set<String>) -> [(String, Errno)] {
+        for (path, wd) in watches where !paths.contains(path) {
+            inotify_rm_watch(fd, wd)
+            watches[path] = nil
+        }
+        var failures: [(String, Errno)] = []
+        for path in paths where watches[path] == nil {
+            let wd = inotify_add_watch(fd, path, DirectoryWatcher.mask)
+            if wd >= 0 {
+                watches[path] = wd
+            } else if errno != ENOENT {
+                failures.append((path, FileSystem.lastErrno))
+            }
+        }
+        return failures
+    }
+
+    /// Reads pending events (the caller rescans after any); forgets watches the kernel dropped.
+    public func drain() {
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            var offset = 0
+            while offset + 16 <= n {
+                let wd = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int32.self) }
+                let mask = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self) }
+                let length = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self) }
+                if mask & UInt32(IN_IGNORED | IN_MOVE_SELF | IN_DELETE_SELF) != 0,
+                   let path = watches.first(where: { $0.value == wd })?.key {
+                    // A moved directory keeps its watch on the old inode: drop it so the path is watched anew.
+                    if mask & UInt32(IN_MOVE_SELF) != 0 { inotify_rm_watch(fd, wd) }
+                    watches[path] = nil
+                }
+                offset += 16 + Int(length)
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Glibc
+
+/// A running entry: its definition, machines, `supervise/` directories and the log pipe,
+/// which svtree holds so that it outlives restarts of the service and of the logger.
+final class Entry {
+    /// Set in every spawned process: lets the subreaper tell whose orphan a process is.
+    static let markerVariable = "SVTREE_SERVICE"
+
+    private(set) var definition: ServiceDefinition
+    var machine: EntryMachine
+    var supervise: [EntryMachine.Role: SuperviseDirectory]
+    var controlTokens: [UInt64] = []
+    private(set) var pipeRead: Int32 = -1
+    private(set) var pipeWrite: Int32 = -1
+    private let environments: [EntryMachine.Role: [String]]
+
+    init(definition: ServiceDefinition, supervise: [EntryMachine.Role: SuperviseDirectory], pipe: (Int32, Int32)?) {
+        self.definition = definition
+        self.supervise = supervise
+        machine = EntryMachine(main: definition.main, log: definition.log)
+        if let pipe { (pipeRead, pipeWrite) = pipe }
+        var environments = [EntryMachine.Role.main: Spawner.environment(setting: Entry.markerVariable,
+                                                                          to: definition.path)]
+        if definition.log != nil {
+            environments[.log] = Spawner.environment(setting: Entry.markerVariable, to: definition.logPath)
+        }
+        self.environments = environments
+    }
+
+    var identity: FileSystem.Identity { definition.identity }
+
+    func path(_ role: EntryMachine.Role) -> String {
+        role == .main ? definition.path : definition.logPath
+    }
+
+    func label(_ role: EntryMachine.Role) -> String {
+        role == .main ? definition.name : definition.name + "/log"
+    }
+
+    func environment(_ role: EntryMachine.Role) -> [String] { environments[role] ?? [] }
+
+    /// stdin and stdout of a process in this entry: the service writes into the pipe, the logger reads it.
+    func streams(_ role: EntryMachine.Role) -> (Spawner.Stream, Spawner.Stream) {
+        switch role {
+        case .main: return (.devNull, pipeWrite >= 0 ? .descriptor(pipeWrite) : (definition.log == nil ? .inherit : .devNull))
+        case .log: return (pipeRead >= 0 ? .descriptor(pipeRead) : .devNull, .inherit)
+        }
+    }
+
+    func reloadSettings() {
+        definition.reloadSettings()
+        machine.update(main: definition.main, log: definition.log)
+    }
+
+    func closeLogPipeWriteEnd() {
+        if pipeWrite >= 0 { close(pipeWrite) }
+        pipeWrite = -1
+    }
+
+    func release() {
+        for directory in supervise.values { directory.close() }
+        supervise.removeAll()
+        closeLogPipeWriteEnd()
+        if pipeRead >= 0 { close(pipeRead) }
+        pipeRead = -1
+    }
+}

@@ -1,0 +1,86 @@
+import Glibc
+import SystemPackage
+
+extension Supervisor {
+    /// Performs what an entry's machines asked for, feeding results back as events.
+    func perform(_ actions: [EntryMachine.Action], on entry: Entry) {
+        for action in actions {
+            switch action {
+            case .unit(let role, let unitAction):
+                perform(unitAction, role: role, on: entry)
+            case .closeLogPipe:
+                entry.closeLogPipeWriteEnd()
+            case .finished:
+                release(entry)
+            }
+        }
+    }
+
+    private func perform(_ action: ServiceMachine.Action, role: EntryMachine.Role, on entry: Entry) {
+        switch action {
+        case .spawnRun:
+            switch spawn(entry, role, program: "./run", arguments: []) {
+            case .success(let pid):
+                owners[pid] = .run(entry.identity, role)
+                perform(entry.machine.handle(.spawned(pid: pid), for: role, now: EventLoop.now), on: entry)
+            case .failure(let error):
+                Diagnostics.warn("\(directory)/\(entry.label(role)): cannot start run (\(error))")
+                perform(entry.machine.handle(.spawnFailed, for: role, now: EventLoop.now), on: entry)
+            }
+        case .spawnFinish(let code, let sig):
+            switch spawn(entry, role, program: "./finish", arguments: [String(code), String(sig)]) {
+            case .success(let pid):
+                owners[pid] = .finish(entry.identity, role)
+                perform(entry.machine.finishSpawned(pid: pid, for: role, now: EventLoop.now), on: entry)
+            case .failure(let error):
+                Diagnostics.warn("\(directory)/\(entry.label(role)): cannot start finish (\(error))")
+                perform(entry.machine.finishSpawned(pid: nil, for: role, now: EventLoop.now), on: entry)
+            }
+        case .runControlScript(let letter):
+            let program = "./control/" + String(UnicodeScalar(letter))
+            switch spawn(entry, role, program: program, arguments: []) {
+            case .success(let pid):
+                owners[pid] = .control(entry.identity, role, letter)
+            case .failure:
+                perform(entry.machine.handle(.controlScriptExited(letter: letter, handled: false), for: role,
+                                             now: EventLoop.now), on: entry)
+            }
+        case .signal(let pid, let sig, let target):
+            guard pid > 0 else { return }
+            kill(target == .group ? -pid : pid, sig)
+        case .killLeftovers(let session):
+            killLeftovers(session: session, unitPath: entry.path(role))
+        case .statusChanged:
+            writeStatus(entry, role)
+        case .stopped:
+            break
+        }
+    }
+
+    private func spawn(_ entry: Entry, _ role: EntryMachine.Role, program: String,
+                       arguments: [String]) -> Result<Int32, Errno> {
+        let (stdin, stdout) = entry.streams(role)
+        return Spawner.spawn(program, arguments: [program] + arguments, environment: entry.environment(role),
+                             directory: entry.path(role), stdin: stdin, stdout: stdout)
+    }
+
+    func writeStatus(_ entry: Entry, _ role: EntryMachine.Role) {
+        guard let machine = entry.machine.machine(role), let supervise = entry.supervise[role] else { return }
+        let since = EventLoop.wallNow - (EventLoop.now - machine.since)
+        let snapshot = StatusFormat.Snapshot(state: machine.state, pid: machine.pid, paused: machine.paused,
+                                             want: machine.want, gotTerm: machine.gotTerm, since: since)
+        supervise.write(snapshot, extra: StatusFormat.extraText(quickDeaths: machine.quickDeaths,
+                                                                 restartDelay: machine.restartDelay,
+                                                                 lastExit: machine.lastExit))
+    }
+
+    /// The entry is down for good: free its files and descriptors; start it again if it came back.
+    private func release(_ entry: Entry) {
+        let exitedByLetter = !entry.machine.tearingDown
+        for token in entry.controlTokens { controlTokens[token] = nil }
+        entry.release()
+        entries[entry.identity] = nil
+        if exitedByLetter { dormant.insert(entry.identity) }
+        if !stopping { rescan() }
+    }
+}

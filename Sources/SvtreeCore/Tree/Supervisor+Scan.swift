@@ -1,0 +1,104 @@
+import CSupport
+import Glibc
+
+extension Supervisor {
+    /// Brings the set of running entries in line with the directory: starts new ones,
+    /// tears down removed ones, reports broken ones once and watches them for a fix.
+    func rescan() {
+        if watcher == nil { fallbackRescanAt = EventLoop.now + Supervisor.fallbackRescanPeriod }
+        var present: [FileSystem.Identity: String] = [:]
+        var watchPaths: Set<String> = []
+        switch FileSystem.list(directory) {
+        case .failure(let error):
+            if !directoryMissingReported {
+                Diagnostics.error("\(directory): cannot read the directory (\(error)): stopping its entries")
+                directoryMissingReported = true
+            }
+            watchPaths.insert(FileSystem.parentDirectory(directory))
+            problems.removeAll()
+        case .success(let names):
+            if directoryMissingReported { Diagnostics.info("\(directory): readable again") }
+            directoryMissingReported = false
+            watchPaths.insert(directory)
+            for name in names.sorted() where !name.hasPrefix(".") {
+                scanEntry(name, present: &present, watchPaths: &watchPaths)
+            }
+            let names = Set(names)
+            problems = problems.filter { names.contains($0.key) }
+        }
+        dormant = dormant.filter { present[$0] != nil }
+        let now = EventLoop.now
+        for (identity, entry) in entries where present[identity] == nil {
+            perform(entry.machine.teardown(now: now), on: entry)
+        }
+        for (path, error) in watcher?.watch(exactly: watchPaths) ?? [] {
+            Diagnostics.warn("\(path): cannot watch for changes (\(error)); send SIGHUP after fixing it")
+        }
+    }
+
+    private func scanEntry(_ name: String, present: inout [FileSystem.Identity: String],
+                           watchPaths: inout Set<String>) {
+        let entryPath = directory + "/" + name
+        if let identity = ServiceDefinition.identity(of: entryPath),
+           entries[identity] != nil || dormant.contains(identity) || present[identity] != nil {
+            problems[name] = nil
+            present[identity] = present[identity] ?? name
+            return
+        }
+        let result = ServiceDefinition.load(directory: directory, name: name).flatMap { definition in
+            start(definition).map { Result.failure($0) } ?? .success(definition)
+        }
+        switch result {
+        case .success(let definition):
+            problems[name] = nil
+            present[definition.identity] = name
+        case .failure(let problem):
+            if problems[name]?.message != problem.message { Diagnostics.warn(problem.message) }
+            problems[name] = problem
+            watchPaths.formUnion(problem.watch)
+        }
+    }
+
+    /// Opens the entry's `supervise/` directories and log pipe and starts it; a problem otherwise.
+    func start(_ definition: ServiceDefinition) -> ServiceDefinition.Problem? {
+        var directories: [EntryMachine.Role: SuperviseDirectory] = [:]
+        do {
+            directories[.main] = try SuperviseDirectory(serviceDirectory: definition.path)
+            if definition.log != nil {
+                directories[.log] = try SuperviseDirectory(serviceDirectory: definition.logPath)
+            }
+        } catch {
+            for directory in directories.values { directory.close() }
+            return ServiceDefinition.Problem(
+                message: "\(directory)/\(definition.name): \(error)",
+                watch: [definition.path, definition.path + "/supervise", definition.logPath + "/supervise"])
+        }
+        var pipe: (Int32, Int32)?
+        if definition.log != nil {
+            var fds: [Int32] = [-1, -1]
+            guard sv_pipe_cloexec(&fds) == 0 else {
+                for directory in directories.values { directory.close() }
+                return ServiceDefinition.Problem(
+                    message: "\(directory)/\(definition.name): cannot create the log pipe (\(FileSystem.lastErrno))",
+                    watch: [definition.path])
+            }
+            pipe = (fds[0], fds[1])
+        }
+        let entry = Entry(definition: definition, supervise: directories, pipe: pipe)
+        for (role, supervise) in directories {
+            let token = allocateToken()
+            do {
+                try loop.add(supervise.controlFD, token: token)
+            } catch {
+                Diagnostics.warn("\(supervise.path)/control: cannot watch (\(error)): control letters are ignored")
+                continue
+            }
+            controlTokens[token] = (definition.identity, role)
+            entry.controlTokens.append(token)
+        }
+        entries[definition.identity] = entry
+        perform(entry.machine.begin(mainDown: definition.mainDown, logDown: definition.logDown, now: EventLoop.now),
+                on: entry)
+        return nil
+    }
+}

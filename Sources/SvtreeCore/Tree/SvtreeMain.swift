@@ -1,0 +1,24 @@
+import CSupport
+import Glibc
+
+/// Process-wide set-up of a supervisor, then its loop.
+public enum SvtreeMain {
+    public static func run(directory: String) -> Int32 {
+        Diagnostics.program = "svtree"
+        signal(SIGPIPE, SIG_IGN)
+        if sv_raise_nofile_limit() < 0 {
+            Diagnostics.warn("cannot raise RLIMIT_NOFILE (\(FileSystem.lastErrno)): the descriptor limit stays as it is")
+        }
+        if sv_set_child_subreaper() != 0 {
+            Diagnostics.warn("cannot become a child subreaper (\(FileSystem.lastErrno)): double-forked processes escape")
+        }
+        // Paths are made absolute so that entries and markers are the same wherever svtree started.
+        let absolute = FileSystem.realPath(directory) ?? directory
+        do {
+            return try Supervisor(directory: absolute).run()
+        } catch {
+            Diagnostics.error("cannot start the event loop: \(error)")
+            return 111
+        }
+    }
+}
