@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 
 extern char **environ;
 
@@ -85,6 +86,18 @@ long sv_raise_nofile_limit(void) {
 }
 
 char **sv_environ(void) { return environ; }
+
+int sv_cloexec_from(int first) {
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, (unsigned)first, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) == 0) return 0;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    for (long fd = first; fd < max && fd < 65536; fd++) {
+        int flags = fcntl((int)fd, F_GETFD);
+        if (flags >= 0) fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+    return 0;
+}
 
 int sv_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
              const char *cwd, int in_fd, int out_fd) {

@@ -35,6 +35,10 @@ long sv_raise_nofile_limit(void);
 
 char **sv_environ(void);
 
+// Marks every descriptor from `first` up close-on-exec, so nothing svtree inherited leaks
+// into services. Returns 0 or -1.
+int sv_cloexec_from(int first);
+
 // posix_spawn in a new session with an empty signal mask and default dispositions.
 // in_fd / out_fd: -1 inherits, -2 opens /dev/null, otherwise dup2 onto 0 / 1.
 // Returns 0 or an errno value (exec failures included: glibc reports them).

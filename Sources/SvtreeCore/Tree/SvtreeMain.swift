@@ -6,6 +6,7 @@ public enum SvtreeMain {
     public static func run(directory: String) -> Int32 {
         Diagnostics.program = "svtree"
         signal(SIGPIPE, SIG_IGN)
+        _ = sv_cloexec_from(3)
         if sv_raise_nofile_limit() < 0 {
             Diagnostics.warn("cannot raise RLIMIT_NOFILE (\(FileSystem.lastErrno)): the descriptor limit stays as it is")
         }

@@ -1,0 +1,216 @@
+import Glibc
+import SvtreeCore
+import Testing
+
+struct TimedOut: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A temporary tree on disk, the svtree processes a test started, and helpers to wait on
+/// conditions (bounded, never a bare sleep) and to clean up every process by PID.
+final class TreeFixture {
+    let root: String
+    private(set) var started: [Int32] = []
+    private(set) var reaped: [Int32: Int32] = [:]
+
+    init(_ name: String) throws {
+        var template = Array("/tmp/svtree-test-\(name)-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw TimedOut(description: "mkdtemp failed") }
+        root = String(cString: made)
+    }
+
+    deinit {
+        killEverything()
+        _ = run("/bin/rm", ["-rf", root])
+    }
+
+    static var buildDirectory: String {
+        FileSystem.parentDirectory(FileSystem.readLink("/proc/self/exe") ?? "")
+    }
+
+    static var svtreeBinary: String { buildDirectory + "/svtree" }
+
+    // MARK: - files
+
+    func write(_ relative: String, _ text: String, executable: Bool = false) {
+        let path = root + "/" + relative
+        makeDirectories(FileSystem.parentDirectory(path))
+        _ = FileSystem.writeAtomically(path, Array(text.utf8), mode: executable ? 0o755 : 0o644)
+    }
+
+    func makeDirectories(_ path: String) {
+        var current = ""
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            _ = FileSystem.makeDirectory(current)
+        }
+    }
+
+    func read(_ relative: String) -> String {
+        String(decoding: FileSystem.readBytes(root + "/" + relative) ?? [], as: UTF8.self)
+    }
+
+    func symlink(_ target: String, _ relative: String) {
+        Glibc.symlink(target, root + "/" + relative)
+    }
+
+    func remove(_ relative: String) {
+        unlink(root + "/" + relative)
+    }
+
+    /// A service printing its pid, optionally leaving a setsid'd sleep behind, then sleeping.
+    func service(_ relative: String, escape: Bool = false, logger: String? = "exec cat >> ./current") {
+        write(relative + "/run", """
+            #!/bin/sh
+            exec 2>&1
+            echo "up $$"
+            \(escape ? "( setsid sleep 3600 & )" : "")
+            exec sleep 3600
+            """, executable: true)
+        if let logger { write(relative + "/log/run", "#!/bin/sh\n\(logger)\n", executable: true) }
+    }
+
+    /// A client directory whose run starts a nested svtree over its `services/`.
+    func client(_ name: String, services: [String] = ["storage", "snapwatch"], escape: Bool = false) {
+        write("clients/\(name)/run", "#!/bin/sh\nexec \(TreeFixture.svtreeBinary) services\n", executable: true)
+        for service in services { self.service("clients/\(name)/services/\(service)", escape: escape) }
+        makeDirectories(root + "/enabled")
+    }
+
+    // MARK: - processes
+
+    /// Starts svtree on `relative` with stderr into `stderrFile`; kills it when the fixture goes.
+    @discardableResult
+    func startSvtree(_ relative: String, stderrFile: String = "svtree.err") throws -> Int32 {
+        let fd = open(root + "/" + stderrFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        var pid: pid_t = 0
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, fd, 2)
+        posix_spawn_file_actions_adddup2(&actions, fd, 1)
+        let argv = [TreeFixture.svtreeBinary, root + "/" + relative]
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        let rc = posix_spawn(&pid, TreeFixture.svtreeBinary, &actions, nil, cArgs, environ)
+        posix_spawn_file_actions_destroy(&actions)
+        close(fd)
+        guard rc == 0 else { throw TimedOut(description: "cannot spawn svtree: \(rc)") }
+        started.append(pid)
+        return pid
+    }
+
+    /// Waits for a started process to exit; returns its wait status.
+    func waitExit(_ pid: Int32, seconds: Double = 10) throws -> Int32 {
+        try waitFor("process \(pid) to exit", seconds: seconds) {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid { reaped[pid] = status }
+            return reaped[pid] != nil
+        }
+        return reaped[pid]!
+    }
+
+    func waitFor(_ what: String, seconds: Double = 10, _ condition: () -> Bool) throws {
+        let deadline = EventLoop.now + Int64(seconds * 1e9)
+        while !condition() {
+            if EventLoop.now > deadline { throw TimedOut(description: "timed out after \(seconds) s waiting for \(what)") }
+            usleep(5_000)
+        }
+    }
+
+    /// Living processes started for this tree: marked with a service path under `root`
+    /// (the marker is inherited, so escaped double-forks count too), plus svtrees started here.
+    func processes(under relative: String = "") -> [Int32] {
+        let prefix = FileSystem.realPath(root + "/" + relative) ?? root
+        return ProcessTable.scan().entries.values.filter { entry in
+            guard !entry.isZombie else { return false }
+            if let marker = ProcessTable.environmentValue(entry.pid, "SVTREE_SERVICE") {
+                return marker == prefix || marker.hasPrefix(prefix + "/")
+            }
+            return false
+        }.map(\.pid)
+    }
+
+    func commandLine(_ pid: Int32) -> String {
+        let bytes = FileSystem.readBytes("/proc/\(pid)/cmdline") ?? []
+        return String(decoding: bytes.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+            .trimmingCharacters()
+    }
+
+    /// Command lines of this tree's processes, sorted, for "one copy of everything" checks.
+    func commandLines(under relative: String = "") -> [String] {
+        processes(under: relative).map(commandLine).sorted()
+    }
+
+    /// The pid in a service's supervise/pid, if it names a living process.
+    func supervisedPid(_ service: String) -> Int32? {
+        guard let pid = Int32(read(service + "/supervise/pid").trimmingCharacters()), pid > 0,
+              kill(pid, 0) == 0 else { return nil }
+        return pid
+    }
+
+    func isRunning(_ service: String) -> Bool {
+        read(service + "/supervise/stat") == "run\n" && supervisedPid(service) != nil
+    }
+
+    func killEverything() {
+        for pid in started { kill(pid, SIGKILL) }
+        for _ in 0..<50 {
+            let left = processes()
+            if left.isEmpty { break }
+            for pid in left { kill(pid, SIGKILL) }
+            usleep(2_000)
+        }
+        for pid in started where reaped[pid] == nil {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+    }
+
+    /// Runs a program to completion; returns its exit code and what it printed.
+    @discardableResult
+    func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) -> (Int32, String) {
+        TreeFixture.run(program, arguments, environment: environment)
+    }
+
+    static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) -> (Int32, String) {
+        var fds: [Int32] = [-1, -1]
+        pipe(&fds)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        var env = Spawner.environment(setting: "SVTREE_TEST", to: "1")
+        for (key, value) in environment { env.append("\(key)=\(value)") }
+        let cArgs = ([program] + arguments).map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup($0) } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, program, &actions, nil, cArgs, cEnv)
+        posix_spawn_file_actions_destroy(&actions)
+        close(fds[1])
+        guard rc == 0 else { close(fds[0]); return (-1, "cannot run \(program)") }
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = Glibc.read(fds[0], &buffer, buffer.count)
+            if n <= 0 { break }
+            output += buffer[0..<n]
+        }
+        close(fds[0])
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return ((status >> 8) & 0xff, String(decoding: output, as: UTF8.self))
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        var text = Substring(self)
+        while let last = text.last, last == "\n" || last == " " { text.removeLast() }
+        while let first = text.first, first == "\n" || first == " " { text.removeFirst() }
+        return String(text)
+    }
+
+    func lines() -> [String] { split(separator: "\n").map(String.init) }
+}
