@@ -81,13 +81,16 @@ final class TreeFixture {
 
     /// Starts svtree on `relative` with stderr into `stderrFile`; kills it when the fixture goes.
     @discardableResult
+    /// Its stdout (what services without a logger print) goes to `svtree.out`.
     func startSvtree(_ relative: String, stderrFile: String = "svtree.err") throws -> Int32 {
         let fd = open(root + "/" + stderrFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let out = open(root + "/svtree.out", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        defer { close(out) }
         var pid: pid_t = 0
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, fd, 2)
-        posix_spawn_file_actions_adddup2(&actions, fd, 1)
+        posix_spawn_file_actions_adddup2(&actions, out, 1)
         let argv = [TreeFixture.svtreeBinary, root + "/" + relative]
         let cArgs = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }

@@ -10,6 +10,9 @@ public final class SuperviseDirectory {
     private var lockFD: Int32 = -1
     private var okFD: Int32 = -1
     private var writtenPid: Int32 = -1
+    private var writtenStat = ""
+    private var writtenExtra = ""
+    private var warned = false
 
     public enum OpenError: Error, CustomStringConvertible {
         case io(String, Errno)
@@ -72,16 +75,27 @@ public final class SuperviseDirectory {
 
     public func write(_ snapshot: StatusFormat.Snapshot, extra: String) {
         report(FileSystem.writeAtomically(path + "/status", StatusFormat.statusBytes(snapshot)), "status")
-        report(FileSystem.writeAtomically(path + "/stat", Array(StatusFormat.statText(snapshot).utf8)), "stat")
+        let stat = StatusFormat.statText(snapshot)
+        if stat != writtenStat {
+            writtenStat = stat
+            report(FileSystem.writeAtomically(path + "/stat", Array(stat.utf8)), "stat")
+        }
         if snapshot.pid != writtenPid {
             writtenPid = snapshot.pid
             report(FileSystem.writeAtomically(path + "/pid", Array(StatusFormat.pidText(snapshot.pid).utf8)), "pid")
         }
-        report(FileSystem.writeAtomically(path + "/svtree", Array(extra.utf8)), "svtree")
+        if extra != writtenExtra {
+            writtenExtra = extra
+            report(FileSystem.writeAtomically(path + "/svtree", Array(extra.utf8)), "svtree")
+        }
     }
 
+    /// One warning per directory: a read-only or full disk must not flood the log.
     private func report(_ error: Errno?, _ name: String) {
-        if let error { Diagnostics.warn("\(path)/\(name): cannot write: \(error)") }
+        // ENOENT: the service directory was deleted under us; its teardown is under way.
+        guard let error, error != .noSuchFileOrDirectory, !warned else { return }
+        warned = true
+        Diagnostics.warn("\(path)/\(name): cannot write: \(error) (further errors here are not reported)")
     }
 
     /// Releases the FIFOs and the lock: `sv` then sees that nothing supervises the service.

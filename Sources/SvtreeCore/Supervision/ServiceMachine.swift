@@ -100,6 +100,7 @@ public struct ServiceMachine: Sendable {
                 enterDown(now: now, into: &out)
             }
         case .control(let letter):
+            guard ServiceMachine.letters.contains(letter) else { return [] }  // garbage changes nothing
             control(letter, now: now, into: &out)
         case .controlScriptExited(let letter, let handled):
             if let sig = pendingDefaults.removeValue(forKey: letter), !handled, state == .run {
@@ -282,6 +283,9 @@ public struct ServiceMachine: Sendable {
             out.append(.signal(pid: pid, sig, target))
         }
     }
+
+    /// Every control letter runsv knows.
+    static let letters = Set("udoxtkpchaiq12".utf8)
 
     /// runit's letters that only send a signal to the running process.
     static func plainSignal(_ letter: UInt8) -> Int32? {

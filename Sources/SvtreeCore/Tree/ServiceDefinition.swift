@@ -30,7 +30,7 @@ public struct ServiceDefinition: Sendable {
         let entryPath = directory + "/" + name
         let label = "\(directory)/\(name)"
         guard case .success(let linkInfo) = FileSystem.info(entryPath, followLinks: false) else {
-            return .failure(Problem(message: "\(label): vanished", watch: []))
+            return .failure(Problem(message: "", watch: []))  // removed while scanning: nothing to say
         }
         let info: FileSystem.Info
         switch FileSystem.info(entryPath) {

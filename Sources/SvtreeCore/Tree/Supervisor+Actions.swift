@@ -51,7 +51,8 @@ extension Supervisor {
         case .killLeftovers(let session):
             killLeftovers(session: session, unitPath: entry.path(role))
         case .statusChanged:
-            writeStatus(entry, role)
+            // Written once per loop turn, however many letters or events arrived at once.
+            dirtyStatus.insert(StatusKey(identity: entry.identity, role: role))
         case .stopped:
             break
         }
@@ -62,6 +63,13 @@ extension Supervisor {
         let (stdin, stdout) = entry.streams(role)
         return Spawner.spawn(program, arguments: [program] + arguments, environment: entry.environment(role),
                              directory: entry.path(role), stdin: stdin, stdout: stdout)
+    }
+
+    func flushStatus() {
+        for key in dirtyStatus {
+            if let entry = entries[key.identity] { writeStatus(entry, key.role) }
+        }
+        dirtyStatus.removeAll()
     }
 
     func writeStatus(_ entry: Entry, _ role: EntryMachine.Role) {
@@ -78,6 +86,9 @@ extension Supervisor {
     private func release(_ entry: Entry) {
         let exitedByLetter = !entry.machine.tearingDown
         for token in entry.controlTokens { controlTokens[token] = nil }
+        for role in [EntryMachine.Role.main, .log] where dirtyStatus.contains(StatusKey(identity: entry.identity, role: role)) {
+            writeStatus(entry, role)
+        }
         entry.release()
         entries[entry.identity] = nil
         if exitedByLetter { dormant.insert(entry.identity) }

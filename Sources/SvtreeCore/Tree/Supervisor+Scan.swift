@@ -53,7 +53,9 @@ extension Supervisor {
             problems[name] = nil
             present[definition.identity] = name
         case .failure(let problem):
-            if problems[name]?.message != problem.message { Diagnostics.warn(problem.message) }
+            if problems[name]?.message != problem.message && !problem.message.isEmpty {
+                Diagnostics.warn(problem.message)
+            }
             problems[name] = problem
             watchPaths.formUnion(problem.watch)
         }

@@ -20,11 +20,17 @@ public final class Supervisor {
     var controlTokens: [UInt64: (FileSystem.Identity, EntryMachine.Role)] = [:]
     var nextToken = EventLoop.firstFreeToken
     var pendingExits: [(Int32, Int32)] = []
+    var dirtyStatus: Set<StatusKey> = []
     var stopping = false
     /// Without inotify the directory is rescanned on this period (runsvdir's 5 s).
     var fallbackRescanAt: Int64?
     static let fallbackRescanPeriod: Int64 = 5 * nanosPerSecond
     static let watcherToken: UInt64 = 3
+
+    struct StatusKey: Hashable {
+        var identity: FileSystem.Identity
+        var role: EntryMachine.Role
+    }
 
     enum ProcessOwner {
         case run(FileSystem.Identity, EntryMachine.Role)
@@ -49,6 +55,7 @@ public final class Supervisor {
         rescan()
         while true {
             drainExits()
+            flushStatus()
             if stopping && entries.isEmpty {
                 sweepDescendants()
                 return 0
