@@ -31,8 +31,8 @@ demo: deps release
 
 # Not a test: compares svtree with runit (and s6 where it has the feature) on this machine.
 bench: release
-	@scripts/install-deps.sh $(APT_PACKAGES) s6
-	Benchmarks/tree-bench.sh "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
+	@scripts/install-deps.sh $(APT_PACKAGES) s6 python3
+	Benchmarks/tree-bench.py "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
 
 clean:
 	rm -rf .build demo

@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""The nested tree, timed: svtree against Debian's runit (runsvdir -P) and s6, in one run.
+
+Each system gets its own copy of the same tree: a root over enabled/, clients whose run
+starts a nested supervisor over services/, two services (one leaves a setsid'd process
+behind) with svlogd loggers. Prints a table with ratios. Not a test: numbers, not verdicts.
+
+usage: tree-bench.py BIN_DIR [--rounds N] [--clients N] [--idle-seconds S]
+"""
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+LEAF = b"sleep\x00100000\x00"          # the cmdline of a leaf service
+SERVICES = ("storage", "snapwatch")
+
+
+def write(path, text, executable=False):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o755 if executable else 0o644)
+
+
+def processes():
+    """(pid, cmdline bytes, cwd) of every living process that can be read."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmdline = f.read()
+            cwd = os.readlink(f"/proc/{name}/cwd")
+        except OSError:
+            continue
+        if cmdline:
+            found.append((int(name), cmdline, cwd))
+    return found
+
+
+def under(cwd, path):
+    return cwd == path or cwd.startswith(path + "/")
+
+
+class Tree:
+    """One system's copy of the tree and how to drive it."""
+
+    def __init__(self, kind, base, bin_dir):
+        self.kind, self.base, self.bin_dir = kind, base, bin_dir
+        self.enabled = f"{base}/enabled"
+        os.makedirs(self.enabled)
+        self.root = None
+
+    def client_dir(self, name):
+        return f"{self.base}/clients/{name}"
+
+    def make_client(self, name):
+        top = self.client_dir(name)
+        nested = {"svtree": f"exec {self.bin_dir}/svtree services",
+                  "runit": "exec runsvdir -P services",
+                  "s6": "exec s6-svscan services"}[self.kind]
+        write(f"{top}/run", f"#!/bin/sh\nexec 2>&1\n{nested}\n", True)
+        for service in SERVICES:
+            escape = "( setsid sleep 100001 & )\n" if service == "storage" else ""
+            write(f"{top}/services/{service}/run",
+                  f"#!/bin/sh\nexec 2>&1\necho up\n{escape}exec sleep 100000\n", True)
+            write(f"{top}/services/{service}/log/run", "#!/bin/sh\nexec svlogd ./main\n", True)
+            os.makedirs(f"{top}/services/{service}/log/main", exist_ok=True)
+
+    def start_root(self):
+        command = {"svtree": [f"{self.bin_dir}/svtree", self.enabled],
+                   "runit": ["runsvdir", "-P", self.enabled],
+                   "s6": ["s6-svscan", self.enabled]}[self.kind]
+        self.root = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+
+    def kick(self):
+        """s6 scans only when told; the others need nothing."""
+        if self.kind == "s6":
+            subprocess.run(["s6-svscanctl", "-an", self.enabled], check=False)
+
+    def leaves_running(self, name, table=None):
+        table = table if table is not None else processes()
+        want = {f"{self.client_dir(name)}/services/{s}" for s in SERVICES}
+        return want <= {cwd for _, cmdline, cwd in table if cmdline == LEAF}
+
+    def client_processes(self, name, table=None):
+        table = table if table is not None else processes()
+        return [pid for pid, _, cwd in table if under(cwd, self.client_dir(name))]
+
+    def kill_client_leftovers(self, name):
+        for _ in range(100):
+            left = self.client_processes(name)
+            if not left:
+                return
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+
+    def stop(self):
+        if self.root and self.root.poll() is None:
+            self.root.send_signal(signal.SIGTERM if self.kind != "runit" else signal.SIGHUP)
+            try:
+                self.root.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.root.kill()
+                self.root.wait()
+        for pid, _, cwd in processes():
+            if under(cwd, self.base):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def wait_until(condition, limit):
+    """Polls (this is a benchmark, not a test) until condition() or limit seconds; returns seconds or None."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.0005)
+    return None
+
+
+def enable_disable(tree, rounds):
+    """Times ln -s to both leaves up, a kill -9 to the leaf restarted, and rm to nothing left."""
+    tree.make_client("c0")
+    tree.start_root()
+    time.sleep(0.3)
+    link = f"{tree.enabled}/c0"
+    result = {"enable": [], "restart": [], "teardown": [], "left": []}
+    for _ in range(rounds):
+        start = time.monotonic()
+        os.symlink(tree.client_dir("c0"), link)
+        tree.kick()
+        up = wait_until(lambda: tree.leaves_running("c0"), 15)
+        result["enable"].append(None if up is None else time.monotonic() - start)
+        if up is None:
+            break
+        time.sleep(1.2)  # the leaf has run a while: this is a crash, not a crash loop
+        victim = next(pid for pid, cmdline, cwd in processes()
+                      if cmdline == LEAF and cwd.endswith("/c0/services/storage"))
+        start = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+        back = wait_until(lambda: any(cmdline == LEAF and cwd.endswith("/c0/services/storage") and pid != victim
+                                      for pid, cmdline, cwd in processes()), 15)
+        result["restart"].append(back)
+        start = time.monotonic()
+        os.unlink(link)
+        tree.kick()
+        gone = wait_until(lambda: not tree.client_processes("c0"), 7)
+        result["teardown"].append(gone)
+        result["left"].append(len(tree.client_processes("c0")))
+        tree.kill_client_leftovers("c0")
+        if tree.kind != "svtree":
+            time.sleep(0.2)
+    tree.stop()
+    return result
+
+
+def idle_and_memory(tree, clients, seconds):
+    """With `clients` enabled and settled: wakeups and CPU of the supervisors, PSS per client."""
+    for i in range(clients):
+        tree.make_client(f"c{i}")
+        os.symlink(tree.client_dir(f"c{i}"), f"{tree.enabled}/c{i}")
+    tree.start_root()
+    time.sleep(0.3)
+    tree.kick()
+    wait_until(lambda: all(tree.leaves_running(f"c{i}", table) for table in [processes()]
+                           for i in range(clients)), 60)
+    time.sleep(3)
+    supervisors = {"svtree": {b"svtree"}, "runit": {b"runsvdir", b"runsv"},
+                   "s6": {b"s6-svscan", b"s6-supervise"}}[tree.kind]
+    table = [(pid, cmdline) for pid, cmdline, cwd in processes() if under(cwd, tree.base) or pid == tree.root.pid]
+    sup = [pid for pid, cmdline in table if os.path.basename(cmdline.split(b"\0")[0]) in supervisors]
+    loggers = [pid for pid, cmdline in table if cmdline.startswith(b"svlogd")]
+
+    def sample():
+        switches, ticks = 0, 0
+        for pid in sup:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if "ctxt_switches" in line:
+                            switches += int(line.split()[1])
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                    ticks += int(fields[11]) + int(fields[12])
+            except OSError:
+                pass
+        return switches, ticks
+
+    before = sample()
+    time.sleep(seconds)
+    after = sample()
+    hz = os.sysconf("SC_CLK_TCK")
+
+    def pss(pids):
+        total = 0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as f:
+                    total += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+            except OSError:
+                pass
+        return total
+
+    result = {
+        "wakeups": (after[0] - before[0]) / seconds,
+        "cpu": (after[1] - before[1]) / hz * 60 / seconds,
+        "pss_supervisors": pss(sup) / clients,
+        "pss_all": (pss(sup) + pss(loggers)) / clients,
+        "supervisor_processes": len(sup),
+    }
+    tree.stop()
+    return result
+
+
+def fmt_ms(values):
+    got = [v for v in values if v is not None]
+    if not got:
+        return "never"
+    text = f"{statistics.median(got) * 1000:.1f} ms (max {max(got) * 1000:.1f})"
+    missed = len(values) - len(got)
+    return text + (f", {missed} never" if missed else "")
+
+
+def median_ms(values):
+    got = [v for v in values if v is not None]
+    return statistics.median(got) * 1000 if got else None
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("bin_dir")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--idle-seconds", type=float, default=20)
+    args = parser.parse_args()
+    kinds = ["svtree", "runit"] + (["s6"] if shutil.which("s6-svscan") else [])
+    work = tempfile.mkdtemp(prefix="svtree-bench-")
+    bin_dir = os.path.abspath(args.bin_dir)
+    timing, idle = {}, {}
+    try:
+        for kind in kinds:
+            print(f"timing {kind} ...", file=sys.stderr, flush=True)
+            timing[kind] = enable_disable(Tree(kind, f"{work}/{kind}-t", bin_dir), args.rounds)
+        for kind in kinds:
+            print(f"idle {kind} with {args.clients} clients ...", file=sys.stderr, flush=True)
+            idle[kind] = idle_and_memory(Tree(kind, f"{work}/{kind}-i", bin_dir), args.clients,
+                                         args.idle_seconds)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    rows = [
+        ("enable: ln -s to both leaves up", lambda k: fmt_ms(timing[k]["enable"]),
+         lambda k: median_ms(timing[k]["enable"])),
+        ("restart after kill -9 of a leaf", lambda k: fmt_ms(timing[k]["restart"]),
+         lambda k: median_ms(timing[k]["restart"])),
+        ("teardown: rm to last process gone", lambda k: fmt_ms(timing[k]["teardown"]),
+         lambda k: median_ms(timing[k]["teardown"])),
+        ("processes left 7 s after rm", lambda k: str(max(timing[k]["left"] or [0])),
+         lambda k: max(timing[k]["left"] or [0])),
+        (f"idle wakeups/s, {args.clients} clients", lambda k: f"{idle[k]['wakeups']:.2f}",
+         lambda k: idle[k]["wakeups"]),
+        (f"idle CPU s/min, {args.clients} clients", lambda k: f"{idle[k]['cpu']:.3f}",
+         lambda k: idle[k]["cpu"]),
+        ("PSS/client, supervisors", lambda k: f"{idle[k]['pss_supervisors']:.0f} kB",
+         lambda k: idle[k]["pss_supervisors"]),
+        ("PSS/client, with loggers", lambda k: f"{idle[k]['pss_all']:.0f} kB",
+         lambda k: idle[k]["pss_all"]),
+    ]
+    print("s6 enables and tears down only when kicked (s6-svscanctl -an): its figures include the kick.")
+    header = f"{'metric':36} " + " ".join(f"{k:>26}" for k in kinds) + " " + " ".join(
+        f"{k + '/svtree':>13}" for k in kinds[1:])
+    print(header)
+    print("-" * len(header))
+    for title, text, value in rows:
+        ratios = []
+        for k in kinds[1:]:
+            a, b = value(k), value("svtree")
+            if a is None:
+                ratios.append("never")
+            elif b in (None, 0):
+                ratios.append("inf" if a else "=")
+            else:
+                ratios.append(f"{a / b:.1f}x")
+        print(f"{title:36} " + " ".join(f"{text(k):>26}" for k in kinds) + " " +
+              " ".join(f"{r:>13}" for r in ratios))
+
+
+if __name__ == "__main__":
+    main()
