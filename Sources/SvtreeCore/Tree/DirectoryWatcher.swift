@@ -16,9 +16,11 @@ public final class DirectoryWatcher {
         if fd < 0 { return nil }
     }
 
-    /// Watches exactly `paths` (those that exist); returns the ones that could not be watched.
+    /// Watches exactly `paths` (those that exist). Returns the ones that could not be watched,
+    /// and whether any watch is new: a change made before it was added went unseen.
     @discardableResult
-    public func watch(exactly paths: Set<String>) -> [(String, Errno)] {
+    public func watch(exactly paths: Set<String>) -> (failures: [(String, Errno)], added: Bool) {
+        var added = false
         for (path, wd) in watches where !paths.contains(path) {
             inotify_rm_watch(fd, wd)
             watches[path] = nil
@@ -28,11 +30,12 @@ public final class DirectoryWatcher {
             let wd = inotify_add_watch(fd, path, DirectoryWatcher.mask)
             if wd >= 0 {
                 watches[path] = wd
+                added = true
             } else if errno != ENOENT {
                 failures.append((path, FileSystem.lastErrno))
             }
         }
-        return failures
+        return (failures, added)
     }
 
     /// Reads pending events (the caller rescans after any); forgets watches the kernel dropped.

@@ -5,6 +5,12 @@ extension Supervisor {
     /// Brings the set of running entries in line with the directory: starts new ones,
     /// tears down removed ones, reports broken ones once and watches them for a fix.
     func rescan() {
+        // A watch is added after the look that asked for it: look again until no watch is new.
+        for _ in 0..<4 where scanOnce() {}
+    }
+
+    /// One look at the directory; true if it added a watch.
+    private func scanOnce() -> Bool {
         if watcher == nil { fallbackRescanAt = EventLoop.now + Supervisor.fallbackRescanPeriod }
         var present: [FileSystem.Identity: String] = [:]
         var watchPaths: Set<String> = []
@@ -31,9 +37,12 @@ extension Supervisor {
         for (identity, entry) in entries where present[identity] == nil {
             perform(entry.machine.teardown(now: now), on: entry)
         }
-        for (path, error) in watcher?.watch(exactly: watchPaths) ?? [] {
+        guard let (failures, added) = watcher?.watch(exactly: watchPaths) else { return false }
+        for (path, error) in failures where !unwatchable.contains(path) {
+            unwatchable.insert(path)
             Diagnostics.warn("\(path): cannot watch for changes (\(error)); send SIGHUP after fixing it")
         }
+        return added
     }
 
     private func scanEntry(_ name: String, present: inout [FileSystem.Identity: String],

@@ -16,6 +16,8 @@ public final class Supervisor {
     /// The last problem reported per name, so each is said once, not on every scan.
     var problems: [String: ServiceDefinition.Problem] = [:]
     var directoryMissingReported = false
+    /// Paths whose watch failed, said once.
+    var unwatchable: Set<String> = []
     var owners: [Int32: ProcessOwner] = [:]
     var controlTokens: [UInt64: (FileSystem.Identity, EntryMachine.Role)] = [:]
     var nextToken = EventLoop.firstFreeToken
@@ -88,6 +90,7 @@ public final class Supervisor {
                 guard !stopping else { continue }
                 dormant.removeAll()
                 problems.removeAll()
+                unwatchable.removeAll()
                 for entry in entries.values { entry.reloadSettings() }
                 rescan()
             default:
