@@ -22,7 +22,7 @@ let package = Package(
         ),
         .executableTarget(name: "svtree", dependencies: ["SvtreeCore"]),
         .testTarget(name: "SvtreeCoreTests", dependencies: ["SvtreeCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SvtreeCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SvtreeCore", "CSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,16 +2,16 @@ import Glibc
 import SvtreeCore
 
 let usage = "usage: svtree [--notify] DIR"
-var arguments = Array(CommandLine.arguments.dropFirst())
 var directory: String?
-for argument in arguments {
+for argument in CommandLine.arguments.dropFirst() {
     switch argument {
     case "-h", "--help":
         print(usage)
         print("Supervises every service directory in DIR (runit's layout); see README.md.")
         exit(0)
     case "--notify":
-        break  // systemd notification: accepted; sent only when NOTIFY_SOCKET is set.
+        // Accepted so units written for it start; the notifications themselves are not built in yet.
+        Diagnostics.warn("--notify: systemd notification is not built in yet: ignored")
     default:
         if argument.hasPrefix("-") || directory != nil {
             Diagnostics.error("unexpected argument \"\(argument)\"; \(usage)")

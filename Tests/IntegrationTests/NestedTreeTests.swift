@@ -74,6 +74,8 @@ import Testing
         let service = try #require(tree.supervisedPid(storage))
         kill(service, SIGKILL)
         try tree.waitFor("storage restarted") { tree.supervisedPid(storage).map { $0 != service } ?? false }
+        // Both starts logged before the logger dies (what cat has read but not written dies with it).
+        try tree.waitFor("two start lines in the log") { tree.read(storage + "/log/current").lines().count == 2 }
         let logger = try #require(tree.supervisedPid(storage + "/log"))
         kill(logger, SIGKILL)
         try tree.waitFor("storage's logger restarted") {

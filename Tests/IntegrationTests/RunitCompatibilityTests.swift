@@ -43,21 +43,21 @@ import Testing
         (code, output) = sv(tree, "-w", "5", "restart", "SVC")
         #expect(code == 0 && output.hasPrefix("ok: run: "), "\(output)")
         // sv may see the old status within the same second; the restart still happens.
-        try tree.waitFor("a new pid after restart") { tree.supervisedPid("dir/svc").map { $0 != upPid } ?? false }
+        try tree.waitFor("a new pid after restart") { tree.isRunning("dir/svc") && tree.supervisedPid("dir/svc") != upPid }
         let restarted = try #require(tree.supervisedPid("dir/svc"))
 
         (code, _) = sv(tree, "term", "SVC")
         #expect(code == 0)
-        try tree.waitFor("a new pid after term") { tree.supervisedPid("dir/svc").map { $0 != restarted } ?? false }
+        try tree.waitFor("a new pid after term") { tree.isRunning("dir/svc") && tree.supervisedPid("dir/svc") != restarted }
         let afterTerm = try #require(tree.supervisedPid("dir/svc"))
 
         (code, _) = sv(tree, "kill", "SVC")
         #expect(code == 0)
-        try tree.waitFor("a new pid after kill") { tree.supervisedPid("dir/svc").map { $0 != afterTerm } ?? false }
-        #expect(tree.read("dir/finish.log").contains("finish -1 9"))
+        try tree.waitFor("a new pid after kill") { tree.isRunning("dir/svc") && tree.supervisedPid("dir/svc") != afterTerm }
+        #expect(tree.read("dir/finish.log").contains("finish -1 9"), "finish.log: \(tree.read("dir/finish.log"))")
 
         (code, output) = sv(tree, "-w", "5", "check", "SVC")
-        #expect(code == 0 && output.hasPrefix("ok: run: "), "\(output)")
+        #expect(code == 0 && output.hasPrefix("ok: run: "), "sv check: \(output)")
 
         // once: runs now, is not restarted when it exits.
         (code, _) = sv(tree, "-w", "5", "down", "SVC")
@@ -84,11 +84,13 @@ import Testing
         try tree.waitFor("the service stopped") {
             String(decoding: FileSystem.readBytes("/proc/\(pid)/status") ?? [], as: UTF8.self).contains("State:\tT")
         }
+        try tree.waitFor("paused in the status") { tree.read("dir/svc/supervise/stat") == "run, paused\n" }
         (code, output) = sv(tree, "status", "SVC")
         #expect(output.contains(", paused"))
         (code, _) = sv(tree, "cont", "SVC")
         try tree.waitFor("the service running again") {
             !String(decoding: FileSystem.readBytes("/proc/\(pid)/status") ?? [], as: UTF8.self).contains("State:\tT")
+                && tree.read("dir/svc/supervise/stat") == "run\n"
         }
         (code, output) = sv(tree, "status", "SVC")
         #expect(!output.contains("paused"))

@@ -1,3 +1,4 @@
+import CSupport
 import Glibc
 import SvtreeCore
 import Testing
@@ -144,16 +145,20 @@ final class TreeFixture {
         processes(under: relative).map(commandLine).sorted()
     }
 
-    /// The pid in a service's supervise/pid, if it names a living process.
-    func supervisedPid(_ service: String) -> Int32? {
-        guard let pid = Int32(read(service + "/supervise/pid").trimmingCharacters()), pid > 0,
-              kill(pid, 0) == 0 else { return nil }
-        return pid
+    /// The service's state and pid from `supervise/status`, the one file that holds both at once.
+    func status(_ service: String) -> StatusFormat.Snapshot? {
+        StatusFormat.parseStatus(FileSystem.readBytes(root + "/" + service + "/supervise/status") ?? [])
     }
 
-    func isRunning(_ service: String) -> Bool {
-        read(service + "/supervise/stat") == "run\n" && supervisedPid(service) != nil
+    /// The pid of a service in state run, if it names a living process.
+    func supervisedPid(_ service: String) -> Int32? {
+        guard let status = status(service), status.state == .run, status.pid > 0, kill(status.pid, 0) == 0 else {
+            return nil
+        }
+        return status.pid
     }
+
+    func isRunning(_ service: String) -> Bool { supervisedPid(service) != nil }
 
     func killEverything() {
         for pid in started { kill(pid, SIGKILL) }
@@ -177,7 +182,7 @@ final class TreeFixture {
 
     static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) -> (Int32, String) {
         var fds: [Int32] = [-1, -1]
-        pipe(&fds)
+        sv_pipe_cloexec(&fds)  // not inherited by what other tests spawn meanwhile
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)

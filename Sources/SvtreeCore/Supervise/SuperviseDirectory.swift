@@ -73,13 +73,8 @@ public final class SuperviseDirectory {
         return letters
     }
 
+    /// Writes `pid` first and `stat` last: whoever sees the new state in one file finds it in the others.
     public func write(_ snapshot: StatusFormat.Snapshot, extra: String) {
-        report(FileSystem.writeAtomically(path + "/status", StatusFormat.statusBytes(snapshot)), "status")
-        let stat = StatusFormat.statText(snapshot)
-        if stat != writtenStat {
-            writtenStat = stat
-            report(FileSystem.writeAtomically(path + "/stat", Array(stat.utf8)), "stat")
-        }
         if snapshot.pid != writtenPid {
             writtenPid = snapshot.pid
             report(FileSystem.writeAtomically(path + "/pid", Array(StatusFormat.pidText(snapshot.pid).utf8)), "pid")
@@ -87,6 +82,12 @@ public final class SuperviseDirectory {
         if extra != writtenExtra {
             writtenExtra = extra
             report(FileSystem.writeAtomically(path + "/svtree", Array(extra.utf8)), "svtree")
+        }
+        report(FileSystem.writeAtomically(path + "/status", StatusFormat.statusBytes(snapshot)), "status")
+        let stat = StatusFormat.statText(snapshot)
+        if stat != writtenStat {
+            writtenStat = stat
+            report(FileSystem.writeAtomically(path + "/stat", Array(stat.utf8)), "stat")
         }
     }
 
