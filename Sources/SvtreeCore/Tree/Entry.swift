@@ -39,10 +39,12 @@ final class Entry {
 
     func environment(_ role: EntryMachine.Role) -> [String] { environments[role] ?? [] }
 
-    /// stdin and stdout of a process in this entry: the service writes into the pipe, the logger reads it.
+    /// stdin and stdout of a process in this entry: the service writes into the pipe, the logger
+    /// reads it; a service without a logger writes where svtree does.
     func streams(_ role: EntryMachine.Role) -> (Spawner.Stream, Spawner.Stream) {
         switch role {
-        case .main: return (.devNull, pipeWrite >= 0 ? .descriptor(pipeWrite) : (definition.log == nil ? .inherit : .devNull))
+        case .main where definition.log == nil: return (.devNull, .inherit)
+        case .main: return (.devNull, pipeWrite >= 0 ? .descriptor(pipeWrite) : .devNull)
         case .log: return (pipeRead >= 0 ? .descriptor(pipeRead) : .devNull, .inherit)
         }
     }

@@ -86,8 +86,9 @@ extension Supervisor {
     private func release(_ entry: Entry) {
         let exitedByLetter = !entry.machine.tearingDown
         for token in entry.controlTokens { controlTokens[token] = nil }
-        for role in [EntryMachine.Role.main, .log] where dirtyStatus.contains(StatusKey(identity: entry.identity, role: role)) {
-            writeStatus(entry, role)
+        // The final "down" must reach the files before they are let go.
+        for role in [EntryMachine.Role.main, .log] {
+            if dirtyStatus.remove(StatusKey(identity: entry.identity, role: role)) != nil { writeStatus(entry, role) }
         }
         entry.release()
         entries[entry.identity] = nil
