@@ -13,8 +13,9 @@ import Testing
         tree.client("alice", escape: escape)
         try tree.startSvtree("enabled")
         tree.symlink(tree.root + "/clients/alice", "enabled/alice")
-        try tree.waitFor("both services and loggers of alice to run") {
+        try tree.waitFor("both services and loggers of alice to run, and their first lines logged") {
             [storage, snapwatch, storage + "/log", snapwatch + "/log"].allSatisfy(tree.isRunning)
+                && [storage, snapwatch].allSatisfy { tree.read($0 + "/log/current").hasPrefix("up ") }
         }
         return tree
     }

@@ -24,6 +24,22 @@ public final class SuperviseDirectory {
             case .locked(let path): return "\(path) is locked: another supervisor (runsv or svtree) runs this service"
             }
         }
+
+        /// The same, naming files relative to the service directory (the caller names the service).
+        public var briefDescription: String {
+            switch self {
+            case .io(let path, let errno): return "\(Self.relative(path)): \(errno)"
+            case .locked(let path): return "\(Self.relative(path)) is locked: another supervisor (runsv or svtree) runs it"
+            }
+        }
+
+        /// `supervise/lock` or `log/supervise/lock`, from the full path.
+        static func relative(_ path: String) -> String {
+            let parts = path.split(separator: "/")
+            guard let index = parts.lastIndex(of: "supervise") else { return path }
+            let start = index > parts.startIndex && parts[index - 1] == "log" ? index - 1 : index
+            return parts[start...].joined(separator: "/")
+        }
     }
 
     /// Creates the files (a `supervise` symlink gets its target created) and takes the lock.

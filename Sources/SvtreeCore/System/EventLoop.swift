@@ -31,8 +31,10 @@ public final class EventLoop {
         try add(timerFD, token: EventLoop.timerToken)
     }
 
-    public func add(_ fd: Int32, token: UInt64) throws(Errno) {
-        guard sv_epoll_add(epollFD, fd, sv_epollin(), token) == 0 else { throw FileSystem.lastErrno }
+    /// Edge-triggered: reported once per arrival of data, not while unread data waits.
+    public func add(_ fd: Int32, token: UInt64, edgeTriggered: Bool = false) throws(Errno) {
+        let events = sv_epollin() | (edgeTriggered ? sv_epollet() : 0)
+        guard sv_epoll_add(epollFD, fd, events, token) == 0 else { throw FileSystem.lastErrno }
     }
 
     public func remove(_ fd: Int32) {
@@ -64,12 +66,15 @@ public final class EventLoop {
     }
 
     /// Waits for readiness; returns the tokens that fired.
-    public func wait() -> [UInt64] {
+    public func wait() -> [UInt64] { waitEvents().map(\.token) }
+
+    /// Waits for readiness; returns the tokens that fired and whether the peer hung up.
+    public func waitEvents() -> [(token: UInt64, hangUp: Bool)] {
         var tokens = [UInt64](repeating: 0, count: 64)
         var events = [UInt32](repeating: 0, count: 64)
         while true {
             let n = sv_epoll_wait(epollFD, &tokens, &events, 64, -1)
-            if n >= 0 { return Array(tokens[0..<Int(n)]) }
+            if n >= 0 { return (0..<Int(n)).map { (tokens[$0], events[$0] & sv_epollhup() != 0) } }
             if errno != EINTR { return [] }
         }
     }

@@ -47,7 +47,10 @@ public struct ServiceDefinition: Sendable {
             return .failure(Problem(message: "\(label): not a directory", watch: []))
         }
         guard let path = FileSystem.realPath(entryPath) else {
-            return .failure(Problem(message: "\(label): cannot resolve its path (\(FileSystem.lastErrno))", watch: []))
+            let error = FileSystem.lastErrno
+            // Gone between the two looks: removed while scanning, nothing to say.
+            let message = error == .noSuchFileOrDirectory ? "" : "\(label): cannot resolve its path (\(error))"
+            return .failure(Problem(message: message, watch: []))
         }
         if let message = checkRunnable(path, label: label) {
             return .failure(Problem(message: message, watch: [path]))

@@ -81,7 +81,7 @@ extension Supervisor {
         } catch {
             for directory in directories.values { directory.close() }
             return ServiceDefinition.Problem(
-                message: "\(directory)/\(definition.name): \(error)",
+                message: "\(directory)/\(definition.name): \(error.briefDescription)",
                 watch: [definition.path, definition.path + "/supervise", definition.logPath + "/supervise"])
         }
         var pipe: (Int32, Int32)?
