@@ -5,6 +5,7 @@ let package = Package(
     name: "svtree",
     products: [
         .executable(name: "svtree", targets: ["svtree"]),
+        .executable(name: "svlog", targets: ["svlog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -21,6 +22,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "svtree", dependencies: ["SvtreeCore"]),
+        .executableTarget(name: "svlog", dependencies: ["SvtreeCore"]),
         .testTarget(name: "SvtreeCoreTests", dependencies: ["SvtreeCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SvtreeCore", "CSupport"]),
     ],

@@ -35,6 +35,8 @@ int sv_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int tim
 }
 
 uint32_t sv_epollin(void) { return EPOLLIN; }
+uint32_t sv_epollet(void) { return EPOLLET; }
+uint32_t sv_epollhup(void) { return EPOLLHUP; }
 
 int sv_signalfd(const sigset_t *mask) { return signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK); }
 
@@ -99,8 +101,8 @@ int sv_cloexec_from(int first) {
     return 0;
 }
 
-int sv_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-             const char *cwd, int in_fd, int out_fd) {
+int sv_spawn_mapped(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                    const char *cwd, const int *fds, int count, int new_session) {
     posix_spawnattr_t attr;
     posix_spawn_file_actions_t actions;
     sigset_t empty, all;
@@ -109,22 +111,55 @@ int sv_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
     sigemptyset(&empty);
     sigfillset(&all);
     posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(&attr, (new_session ? POSIX_SPAWN_SETSID : 0)
+                             | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     posix_spawnattr_setsigmask(&attr, &empty);
     posix_spawnattr_setsigdefault(&attr, &all);
 
     posix_spawn_file_actions_init(&actions);
-    if (in_fd == -2) posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    else if (in_fd >= 0) posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
-    if (out_fd == -2) posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    else if (out_fd >= 0) posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
     if (cwd) posix_spawn_file_actions_addchdir_np(&actions, cwd);
+    for (int i = 0; i < count; i++) {
+        if (fds[i] == -2) posix_spawn_file_actions_addopen(&actions, i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
+        else if (fds[i] >= 0) posix_spawn_file_actions_adddup2(&actions, fds[i], i);
+    }
 
     rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     return rc;
 }
+
+int sv_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+             const char *cwd, int in_fd, int out_fd) {
+    int fds[2] = { in_fd, out_fd };
+    return sv_spawn_mapped(pid, path, argv, envp, cwd, fds, 2, 1);
+}
+
+int sv_spawn_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+long sv_tee_nonblock(int in, int out, size_t len) {
+    return (long)tee(in, out, len, SPLICE_F_NONBLOCK);
+}
+
+long sv_discard(int in, int devnull, size_t len) {
+    long done = (long)splice(in, NULL, devnull, NULL, len, 0);
+    if (done >= 0 || errno != EINVAL) return done;
+    char scratch[65536];  // where /dev/null cannot splice: read and drop
+    long total = 0;
+    while ((size_t)total < len) {
+        size_t want = len - (size_t)total > sizeof scratch ? sizeof scratch : len - (size_t)total;
+        ssize_t r = read(in, scratch, want);
+        if (r <= 0) return total ? total : r;
+        total += r;
+    }
+    return total;
+}
+
+int sv_pipe_size(int fd) { return fcntl(fd, F_GETPIPE_SZ); }
+int sv_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
+int sv_pipe_nonblock_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC | O_NONBLOCK); }
 
 int sv_wifexited(int status) { return WIFEXITED(status); }
 int sv_wexitstatus(int status) { return WEXITSTATUS(status); }

@@ -103,6 +103,9 @@ final class TreeFixture {
         return pid
     }
 
+    /// Kills `pid` with the rest when the fixture goes.
+    func adopt(_ pid: Int32) { started.append(pid) }
+
     /// Waits for a started process to exit; returns its wait status.
     func waitExit(_ pid: Int32, seconds: Double = 10) throws -> Int32 {
         try waitFor("process \(pid) to exit", seconds: seconds) {

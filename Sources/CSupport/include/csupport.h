@@ -14,6 +14,8 @@ int sv_epoll_del(int epfd, int fd);
 // Waits for events; fills tokens[i] and events[i]; returns the count or -1.
 int sv_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
 uint32_t sv_epollin(void);
+uint32_t sv_epollet(void);
+uint32_t sv_epollhup(void);
 
 // signalfd over the given signals (which the caller blocks); close-on-exec, non-blocking.
 int sv_signalfd(const sigset_t *mask);
@@ -44,6 +46,23 @@ int sv_cloexec_from(int first);
 // Returns 0 or an errno value (exec failures included: glibc reports them).
 int sv_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
              const char *cwd, int in_fd, int out_fd);
+
+// posix_spawn with descriptors mapped: for i < count, fds[i] >= 0 is dup2'd onto i, -2 opens
+// /dev/null there, -1 leaves i as it is. new_session: setsid in the child. Returns 0 or errno.
+int sv_spawn_mapped(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                    const char *cwd, const int *fds, int count, int new_session);
+
+// Pipes: tee copies what `in` holds into `out` without consuming it; splice_discard drops
+// `len` bytes from the head of `in`. Both return a count or -1 (errno set).
+long sv_tee_nonblock(int in, int out, size_t len);
+long sv_discard(int in, int devnull, size_t len);
+int sv_pipe_size(int fd);
+int sv_set_pipe_size(int fd, int size);
+int sv_pipe_nonblock_cloexec(int fds[2]);
+
+#include <spawn.h>
+// posix_spawn_file_actions_addchdir_np, which needs _GNU_SOURCE.
+int sv_spawn_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
 // Wait-status decoding (macros on the C side).
 int sv_wifexited(int status);

@@ -1,0 +1,88 @@
+import CSupport
+import Glibc
+
+/// The logger's stdin, read so that a line leaves the pipe only once it is in the log.
+///
+/// When stdin is a pipe, `peek` copies what it holds with tee(2) without consuming it, and
+/// `consume` drops from the pipe only the bytes that were written: a logger killed at any
+/// moment leaves every unwritten line in the pipe for the next one (svtree holds the pipe).
+/// Other inputs (a file, a terminal) are read normally: what was read is held in memory.
+final class LogInput {
+    let isPipe: Bool
+    var buffer: [UInt8]
+    /// Bytes at the head of `buffer` not yet consumed.
+    private(set) var count = 0
+    private(set) var atEOF = false
+    /// Unconsumed bytes at which no newline can come any more (the pipe is full): write a piece.
+    private(set) var fullAt: Int
+    private var peekRead: Int32 = -1
+    private var peekWrite: Int32 = -1
+    private var devNull: Int32 = -1
+
+    init(minimumBuffer: Int) {
+        var st = stat()
+        fstat(0, &st)
+        var capacity = max(minimumBuffer, 65536)
+        var fds: [Int32] = [-1, -1]
+        if st.st_mode & S_IFMT == S_IFIFO, sv_pipe_nonblock_cloexec(&fds) == 0 {
+            isPipe = true
+            peekRead = fds[0]
+            peekWrite = fds[1]
+            let size = Int(sv_pipe_size(0))
+            if size > 0 {
+                _ = sv_set_pipe_size(peekWrite, Int32(size))
+                capacity = max(capacity, Int(sv_pipe_size(peekWrite)))
+            }
+            devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        } else {
+            isPipe = false
+        }
+        buffer = [UInt8](repeating: 0, count: capacity)
+        fullAt = capacity
+        if isPipe, case let size = Int(sv_pipe_size(0)), size > 0 { fullAt = min(capacity, size) }
+    }
+
+    /// Fills `buffer[0..<count]` with everything unconsumed; returns whether new bytes came.
+    func peek() -> Bool {
+        let before = count
+        if isPipe {
+            let n = sv_tee_nonblock(0, peekWrite, buffer.count)
+            if n == 0 { atEOF = true }
+            guard n > 0 else { return false }
+            var got = 0
+            while got < n {
+                let r = buffer.withUnsafeMutableBytes { read(peekRead, $0.baseAddress! + got, n - got) }
+                if r <= 0 { break }
+                got += r
+            }
+            count = got
+        } else if count < buffer.count {
+            let r = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress! + count, $0.count - count) }
+            if r == 0 { atEOF = true }
+            if r > 0 { count += r }
+        }
+        return count > before
+    }
+
+    /// The first `length` bytes are in the log: let them go.
+    func consume(_ length: Int) {
+        guard length > 0 else { return }
+        if isPipe {
+            var left = length
+            while left > 0 {
+                let n = sv_discard(0, devNull, left)
+                if n <= 0 { break }
+                left -= n
+            }
+        } else {
+            buffer.withUnsafeMutableBytes { raw in
+                let base = raw.baseAddress!
+                memmove(base, base + length, count - length)
+            }
+        }
+        count -= length
+    }
+
+    /// Without the tee copy, a pipe at EOF still reports its unconsumed tail: called on hang-up.
+    func markEOF() { atEOF = true }
+}

@@ -1,0 +1,274 @@
+import Glibc
+import SystemPackage
+
+/// svlog's event loop: stdin lines to log directories, svlogd's way, losing none.
+///
+/// Input is peeked, formatted per directory, written, and only then consumed (see `LogInput`).
+/// A write that fails (a full disk) pauses reading and is retried every 3 s; the service
+/// blocks on its full pipe meanwhile, as with svlogd, but nothing read is ever dropped.
+public final class Logger {
+    let options: LogOptions
+    let loop: EventLoop
+    let input: LogInput
+    var directories: [LogDirectory]
+    var midLine = false
+    var exiting = false
+    var pausedUntil: Int64?
+    /// A paused write is due again: process even without new input.
+    var retryDue = false
+    var rotateAllPending = false
+    var reopenPending = false
+    /// Per directory, how much of the unconsumed input it has already written (a retry skips it).
+    var writtenUpTo: [Int]
+    static let inputToken: UInt64 = 3
+    static let retryPeriod: Int64 = 3 * nanosPerSecond
+
+    public init(options: LogOptions) throws {
+        self.options = options
+        loop = try EventLoop(signals: [SIGHUP, SIGALRM, SIGTERM, SIGCHLD])
+        input = LogInput(minimumBuffer: options.bufferSize)
+        directories = options.directories.map { LogDirectory(path: $0) }
+        writtenUpTo = Array(repeating: 0, count: directories.count)
+        try loop.add(0, token: Logger.inputToken, edgeTriggered: true)
+    }
+
+    /// Opens every directory; false when none can be used.
+    func openDirectories() -> Bool {
+        for directory in directories {
+            directory.close()
+            if let problem = directory.open() { Diagnostics.error(problem) }
+        }
+        return directories.contains { $0.isOpen }
+    }
+
+    public func run() -> Int32 {
+        guard openDirectories() else {
+            Diagnostics.error("no usable log directory: exiting")
+            return 111
+        }
+        process()
+        while true {
+            if finished() { return 0 }
+            loop.setDeadline(nextDeadline())
+            for event in loop.waitEvents() {
+                switch event.token {
+                case EventLoop.signalToken: handleSignals()
+                case EventLoop.timerToken: loop.acknowledgeTimer()
+                case Logger.inputToken where event.hangUp: input.markEOF()
+                default: break
+                }
+            }
+            rotateByAge()
+            process()
+        }
+    }
+
+    /// Exit once the input ended or TERM came, the line in progress is complete, and processors are done.
+    private func finished() -> Bool {
+        // Paused with TERM: what is unwritten is still in the pipe for the next logger.
+        let pausedPipe = pausedUntil != nil && exiting && input.isPipe
+        guard (exiting || input.atEOF) && !midLine && (pausedUntil == nil || pausedPipe) else { return false }
+        guard !input.atEOF || input.count == 0 || exiting else { return false }
+        for directory in directories {
+            _ = directory.flush()
+            while let pid = directory.processorPid {
+                var status: Int32 = 0
+                if waitpid(pid, &status, 0) == pid { directory.processorExited(status: status) } else { break }
+            }
+            directory.close()
+        }
+        return true
+    }
+
+    private func nextDeadline() -> Int64? {
+        var deadline = pausedUntil
+        for directory in directories {
+            if let due = directory.ageDeadline { deadline = min(deadline ?? due, due) }
+        }
+        return deadline
+    }
+
+    private func handleSignals() {
+        for sig in loop.pendingSignals() {
+            switch sig {
+            case SIGTERM: exiting = true
+            case SIGALRM: rotateAllPending = true
+            case SIGHUP: reopenPending = true
+            case SIGCHLD: reapProcessors()
+            default: break
+            }
+        }
+    }
+
+    private func reapProcessors() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { return }
+            for directory in directories where directory.processorPid == pid {
+                directory.processorExited(status: status)
+                if directory.rotationPending { _ = directory.rotate() }
+            }
+        }
+    }
+
+    private func rotateByAge() {
+        let now = EventLoop.now
+        for directory in directories where !midLine {
+            if let due = directory.ageDeadline, due <= now { _ = directory.rotate() }
+        }
+    }
+
+    /// Things done between lines: reopen on HUP, rotate on ALRM.
+    private func betweenLines() {
+        if reopenPending {
+            reopenPending = false
+            if !openDirectories() { Diagnostics.error("no usable log directory after HUP") }
+        }
+        if rotateAllPending {
+            rotateAllPending = false
+            for directory in directories where directory.isOpen { _ = directory.rotate() }
+        }
+    }
+
+    // MARK: - lines
+
+    /// Processes everything available, chunk by chunk, until input waits or writing pauses.
+    private func process() {
+        if let until = pausedUntil {
+            guard EventLoop.now >= until else { return }
+            pausedUntil = nil
+            retryDue = true
+        }
+        if !midLine { betweenLines() }
+        while true {
+            handleSignals()  // a TERM that came while busy stops at the next line's end
+            let grew = input.peek()
+            guard input.count > 0, grew || input.atEOF || retryDue else { return }
+            retryDue = false
+            guard let consumed = processChunk() else { return }  // paused on a write error
+            input.consume(consumed)
+            for i in writtenUpTo.indices { writtenUpTo[i] = 0 }
+            if !midLine { betweenLines() }
+            if consumed == 0 { return }  // only a partial line waits: wait for more
+        }
+    }
+
+    /// Formats and writes the complete lines at the head of the input (or a piece of an
+    /// over-long one); returns how many input bytes are now in every log, nil when paused.
+    private func processChunk() -> Int? {
+        let stamp = LogStamp.text(options.stamp, unixNanos: EventLoop.wallNow)
+        let total = input.count
+        let full = input.fullAt
+        let atEOF = input.atEOF
+        var end = 0
+        // A paused write retries this chunk from its start: keep the line state it began with.
+        let startState = (midLine, directories.map(\.lineSelected))
+        let result = input.buffer.withUnsafeMutableBufferPointer { raw -> Int? in
+            let bytes = UnsafeMutableBufferPointer(rebasing: raw[0..<total])
+            if options.replacement != nil { replaceUnprintable(bytes) }
+            var start = 0
+            // After TERM only the line in progress is finished; the rest stays in the pipe.
+            while start < total && !(exiting && !midLine) {
+                let newline = memchr(bytes.baseAddress! + start, Int32(UInt8(ascii: "\n")), total - start)
+                    .map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - UnsafePointer(bytes.baseAddress!) }
+                let lineEnd: Int
+                if let newline {
+                    lineEnd = newline + 1
+                } else if total >= full || atEOF {
+                    lineEnd = total  // an over-long line, or the last one: written in pieces, never cut
+                } else {
+                    break
+                }
+                let line = UnsafeBufferPointer(rebasing: bytes[start..<lineEnd])
+                let complete = newline != nil || atEOF
+                add(line, stamp: stamp, inputEnd: lineEnd, complete: complete)
+                midLine = !complete
+                start = lineEnd
+                end = lineEnd
+                if !midLine, !rotateIfFull(inputEnd: end) { return nil }
+            }
+            for (i, directory) in directories.enumerated() where directory.isOpen {
+                if !write(directory, i, inputEnd: end) { return nil }
+            }
+            return end
+        }
+        if result == nil {
+            midLine = startState.0
+            for (directory, selected) in zip(directories, startState.1) { directory.lineSelected = selected }
+        }
+        return result
+    }
+
+    /// Appends one line (or piece) to the output of every directory that selects it.
+    private func add(_ line: UnsafeBufferPointer<UInt8>, stamp: [UInt8], inputEnd: Int, complete: Bool) {
+        let content = line.last == UInt8(ascii: "\n") ? UnsafeBufferPointer(rebasing: line.dropLast()) : line
+        let starting = !midLine
+        let matched = UnsafeBufferPointer(rebasing: content.prefix(options.lineLength))
+        for (i, directory) in directories.enumerated() where directory.isOpen {
+            if starting {
+                var lineToStderr = false
+                directory.lineSelected = true
+                for rule in directory.config.rules {
+                    switch rule {
+                    case .select(let p): if LinePattern.matches(p.utf8, matched) { directory.lineSelected = true }
+                    case .deselect(let p): if LinePattern.matches(p.utf8, matched) { directory.lineSelected = false }
+                    case .toStderr(let p): if LinePattern.matches(p.utf8, matched) { lineToStderr = true }
+                    case .notToStderr(let p): if LinePattern.matches(p.utf8, matched) { lineToStderr = false }
+                    }
+                }
+                if lineToStderr { copyToStderr(matched, stamp: stamp, prefix: directory.config.prefix, cut: content.count > matched.count) }
+            }
+            // A retry after a failed write skips what this directory already has.
+            guard directory.lineSelected, inputEnd > writtenUpTo[i] else { continue }
+            if starting {
+                directory.pending += stamp
+                directory.pending += directory.prefix
+            }
+            directory.pending.append(contentsOf: content)
+            if complete { directory.pending.append(UInt8(ascii: "\n")) }
+        }
+    }
+
+    private func copyToStderr(_ text: UnsafeBufferPointer<UInt8>, stamp: [UInt8], prefix: String, cut: Bool) {
+        var out = stamp + Array(prefix.utf8) + Array(text)
+        if cut { out += Array("...".utf8) }
+        out.append(UInt8(ascii: "\n"))
+        _ = FileSystem.writeAll(2, out)
+    }
+
+    /// Size rotation at a line's end, as svlogd does it; false when a write failed.
+    private func rotateIfFull(inputEnd: Int) -> Bool {
+        for (i, directory) in directories.enumerated() where directory.isOpen {
+            guard directory.wantsRotation(lineLength: options.lineLength) else { continue }
+            if !write(directory, i, inputEnd: inputEnd) { return false }
+            if let error = directory.rotate() { return pause(directory, error) }
+        }
+        return true
+    }
+
+    private func write(_ directory: LogDirectory, _ index: Int, inputEnd: Int) -> Bool {
+        while let error = directory.flush() {
+            if error == .noSpace && directory.makeRoom() { continue }
+            return pause(directory, error)
+        }
+        writtenUpTo[index] = max(writtenUpTo[index], inputEnd)
+        return true
+    }
+
+    private func pause(_ directory: LogDirectory, _ error: Errno) -> Bool {
+        directory.reportPause(error)
+        directory.pending.removeAll(keepingCapacity: true)
+        pausedUntil = EventLoop.now + Logger.retryPeriod
+        return false
+    }
+
+    private func replaceUnprintable(_ bytes: UnsafeMutableBufferPointer<UInt8>) {
+        guard let replacement = options.replacement else { return }
+        for i in bytes.indices {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\n") { continue }
+            if c < 32 || c > 126 || options.replaceSet.contains(c) { bytes[i] = replacement }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+import Glibc
+import SvtreeCore
+
+Diagnostics.program = "svlog"
+if CommandLine.arguments.dropFirst().contains(where: { $0 == "-h" || $0 == "--help" }) {
+    print(LogOptions.usage)
+    print("svlogd-compatible logger: stdin lines to rotated log directories; see README.md.")
+    exit(0)
+}
+switch LogOptions.parse(Array(CommandLine.arguments.dropFirst())) {
+case .failure(let error):
+    Diagnostics.error(error.description)
+    exit(111)
+case .success(let options):
+    exit(SvlogMain.run(options: options))
+}

@@ -1,0 +1,93 @@
+import CSupport
+import Glibc
+import SvtreeCore
+
+extension TreeFixture {
+    static var svlogBinary: String { buildDirectory + "/svlog" }
+
+    /// Runs a logger (svlog or svlogd) with `input` on a pipe as stdin, in `root`; returns its
+    /// exit code and stderr.
+    func runLogger(_ program: String, _ arguments: [String], input: [UInt8]) -> (Int32, String) {
+        var inFDs: [Int32] = [-1, -1]
+        var errFDs: [Int32] = [-1, -1]
+        sv_pipe_cloexec(&inFDs)
+        sv_pipe_cloexec(&errFDs)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, inFDs[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, errFDs[1], 2)
+        posix_spawn_file_actions_addchdir_np_shim(&actions, root)
+        let cArgs = ([program] + arguments).map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, program, &actions, nil, cArgs, environ)
+        posix_spawn_file_actions_destroy(&actions)
+        close(inFDs[0])
+        close(errFDs[1])
+        guard rc == 0 else { return (-1, "cannot run \(program)") }
+        _ = FileSystem.writeAll(inFDs[1], input)
+        close(inFDs[1])
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = Glibc.read(errFDs[0], &buffer, buffer.count)
+            if n <= 0 { break }
+            output += buffer[0..<n]
+        }
+        close(errFDs[0])
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return ((status >> 8) & 0xff, String(decoding: output, as: UTF8.self))
+    }
+
+    /// A log directory's files in order (rotated ones by name, then current).
+    func logFiles(_ relative: String) -> [String] {
+        let names = (try? FileSystem.list(root + "/" + relative).get()) ?? []
+        return names.filter { $0.hasPrefix("@") }.sorted() + (names.contains("current") ? ["current"] : [])
+    }
+
+    /// Every line of a log directory, oldest first.
+    func logLines(_ relative: String) -> [String] {
+        logFiles(relative).flatMap { read(relative + "/" + $0).lines() }
+    }
+}
+
+/// posix_spawn_file_actions_addchdir_np is a GNU extension the Glibc module hides; the C target has it.
+func posix_spawn_file_actions_addchdir_np_shim(_ actions: inout posix_spawn_file_actions_t, _ path: String) {
+    _ = sv_spawn_actions_addchdir(&actions, path)
+}
+
+extension TreeFixture {
+    struct RunningLogger {
+        var pid: Int32
+        /// The write end of the logger's stdin pipe.
+        var input: Int32
+    }
+
+    /// svlog on `directory` (relative to root) with a pipe on stdin that the test writes to.
+    func startLoggerService(_ directory: String, options: [String] = []) throws -> RunningLogger {
+        var fds: [Int32] = [-1, -1]
+        sv_pipe_cloexec(&fds)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
+        posix_spawn_file_actions_addchdir_np_shim(&actions, root)
+        let err = open(root + "/svlog.err", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, err, 2)
+        let cArgs = ([TreeFixture.svlogBinary] + options + [directory]).map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, TreeFixture.svlogBinary, &actions, nil, cArgs, environ)
+        posix_spawn_file_actions_destroy(&actions)
+        close(fds[0])
+        close(err)
+        guard rc == 0 else { throw TimedOut(description: "cannot start svlog: \(rc)") }
+        adopt(pid)
+        return RunningLogger(pid: pid, input: fds[1])
+    }
+
+    func stopLogger(_ logger: RunningLogger) throws {
+        close(logger.input)
+        _ = try waitExit(logger.pid)
+    }
+}

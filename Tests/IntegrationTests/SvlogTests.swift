@@ -1,0 +1,157 @@
+import Glibc
+import Testing
+@testable import SvtreeCore
+
+/// svlog against Debian's svlogd on the same input, and svlog's own guarantees.
+@Suite(.serialized) struct SvlogTests {
+    static let svlogd = "/usr/bin/svlogd"
+
+    /// Timestamps removed: `-tt` stamps are the first 26 characters of a line.
+    private func unstamped(_ lines: [String]) -> [String] { lines.map { String($0.dropFirst(26)) } }
+
+    @Test func sameLinesAndNamingAsSvlogd() throws {
+        let tree = try TreeFixture("svlog-compare")
+        var input: [UInt8] = []
+        for i in 1...3000 {
+            input += Array("line \(i) \(i % 7 == 0 ? "debug" : "info") \(String(repeating: "x", count: i % 50))\n".utf8)
+            if i % 500 == 0 { input += [0x01, 0x7f, 0xc3, 0xa9, 0x0a] }
+        }
+        let config = "s20000\nn4\n-*debug*\np> \n"
+        for name in ["svlogd", "svlog"] {
+            tree.write("\(name)/config", config)
+        }
+        let (a, aErr) = tree.runLogger(SvlogTests.svlogd, ["-tt", "-r", "_", "-l", "200", "svlogd"], input: input)
+        let (b, bErr) = tree.runLogger(TreeFixture.svlogBinary, ["-tt", "-r", "_", "-l", "200", "svlog"], input: input)
+        #expect(a == 0 && b == 0, "\(aErr) \(bErr)")
+        #expect(bErr.isEmpty, "\(bErr)")
+        let theirs = tree.logFiles("svlogd"), ours = tree.logFiles("svlog")
+        #expect(ours.count == theirs.count, "svlogd: \(theirs) svlog: \(ours)")
+        #expect(ours.dropLast().allSatisfy { $0.utf8.count == 27 && $0.hasSuffix(".s") })
+        for (mine, reference) in zip(ours, theirs) {
+            #expect(unstamped(tree.read("svlog/" + mine).lines()) == unstamped(tree.read("svlogd/" + reference).lines()))
+        }
+        #expect(unstamped(tree.logLines("svlog")).allSatisfy { $0.hasPrefix("> line ") || $0 == "> ____" })
+        // Finished files carry the owner execute bit, as svlogd leaves them.
+        for file in ours {
+            guard case .success(let info) = FileSystem.info(tree.root + "/svlog/" + file) else { continue }
+            #expect(info.mode & 0o100 != 0, "\(file)")
+        }
+    }
+
+    @Test func tai64nlocalReadsTheStamps() throws {
+        let tree = try TreeFixture("svlog-tai")
+        tree.makeDirectories(tree.root + "/log")
+        let (code, _) = tree.runLogger(TreeFixture.svlogBinary, ["-t", "log"], input: Array("one\ntwo\n".utf8))
+        #expect(code == 0)
+        let (_, local) = tree.run("/bin/sh", ["-c", "tai64nlocal < \(tree.root)/log/current"])
+        let lines = local.lines()
+        #expect(lines.count == 2)
+        // tai64nlocal turned each label into a local date: 2026-11-22 04:41:06.582650000 one
+        #expect(lines.allSatisfy { $0.count > 30 && $0.dropFirst(4).hasPrefix("-") && !$0.hasPrefix("@") }, "\(local)")
+        #expect(lines.first?.hasSuffix(" one") == true)
+    }
+
+    @Test func longLinesAndGarbageAreWrittenWhole() throws {
+        let tree = try TreeFixture("svlog-long")
+        tree.makeDirectories(tree.root + "/log")
+        tree.write("log/config", "s0\n")
+        let long = [UInt8](repeating: UInt8(ascii: "L"), count: 300_000)
+        let garbage: [UInt8] = (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }.filter { $0 != 0x0a }
+        let input = Array("before\n".utf8) + long + [0x0a] + garbage + [0x0a] + Array("after\n".utf8)
+        let (code, err) = tree.runLogger(TreeFixture.svlogBinary, ["-b", "1024", "log"], input: input)
+        #expect(code == 0, "\(err)")
+        #expect(FileSystem.readBytes(tree.root + "/log/current", limit: 1 << 22) == input)
+    }
+
+    @Test func selectionPatternsStderrAndPrefix() throws {
+        let tree = try TreeFixture("svlog-select")
+        tree.makeDirectories(tree.root + "/all")
+        tree.write("errors/config", "-*\n+*error*\ne*fatal*\npERR \n")
+        let input = Array("ok 1\nan error here\nfatal error\nok 2\n".utf8)
+        let (code, err) = tree.runLogger(TreeFixture.svlogBinary, ["all", "errors"], input: input)
+        #expect(code == 0)
+        #expect(tree.read("all/current") == "ok 1\nan error here\nfatal error\nok 2\n")
+        #expect(tree.read("errors/current") == "ERR an error here\nERR fatal error\n")
+        #expect(err == "ERR fatal error\n")
+    }
+
+    @Test func rotationByAgeAndProcessorWithState() throws {
+        let tree = try TreeFixture("svlog-age")
+        tree.write("log/config", "t1\n!tr a-z A-Z; echo processed >&5\n")
+        let logger = try tree.startLoggerService("log")
+        _ = FileSystem.writeAll(logger.input, Array("first line\n".utf8))
+        try tree.waitFor("a rotation by age and its processed file", seconds: 10) {
+            tree.logFiles("log").contains { $0.hasSuffix(".s") }
+        }
+        let processed = try #require(tree.logFiles("log").first { $0.hasSuffix(".s") })
+        #expect(tree.read("log/" + processed) == "FIRST LINE\n")
+        #expect(tree.read("log/state") == "processed\n")
+        #expect(!tree.logFiles("log").contains { $0.hasSuffix(".u") || $0.hasSuffix(".t") })
+        try tree.stopLogger(logger)
+    }
+
+    @Test func signalsReopenRotateAndTerminate() throws {
+        let tree = try TreeFixture("svlog-signals")
+        tree.makeDirectories(tree.root + "/log")
+        let logger = try tree.startLoggerService("log")
+        _ = FileSystem.writeAll(logger.input, Array("one\n".utf8))
+        try tree.waitFor("one") { tree.read("log/current") == "one\n" }
+        tree.write("log/config", "pnew: \n")
+        kill(logger.pid, SIGHUP)
+        try tree.waitFor("the prefix re-read", seconds: 5) {
+            _ = FileSystem.writeAll(logger.input, Array("two\n".utf8))
+            return tree.read("log/current").contains("new: two\n")
+        }
+        kill(logger.pid, SIGALRM)
+        try tree.waitFor("a rotation on ALRM") { tree.logFiles("log").count == 2 }
+        // TERM in the middle of a line longer than the pipe: that line is finished first.
+        let long = [UInt8](repeating: UInt8(ascii: "L"), count: 200_000)
+        _ = FileSystem.writeAll(logger.input, long)
+        try tree.waitFor("pieces of the long line written") { tree.read("log/current").count >= 100_000 }
+        kill(logger.pid, SIGTERM)
+        _ = FileSystem.writeAll(logger.input, Array("end\nnot read\n".utf8))
+        #expect(try tree.waitExit(logger.pid) == 0)
+        #expect(tree.read("log/current").hasSuffix("new: " + String(decoding: long, as: UTF8.self) + "end\n"))
+        #expect(!tree.read("log/current").contains("not read"))
+        close(logger.input)
+    }
+
+    @Test func termLeavesAnUnstartedLineInThePipe() throws {
+        let tree = try TreeFixture("svlog-term")
+        tree.makeDirectories(tree.root + "/log")
+        let logger = try tree.startLoggerService("log")
+        _ = FileSystem.writeAll(logger.input, Array("whole\nhalf a ".utf8))
+        try tree.waitFor("the whole line") { tree.read("log/current") == "whole\n" }
+        kill(logger.pid, SIGTERM)
+        #expect(try tree.waitExit(logger.pid) == 0)
+        #expect(tree.read("log/current") == "whole\n")
+        close(logger.input)
+    }
+
+    @Test func unusableDirectoriesAreNamed() throws {
+        let tree = try TreeFixture("svlog-bad")
+        tree.write("afile", "x")
+        let (code, err) = tree.runLogger(TreeFixture.svlogBinary, ["afile/sub"], input: Array("x\n".utf8))
+        #expect(code == 111)
+        #expect(err.contains("afile/sub") && err.contains("no usable log directory"), "\(err)")
+        tree.makeDirectories(tree.root + "/good")
+        tree.write("good/config", "uhost:514\n")
+        let (code2, err2) = tree.runLogger(TreeFixture.svlogBinary, ["afile/sub", "good"], input: Array("x\n".utf8))
+        #expect(code2 == 0)
+        #expect(err2.contains("afile/sub") && err2.contains("UDP forwarding"), "\(err2)")
+        #expect(tree.read("good/current") == "x\n")
+        let (_, usage) = tree.runLogger(TreeFixture.svlogBinary, ["-l"], input: [])
+        #expect(usage.contains("usage: svlog"))
+    }
+
+    @Test func secondLoggerOnALockedDirectoryIsRefused() throws {
+        let tree = try TreeFixture("svlog-lock")
+        tree.makeDirectories(tree.root + "/log")
+        let first = try tree.startLoggerService("log")
+        try tree.waitFor("the lock taken") { FileSystem.exists(tree.root + "/log/lock") }
+        try tree.waitFor("the first logger to hold it") {
+            tree.runLogger(TreeFixture.svlogBinary, ["log"], input: []).1.contains("cannot lock")
+        }
+        try tree.stopLogger(first)
+    }
+}
