@@ -24,6 +24,11 @@ int sv_epoll_add(int epfd, int fd, uint32_t events, uint64_t token) {
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+int sv_epoll_mod(int epfd, int fd, uint32_t events, uint64_t token) {
+    struct epoll_event ev = { .events = events, .data.u64 = token };
+    return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
 int sv_epoll_del(int epfd, int fd) { return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL); }
 
 int sv_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms) {

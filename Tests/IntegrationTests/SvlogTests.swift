@@ -80,8 +80,8 @@ import Testing
         tree.write("log/config", "t1\n!tr a-z A-Z; echo processed >&5\n")
         let logger = try tree.startLoggerService("log")
         _ = FileSystem.writeAll(logger.input, Array("first line\n".utf8))
-        try tree.waitFor("a rotation by age and its processed file", seconds: 10) {
-            tree.logFiles("log").contains { $0.hasSuffix(".s") }
+        try tree.waitFor("a rotation by age, its processed file and the new state", seconds: 10) {
+            tree.logFiles("log").contains { $0.hasSuffix(".s") } && tree.read("log/state") == "processed\n"
         }
         let processed = try #require(tree.logFiles("log").first { $0.hasSuffix(".s") })
         #expect(tree.read("log/" + processed) == "FIRST LINE\n")
@@ -118,7 +118,8 @@ import Testing
 
     @Test func termLeavesAnUnstartedLineInThePipe() throws {
         let tree = try TreeFixture("svlog-term")
-        tree.makeDirectories(tree.root + "/log")
+        // With a pattern the whole line is needed: a partial one waits in the pipe, unread.
+        tree.write("log/config", "-*debug*\n")
         let logger = try tree.startLoggerService("log")
         _ = FileSystem.writeAll(logger.input, Array("whole\nhalf a ".utf8))
         try tree.waitFor("the whole line") { tree.read("log/current") == "whole\n" }
@@ -126,6 +127,22 @@ import Testing
         #expect(try tree.waitExit(logger.pid) == 0)
         #expect(tree.read("log/current") == "whole\n")
         close(logger.input)
+    }
+
+    @Test func partialLinesWaitForTheirRestWhenPatternsNeedIt() throws {
+        let tree = try TreeFixture("svlog-partial")
+        tree.write("log/config", "-*debug*\n")
+        let logger = try tree.startLoggerService("log")
+        _ = FileSystem.writeAll(logger.input, Array("a debug".utf8))
+        // The rest comes within the wait: the line is matched whole and deselected.
+        usleep(50_000)
+        _ = FileSystem.writeAll(logger.input, Array(" line\nkept\n".utf8))
+        try tree.waitFor("kept") { tree.read("log/current") == "kept\n" }
+        // A piece that never ends is written after about 2 s, not held forever.
+        _ = FileSystem.writeAll(logger.input, Array("Password: ".utf8))
+        try tree.waitFor("the lone piece written", seconds: 6) { tree.read("log/current") == "kept\nPassword: " }
+        try tree.stopLogger(logger)
+        #expect(tree.read("log/current") == "kept\nPassword: \n")
     }
 
     @Test func unusableDirectoriesAreNamed() throws {

@@ -11,6 +11,7 @@
 int sv_epoll_create(void);
 int sv_epoll_add(int epfd, int fd, uint32_t events, uint64_t token);
 int sv_epoll_del(int epfd, int fd);
+int sv_epoll_mod(int epfd, int fd, uint32_t events, uint64_t token);
 // Waits for events; fills tokens[i] and events[i]; returns the count or -1.
 int sv_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
 uint32_t sv_epollin(void);

@@ -3,10 +3,11 @@
 /// matches anything. The whole text must be consumed.
 public enum LinePattern {
     public static func matches(_ pattern: some Collection<UInt8>, _ text: some Collection<UInt8>) -> Bool {
-        matches(Array(pattern)[...], Array(text)[...])
+        let text = Array(text)
+        return text.withUnsafeBufferPointer { matches(Array(pattern), $0) }
     }
 
-    static func matches(_ pattern: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>) -> Bool {
+    static func matches(_ pattern: [UInt8], _ text: UnsafeBufferPointer<UInt8>) -> Bool {
         var p = pattern.startIndex
         var s = text.startIndex
         while true {

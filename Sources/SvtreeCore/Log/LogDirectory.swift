@@ -8,9 +8,29 @@ import SystemPackage
 final class LogDirectory {
     let path: String
     private(set) var config = LogConfig() {
-        didSet { prefix = Array(config.prefix.utf8) }
+        didSet {
+            prefix = Array(config.prefix.utf8)
+            rules = config.rules.map(CompiledRule.init)
+        }
     }
     private(set) var prefix: [UInt8] = []
+    /// The selection rules with their patterns as bytes, matched on every line.
+    private(set) var rules: [CompiledRule] = []
+
+    struct CompiledRule {
+        enum Kind { case select, deselect, toStderr, notToStderr }
+        var kind: Kind
+        var pattern: [UInt8]
+
+        init(_ rule: LogConfig.Rule) {
+            switch rule {
+            case .select(let p): (kind, pattern) = (.select, Array(p.utf8))
+            case .deselect(let p): (kind, pattern) = (.deselect, Array(p.utf8))
+            case .toStderr(let p): (kind, pattern) = (.toStderr, Array(p.utf8))
+            case .notToStderr(let p): (kind, pattern) = (.notToStderr, Array(p.utf8))
+            }
+        }
+    }
     private var lockFD: Int32 = -1
     private var currentFD: Int32 = -1
     private(set) var size = 0

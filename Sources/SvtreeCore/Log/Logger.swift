@@ -16,9 +16,16 @@ public final class Logger {
     var pausedUntil: Int64?
     /// A paused write is due again: process even without new input.
     var retryDue = false
+    /// A partial line waits in the pipe for its rest (patterns need the whole line): stdin is
+    /// not watched meanwhile, and this backs off from 10 ms; past 2 s the piece is written.
+    var partialWaitStep: Int64 = 0
+    var partialWaitUntil: Int64?
+    var partialWaitStarted: Int64 = 0
+    static let partialWaitLimit: Int64 = 2 * nanosPerSecond
     var rotateAllPending = false
     var reopenPending = false
-    /// Per directory, how much of the unconsumed input it has already written (a retry skips it).
+    /// Per directory, how much of the unconsumed input it has written or holds in `pending`:
+    /// a retry after a failed write skips that much, so nothing is written twice.
     var writtenUpTo: [Int]
     static let inputToken: UInt64 = 3
     static let retryPeriod: Int64 = 3 * nanosPerSecond
@@ -29,7 +36,8 @@ public final class Logger {
         input = LogInput(minimumBuffer: options.bufferSize)
         directories = options.directories.map { LogDirectory(path: $0) }
         writtenUpTo = Array(repeating: 0, count: directories.count)
-        try loop.add(0, token: Logger.inputToken, edgeTriggered: true)
+        // Level-triggered: a pipe that is never emptied gets no edge when a blocked writer fills it.
+        try loop.add(0, token: Logger.inputToken)
     }
 
     /// Opens every directory; false when none can be used.
@@ -59,12 +67,40 @@ public final class Logger {
                 }
             }
             rotateByAge()
+            if let until = partialWaitUntil, EventLoop.now >= until {
+                partialWaitUntil = nil
+                loop.setEnabled(0, token: Logger.inputToken, true)
+            }
+            guard partialWaitUntil == nil else { continue }
             process()
+            waitForRestOfLine()
         }
+    }
+
+    /// A partial line left in the pipe would wake a level-triggered loop at once, forever:
+    /// stop watching stdin for a short, growing while instead.
+    private func waitForRestOfLine() {
+        guard input.count > 0, pausedUntil == nil, !input.atEOF, !exiting else {
+            partialWaitStep = 0
+            return
+        }
+        let now = EventLoop.now
+        if partialWaitStep == 0 { partialWaitStarted = now }
+        partialWaitStep = partialWaitStep == 0 ? 10 * nanosPerMilli : min(partialWaitStep * 2, 640 * nanosPerMilli)
+        partialWaitUntil = now + partialWaitStep
+        loop.setEnabled(0, token: Logger.inputToken, false)
     }
 
     /// Exit once the input ended or TERM came, the line in progress is complete, and processors are done.
     private func finished() -> Bool {
+        if input.atEOF && midLine && input.count == 0 {
+            // The input ended inside a line already partly written: end it.
+            for directory in directories where directory.isOpen && directory.lineSelected {
+                directory.pending.append(UInt8(ascii: "\n"))
+                _ = directory.flush()
+            }
+            midLine = false
+        }
         // Paused with TERM: what is unwritten is still in the pipe for the next logger.
         let pausedPipe = pausedUntil != nil && exiting && input.isPipe
         guard (exiting || input.atEOF) && !midLine && (pausedUntil == nil || pausedPipe) else { return false }
@@ -81,7 +117,7 @@ public final class Logger {
     }
 
     private func nextDeadline() -> Int64? {
-        var deadline = pausedUntil
+        var deadline = [pausedUntil, partialWaitUntil].compactMap { $0 }.min()
         for directory in directories {
             if let due = directory.ageDeadline { deadline = min(deadline ?? due, due) }
         }
@@ -141,10 +177,17 @@ public final class Logger {
             retryDue = true
         }
         if !midLine { betweenLines() }
+        // What a failed write left in a directory's buffer goes first.
+        for directory in directories where directory.isOpen && !directory.pending.isEmpty {
+            if let error = directory.flush(), !(error == .noSpace && directory.makeRoom()) {
+                _ = pause(directory, error)
+                return
+            }
+        }
         while true {
             handleSignals()  // a TERM that came while busy stops at the next line's end
             let grew = input.peek()
-            guard input.count > 0, grew || input.atEOF || retryDue else { return }
+            guard input.count > 0, grew || input.atEOF || retryDue || partialWaitStep > 0 else { return }
             retryDue = false
             guard let consumed = processChunk() else { return }  // paused on a write error
             input.consume(consumed)
@@ -159,7 +202,12 @@ public final class Logger {
     private func processChunk() -> Int? {
         let stamp = LogStamp.text(options.stamp, unixNanos: EventLoop.wallNow)
         let total = input.count
-        let full = input.fullAt
+        // A pipe is full by pages, not bytes: a partial line left in it must not hold more than
+        // half of it, or the writer could block before the newline comes.
+        let pieceSize = max(4096, input.fullAt / 2)
+        // Without patterns nothing depends on the whole line: write what came, empty the pipe.
+        let writePartial = directories.allSatisfy { $0.rules.isEmpty }
+            || partialWaitStep > 0 && EventLoop.now - partialWaitStarted >= Logger.partialWaitLimit
         let atEOF = input.atEOF
         var end = 0
         // A paused write retries this chunk from its start: keep the line state it began with.
@@ -175,7 +223,7 @@ public final class Logger {
                 let lineEnd: Int
                 if let newline {
                     lineEnd = newline + 1
-                } else if total >= full || atEOF {
+                } else if total - start >= pieceSize || atEOF || writePartial {
                     lineEnd = total  // an over-long line, or the last one: written in pieces, never cut
                 } else {
                     break
@@ -206,21 +254,26 @@ public final class Logger {
         let starting = !midLine
         let matched = UnsafeBufferPointer(rebasing: content.prefix(options.lineLength))
         for (i, directory) in directories.enumerated() where directory.isOpen {
+            // A retry after a failed write skips what this directory already has (or holds).
+            let alreadyHeld = inputEnd <= writtenUpTo[i]
             if starting {
-                var lineToStderr = false
+                var toStderr = false
                 directory.lineSelected = true
-                for rule in directory.config.rules {
-                    switch rule {
-                    case .select(let p): if LinePattern.matches(p.utf8, matched) { directory.lineSelected = true }
-                    case .deselect(let p): if LinePattern.matches(p.utf8, matched) { directory.lineSelected = false }
-                    case .toStderr(let p): if LinePattern.matches(p.utf8, matched) { lineToStderr = true }
-                    case .notToStderr(let p): if LinePattern.matches(p.utf8, matched) { lineToStderr = false }
+                for rule in directory.rules where LinePattern.matches(rule.pattern, matched) {
+                    switch rule.kind {
+                    case .select: directory.lineSelected = true
+                    case .deselect: directory.lineSelected = false
+                    case .toStderr: toStderr = true
+                    case .notToStderr: toStderr = false
                     }
                 }
-                if lineToStderr { copyToStderr(matched, stamp: stamp, prefix: directory.config.prefix, cut: content.count > matched.count) }
+                if toStderr && !alreadyHeld {
+                    copyToStderr(matched, stamp: stamp, prefix: directory.prefix, cut: content.count > matched.count)
+                }
             }
-            // A retry after a failed write skips what this directory already has.
-            guard directory.lineSelected, inputEnd > writtenUpTo[i] else { continue }
+            guard !alreadyHeld else { continue }
+            writtenUpTo[i] = inputEnd
+            guard directory.lineSelected else { continue }
             if starting {
                 directory.pending += stamp
                 directory.pending += directory.prefix
@@ -230,8 +283,8 @@ public final class Logger {
         }
     }
 
-    private func copyToStderr(_ text: UnsafeBufferPointer<UInt8>, stamp: [UInt8], prefix: String, cut: Bool) {
-        var out = stamp + Array(prefix.utf8) + Array(text)
+    private func copyToStderr(_ text: UnsafeBufferPointer<UInt8>, stamp: [UInt8], prefix: [UInt8], cut: Bool) {
+        var out = stamp + prefix + Array(text)
         if cut { out += Array("...".utf8) }
         out.append(UInt8(ascii: "\n"))
         _ = FileSystem.writeAll(2, out)
@@ -252,13 +305,12 @@ public final class Logger {
             if error == .noSpace && directory.makeRoom() { continue }
             return pause(directory, error)
         }
-        writtenUpTo[index] = max(writtenUpTo[index], inputEnd)
         return true
     }
 
+    /// Keeps the unwritten output in the directory's buffer and retries in 3 s.
     private func pause(_ directory: LogDirectory, _ error: Errno) -> Bool {
         directory.reportPause(error)
-        directory.pending.removeAll(keepingCapacity: true)
         pausedUntil = EventLoop.now + Logger.retryPeriod
         return false
     }

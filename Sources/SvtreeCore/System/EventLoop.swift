@@ -37,6 +37,11 @@ public final class EventLoop {
         guard sv_epoll_add(epollFD, fd, events, token) == 0 else { throw FileSystem.lastErrno }
     }
 
+    /// Stops (or resumes) reporting a level-triggered descriptor without forgetting it.
+    public func setEnabled(_ fd: Int32, token: UInt64, _ enabled: Bool) {
+        _ = sv_epoll_mod(epollFD, fd, enabled ? sv_epollin() : 0, token)
+    }
+
     public func remove(_ fd: Int32) {
         _ = sv_epoll_del(epollFD, fd)
     }

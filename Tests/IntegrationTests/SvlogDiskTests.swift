@@ -1,0 +1,84 @@
+import Glibc
+import Testing
+@testable import SvtreeCore
+
+/// svlog on a full disk (a small tmpfs: the tests run as root, as CI does) and its memory.
+@Suite(.serialized) struct SvlogDiskTests {
+    private func mountSmallDisk(_ tree: TreeFixture, kilobytes: Int) throws -> String {
+        let disk = tree.root + "/disk"
+        tree.makeDirectories(disk)
+        let (code, output) = tree.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(kilobytes)k", "tmpfs", disk])
+        guard code == 0 else {
+            throw TimedOut(description: "cannot mount a tmpfs for the full-disk test (run the tests as root): \(output)")
+        }
+        return disk
+    }
+
+    /// Spawns `seq 1 count` writing into the logger's stdin.
+    private func feed(_ tree: TreeFixture, _ logger: TreeFixture.RunningLogger, count: Int) -> Int32 {
+        var pid: pid_t = 0
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, logger.input, 1)
+        let words: [String] = ["/usr/bin/seq", "1", String(count)]
+        let args: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+        posix_spawn(&pid, "/usr/bin/seq", &actions, nil, args, environ)
+        args.forEach { free($0) }
+        posix_spawn_file_actions_destroy(&actions)
+        tree.adopt(pid)
+        return pid
+    }
+
+    @Test func fullDiskPausesWithOneWarningAndLosesNothing() throws {
+        let tree = try TreeFixture("svlog-full")
+        let disk = try mountSmallDisk(tree, kilobytes: 512)
+        defer { _ = tree.run("/bin/umount", ["-l", disk]) }
+        tree.write("disk/log/config", "s40000\nn0\n")
+        tree.write("disk/filler", String(repeating: "f", count: 400_000))
+        let logger = try tree.startLoggerService("disk/log")
+        let writer = feed(tree, logger, count: 40_000)  // about 230 kB: more than the disk has left
+        try tree.waitFor("one pause warning", seconds: 15) { tree.read("svlog.err").contains("pausing") }
+        #expect(kill(writer, 0) == 0, "the writer should be blocked on the full pipe, not finished")
+        tree.remove("disk/filler")
+        #expect(try tree.waitExit(writer, seconds: 20) == 0)
+        try tree.stopLogger(logger)
+        let numbers = tree.logLines("disk/log").compactMap { Int($0) }
+        #expect(numbers == Array(1...40_000), "\(numbers.count) lines, last \(numbers.last ?? 0)")
+        #expect(tree.read("svlog.err").lines().filter { $0.contains("pausing") }.count == 1)
+    }
+
+    @Test func fullDiskDeletesDownToTheMinimumKept() throws {
+        let tree = try TreeFixture("svlog-minimum")
+        let disk = try mountSmallDisk(tree, kilobytes: 128)
+        defer { _ = tree.run("/bin/umount", ["-l", disk]) }
+        tree.write("disk/log/config", "s10000\nn20\nN2\n")
+        let logger = try tree.startLoggerService("disk/log")
+        let writer = feed(tree, logger, count: 40_000)
+        #expect(try tree.waitExit(writer, seconds: 20) == 0)
+        #expect(tree.read("svlog.err").contains("out of disk space: deleting"))
+        try tree.stopLogger(logger)
+        let numbers = tree.logLines("disk/log").compactMap { Int($0) }
+        // What is left is the newest part, unbroken.
+        let breaks = zip(numbers, numbers.dropFirst()).filter { $1 != $0 + 1 }
+        #expect(!numbers.isEmpty && breaks.isEmpty, "\(numbers.count) lines, breaks: \(breaks.prefix(5)); files: \(tree.logFiles("disk/log"))")
+    }
+
+    @Test func memoryStaysFlatWhateverTheInput() throws {
+        let tree = try TreeFixture("svlog-memory")
+        tree.makeDirectories(tree.root + "/log")
+        tree.write("log/config", "s1000000\nn2\n")
+        let logger = try tree.startLoggerService("log", options: ["-tt"])
+        let line = [UInt8](repeating: UInt8(ascii: "m"), count: 20_000_000) + [0x0a]
+        _ = FileSystem.writeAll(logger.input, line)
+        let chunk = Array(String(repeating: "a short line of text\n", count: 50_000).utf8)
+        for _ in 0..<20 { _ = FileSystem.writeAll(logger.input, chunk) }
+        _ = FileSystem.writeAll(logger.input, Array("END\n".utf8))
+        try tree.waitFor("everything logged") { tree.read("log/current").hasSuffix("END\n") }
+        let status = String(decoding: FileSystem.readBytes("/proc/\(logger.pid)/status") ?? [], as: UTF8.self)
+        let peak = status.lines().first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") }
+        try tree.stopLogger(logger)
+        // A 20 MB line and 20 MB of short lines through a logger that never holds more than a pipeful.
+        let kilobytes = try #require(peak)
+        #expect(kilobytes < 16_000, "peak RSS \(kilobytes) kB")
+    }
+}
