@@ -46,9 +46,20 @@ extension TreeFixture {
         return names.filter { $0.hasPrefix("@") }.sorted() + (names.contains("current") ? ["current"] : [])
     }
 
+    /// The bytes in a log directory's files.
+    func logBytes(_ relative: String) -> Int {
+        logFiles(relative).reduce(0) { total, name in
+            var st = stat()
+            return total + (stat(root + "/" + relative + "/" + name, &st) == 0 ? Int(st.st_size) : 0)
+        }
+    }
+
     /// Every line of a log directory, oldest first.
     func logLines(_ relative: String) -> [String] {
-        logFiles(relative).flatMap { read(relative + "/" + $0).lines() }
+        logFiles(relative).flatMap { name in
+            String(decoding: FileSystem.readBytes(root + "/" + relative + "/" + name, limit: 1 << 30) ?? [], as: UTF8.self)
+                .lines()
+        }
     }
 }
 
