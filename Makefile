@@ -33,6 +33,7 @@ demo: deps release
 bench: release
 	@scripts/install-deps.sh $(APT_PACKAGES) s6 python3
 	Benchmarks/tree-bench.py "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
+	Benchmarks/log-bench.py "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
 
 clean:
 	rm -rf .build demo

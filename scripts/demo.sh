@@ -26,7 +26,7 @@ for service in storage snapwatch; do
     mkdir -p "$dir/log/main"
     printf '#!/bin/sh\nexec 2>&1\necho "%s: started as pid $$"\nwhile :; do echo "%s: still serving"; sleep 5; done\n' \
         "$service" "$service" > "$dir/run"
-    printf '#!/bin/sh\nexec svlogd -tt ./main\n' > "$dir/log/run"
+    printf '#!/bin/sh\nexec svlog -tt ./main\n' > "$dir/log/run"
     chmod +x "$dir/run" "$dir/log/run"
 done
 mkdir -p "$demo/clients/alice/log/main"
@@ -54,7 +54,7 @@ kill -9 "$old"
 wait_for 5 sh -c "p=\$(cat '$demo/clients/alice/services/storage/supervise/pid'); [ -n \"\$p\" ] && [ \"\$p\" != $old ]"
 echo "storage back as pid $(cat "$demo/clients/alice/services/storage/supervise/pid") after $(( $(now_ms) - start )) ms"
 sleep 0.2
-echo "its log (svlogd format, through the pipe svtree holds):"
+echo "its log (svlog, svlogd's format, through the pipe svtree holds):"
 tail -n 3 "$demo/clients/alice/services/storage/log/main/current"
 
 say "disable alice: rm enabled/alice"
