@@ -52,8 +52,9 @@ def under(cwd, path):
 class Tree:
     """One system's copy of the tree and how to drive it."""
 
-    def __init__(self, kind, base, bin_dir):
+    def __init__(self, kind, base, bin_dir, logger="svlogd"):
         self.kind, self.base, self.bin_dir = kind, base, bin_dir
+        self.logger = f"{bin_dir}/svlog" if logger == "svlog" else "svlogd"
         self.enabled = f"{base}/enabled"
         os.makedirs(self.enabled)
         self.root = None
@@ -71,7 +72,7 @@ class Tree:
             escape = "( setsid sleep 100001 & )\n" if service == "storage" else ""
             write(f"{top}/services/{service}/run",
                   f"#!/bin/sh\nexec 2>&1\necho up\n{escape}exec sleep 100000\n", True)
-            write(f"{top}/services/{service}/log/run", "#!/bin/sh\nexec svlogd ./main\n", True)
+            write(f"{top}/services/{service}/log/run", f"#!/bin/sh\nexec {self.logger} ./main\n", True)
             os.makedirs(f"{top}/services/{service}/log/main", exist_ok=True)
 
     def start_root(self):
@@ -198,7 +199,7 @@ def idle_and_memory(tree, clients, seconds):
                    "s6": {b"s6-svscan", b"s6-supervise"}}[tree.kind]
     table = [(pid, cmdline) for pid, cmdline, cwd in processes() if under(cwd, tree.base) or pid == tree.root.pid]
     sup = [pid for pid, cmdline in table if os.path.basename(cmdline.split(b"\0")[0]) in supervisors]
-    loggers = [pid for pid, cmdline in table if cmdline.startswith(b"svlogd")]
+    loggers = [pid for pid, cmdline in table if os.path.basename(cmdline.split(b"\0")[0]) in (b"svlogd", b"svlog")]
 
     def sample():
         switches, ticks = 0, 0
@@ -262,6 +263,8 @@ def main():
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--idle-seconds", type=float, default=20)
     parser.add_argument("--systems", default="svtree,runit,s6", help="comma-separated; svtree always runs")
+    parser.add_argument("--logger", default="svlogd", choices=["svlogd", "svlog"],
+                        help="the loggers of every tree (svlogd: the same for all systems)")
     args = parser.parse_args()
     wanted = args.systems.split(",")
     kinds = ["svtree"] + [k for k in ("runit", "s6") if k in wanted and shutil.which({"runit": "runsvdir", "s6": "s6-svscan"}[k])]
@@ -271,10 +274,10 @@ def main():
     try:
         for kind in kinds:
             print(f"timing {kind} ...", file=sys.stderr, flush=True)
-            timing[kind] = enable_disable(Tree(kind, f"{work}/{kind}-t", bin_dir), args.rounds)
+            timing[kind] = enable_disable(Tree(kind, f"{work}/{kind}-t", bin_dir, args.logger), args.rounds)
         for kind in kinds:
             print(f"idle {kind} with {args.clients} clients ...", file=sys.stderr, flush=True)
-            idle[kind] = idle_and_memory(Tree(kind, f"{work}/{kind}-i", bin_dir), args.clients,
+            idle[kind] = idle_and_memory(Tree(kind, f"{work}/{kind}-i", bin_dir, args.logger), args.clients,
                                          args.idle_seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
