@@ -27,17 +27,7 @@ extension TreeFixture {
         guard rc == 0 else { return (-1, "cannot run \(program)") }
         _ = FileSystem.writeAll(inFDs[1], input)
         close(inFDs[1])
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = Glibc.read(errFDs[0], &buffer, buffer.count)
-            if n <= 0 { break }
-            output += buffer[0..<n]
-        }
-        close(errFDs[0])
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return ((status >> 8) & 0xff, String(decoding: output, as: UTF8.self))
+        return TreeFixture.collect(pid, output: errFDs[0])
     }
 
     /// A log directory's files in order (rotated ones by name, then current).

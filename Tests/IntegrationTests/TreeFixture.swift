@@ -201,14 +201,19 @@ final class TreeFixture {
         posix_spawn_file_actions_destroy(&actions)
         close(fds[1])
         guard rc == 0 else { close(fds[0]); return (-1, "cannot run \(program)") }
+        return collect(pid, output: fds[0])
+    }
+
+    /// Reads `output` to its end, closes it, waits for `pid`: its exit code and the text.
+    static func collect(_ pid: Int32, output fd: Int32) -> (Int32, String) {
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let n = Glibc.read(fds[0], &buffer, buffer.count)
+            let n = Glibc.read(fd, &buffer, buffer.count)
             if n <= 0 { break }
             output += buffer[0..<n]
         }
-        close(fds[0])
+        close(fd)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         return ((status >> 8) & 0xff, String(decoding: output, as: UTF8.self))
