@@ -145,6 +145,20 @@ import Testing
         #expect(tree.read("log/current") == "kept\nPassword: \n")
     }
 
+    @Test func currentLeftByACrashBecomesUnprocessed() throws {
+        let tree = try TreeFixture("svlog-crash")
+        tree.write("log/current", "written before a crash\n")  // mode 0644: no execute bit, not finished
+        let (code, err) = tree.runLogger(TreeFixture.svlogBinary, ["-v", "log"], input: Array("after\n".utf8))
+        #expect(code == 0)
+        let saved = tree.logFiles("log").filter { $0.hasSuffix(".u") }
+        #expect(saved.count == 1 && tree.read("log/" + (saved.first ?? "")) == "written before a crash\n")
+        #expect(tree.read("log/current") == "after\n")
+        #expect(err.contains("not closed cleanly"), "\(err)")
+        // A current closed cleanly (execute bit set) is continued instead.
+        let (again, _) = tree.runLogger(TreeFixture.svlogBinary, ["log"], input: Array("more\n".utf8))
+        #expect(again == 0 && tree.read("log/current") == "after\nmore\n")
+    }
+
     @Test func unusableDirectoriesAreNamed() throws {
         let tree = try TreeFixture("svlog-bad")
         tree.write("afile", "x")

@@ -46,7 +46,17 @@ final class LogDirectory {
     var lineSelected = true
     private var warnedFull = false
 
-    init(path: String) { self.path = path }
+    /// -v: say what happens to the files (svlogd's info lines).
+    let verbose: Bool
+
+    init(path: String, verbose: Bool = false) {
+        self.path = path
+        self.verbose = verbose
+    }
+
+    private func info(_ message: String) {
+        if verbose { Diagnostics.info("info: \(message)") }
+    }
 
     var isOpen: Bool { currentFD >= 0 }
 
@@ -70,6 +80,7 @@ final class LogDirectory {
             if st.st_size > 0 && st.st_mode & S_IXUSR == 0 {
                 // Not closed cleanly (a crash): keep it aside, unprocessed, as svlogd does.
                 let saved = uniqueName(suffix: "u")
+                info("\(path)/current was not closed cleanly: kept as \(saved)")
                 if rename(path + "/current", path + "/" + saved) != 0 {
                     let error = FileSystem.lastErrno
                     close()
@@ -139,6 +150,7 @@ final class LogDirectory {
         fchmod(currentFD, 0o744)
         let name = uniqueName(suffix: config.processor == nil ? "s" : "u")
         guard rename(path + "/current", path + "/" + name) == 0 else { return FileSystem.lastErrno }
+        info("rename: \(path)/current \(name) \(size)")
         Glibc.close(currentFD)
         currentFD = Glibc.open(path + "/current", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard currentFD >= 0 else { return FileSystem.lastErrno }
@@ -190,7 +202,10 @@ final class LogDirectory {
     private func removeOldest(keeping keep: Int) {
         guard keep > 0 else { return }
         let old = oldFiles().filter { $0 != processing }
-        for name in old.dropLast(keep) { unlink(path + "/" + name) }
+        for name in old.dropLast(keep) {
+            info("delete: \(path)/\(name)")
+            unlink(path + "/" + name)
+        }
     }
 
     private func uniqueName(suffix: String) -> String {

@@ -34,7 +34,7 @@ public final class Logger {
         self.options = options
         loop = try EventLoop(signals: [SIGHUP, SIGALRM, SIGTERM, SIGCHLD])
         input = LogInput(minimumBuffer: options.bufferSize)
-        directories = options.directories.map { LogDirectory(path: $0) }
+        directories = options.directories.map { LogDirectory(path: $0, verbose: options.verbose) }
         writtenUpTo = Array(repeating: 0, count: directories.count)
         // Level-triggered: a pipe that is never emptied gets no edge when a blocked writer fills it.
         try loop.add(0, token: Logger.inputToken)
