@@ -13,6 +13,8 @@ let package = Package(
     targets: [
         // Linux calls that Swift's Glibc module does not expose (epoll, signalfd, prctl, spawn flags).
         .target(name: "CSupport"),
+        // libsystemd (sd_notify, sd_watchdog_enabled), only for the svtree program.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Foundation-free core shared by the daemons: a thousand clients multiply its footprint.
         .target(
             name: "SvtreeCore",
@@ -21,7 +23,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
-        .executableTarget(name: "svtree", dependencies: ["SvtreeCore"]),
+        .executableTarget(name: "svtree", dependencies: ["SvtreeCore", "CSystemd"]),
         .executableTarget(name: "svlog", dependencies: ["SvtreeCore"]),
         .testTarget(name: "SvtreeCoreTests", dependencies: ["SvtreeCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SvtreeCore", "CSupport"]),

@@ -3,6 +3,7 @@ import SvtreeCore
 
 let usage = "usage: svtree [--notify] DIR"
 var directory: String?
+var notify = false
 for argument in CommandLine.arguments.dropFirst() {
     switch argument {
     case "-h", "--help":
@@ -10,8 +11,7 @@ for argument in CommandLine.arguments.dropFirst() {
         print("Supervises every service directory in DIR (runit's layout); see README.md.")
         exit(0)
     case "--notify":
-        // Accepted so units written for it start; the notifications themselves are not built in yet.
-        Diagnostics.warn("--notify: systemd notification is not built in yet: ignored")
+        notify = true
     default:
         if argument.hasPrefix("-") || directory != nil {
             Diagnostics.error("unexpected argument \"\(argument)\"; \(usage)")
@@ -24,4 +24,6 @@ guard let directory else {
     Diagnostics.error(usage)
     exit(100)
 }
-exit(SvtreeMain.run(directory: directory))
+// The notifier lives as long as the loop; without NOTIFY_SOCKET it sends nothing.
+let notifier = notify ? SystemdNotifier() : nil
+exit(SvtreeMain.run(directory: directory, observer: notifier))

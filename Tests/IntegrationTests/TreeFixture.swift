@@ -83,7 +83,8 @@ final class TreeFixture {
     /// Starts svtree on `relative` with stderr into `stderrFile`; kills it when the fixture goes.
     @discardableResult
     /// Its stdout (what services without a logger print) goes to `svtree.out`.
-    func startSvtree(_ relative: String, stderrFile: String = "svtree.err") throws -> Int32 {
+    func startSvtree(_ relative: String, stderrFile: String = "svtree.err", options: [String] = [],
+                     environment: [String: String] = [:]) throws -> Int32 {
         let fd = open(root + "/" + stderrFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         let out = open(root + "/svtree.out", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         defer { close(out) }
@@ -92,10 +93,13 @@ final class TreeFixture {
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, fd, 2)
         posix_spawn_file_actions_adddup2(&actions, out, 1)
-        let argv = [TreeFixture.svtreeBinary, root + "/" + relative]
+        let argv = [TreeFixture.svtreeBinary] + options + [root + "/" + relative]
         let cArgs = argv.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
-        let rc = posix_spawn(&pid, TreeFixture.svtreeBinary, &actions, nil, cArgs, environ)
+        var env = Spawner.environment(setting: "SVTREE_TEST", to: "1")
+        for (key, value) in environment { env.append("\(key)=\(value)") }
+        let cEnv = env.map { strdup($0) } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        let rc = posix_spawn(&pid, TreeFixture.svtreeBinary, &actions, nil, cArgs, cEnv)
         posix_spawn_file_actions_destroy(&actions)
         close(fd)
         guard rc == 0 else { throw TimedOut(description: "cannot spawn svtree: \(rc)") }

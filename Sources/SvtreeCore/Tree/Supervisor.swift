@@ -27,6 +27,9 @@ public final class Supervisor {
     /// Without inotify the directory is rescanned on this period (runsvdir's 5 s).
     var fallbackRescanAt: Int64?
     static let fallbackRescanPeriod: Int64 = 5 * nanosPerSecond
+    public weak var observer: SupervisorObserver?
+    /// Sent from the loop itself, so a wedged loop stops the pings.
+    var watchdogDue: Int64?
     static let watcherToken: UInt64 = 3
 
     struct StatusKey: Hashable {
@@ -55,9 +58,12 @@ public final class Supervisor {
     /// Runs until SIGTERM or SIGINT has torn everything down; returns the exit code.
     public func run() -> Int32 {
         rescan()
+        observer?.ready()
+        if observer?.watchdogInterval != nil { watchdogDue = EventLoop.now }
         while true {
             drainExits()
             flushStatus()
+            observer?.status(summary())
             if stopping && entries.isEmpty {
                 sweepDescendants()
                 return 0
@@ -88,6 +94,8 @@ public final class Supervisor {
                 beginStopping()
             case SIGHUP:
                 guard !stopping else { continue }
+                observer?.reloading()
+                defer { observer?.ready() }
                 dormant.removeAll()
                 problems.removeAll()
                 unwatchable.removeAll()
@@ -102,11 +110,12 @@ public final class Supervisor {
     func beginStopping() {
         guard !stopping else { return }
         stopping = true
+        observer?.stopping()
         for entry in Array(entries.values) { perform(entry.machine.teardown(now: EventLoop.now), on: entry) }
     }
 
     func nextDeadline() -> Int64? {
-        var deadline = fallbackRescanAt
+        var deadline = [fallbackRescanAt, watchdogDue].compactMap { $0 }.min()
         for entry in entries.values {
             if let due = entry.machine.deadline { deadline = min(deadline ?? due, due) }
         }
@@ -116,6 +125,10 @@ public final class Supervisor {
     func handleTimer() {
         loop.acknowledgeTimer()
         let now = EventLoop.now
+        if let due = watchdogDue, due <= now, let interval = observer?.watchdogInterval {
+            observer?.watchdog()
+            watchdogDue = now + interval
+        }
         if let at = fallbackRescanAt, at <= now {
             fallbackRescanAt = nil
             if !stopping { rescan() }
@@ -165,6 +178,24 @@ public final class Supervisor {
                                              now: now), on: entry)
             }
         }
+    }
+
+    /// "2 entries: 2 up, 0 down, 0 restarting", counting each entry by its service.
+    func summary() -> String {
+        var up = 0, down = 0, restarting = 0
+        for entry in entries.values {
+            let main = entry.machine.main
+            if main.isRunning {
+                up += 1
+            } else if main.want == .up && main.restartAt != nil {
+                restarting += 1
+            } else {
+                down += 1
+            }
+        }
+        let total = entries.count
+        return "\(total) \(total == 1 ? "entry" : "entries"): \(up) up, \(down) down, \(restarting) restarting"
+            + (stopping ? ", stopping" : "")
     }
 
     static func exitStatus(_ raw: Int32) -> ExitStatus {

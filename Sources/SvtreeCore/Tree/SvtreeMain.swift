@@ -3,7 +3,7 @@ import Glibc
 
 /// Process-wide set-up of a supervisor, then its loop.
 public enum SvtreeMain {
-    public static func run(directory: String) -> Int32 {
+    public static func run(directory: String, observer: SupervisorObserver? = nil) -> Int32 {
         Diagnostics.program = "svtree"
         // An inherited SIG_IGN for SIGCHLD would make the kernel reap children behind our back.
         for sig in [SIGCHLD, SIGTERM, SIGINT, SIGHUP] { signal(sig, SIG_DFL) }
@@ -18,7 +18,9 @@ public enum SvtreeMain {
         // Paths are made absolute so that entries and markers are the same wherever svtree started.
         let absolute = FileSystem.realPath(directory) ?? directory
         do {
-            return try Supervisor(directory: absolute).run()
+            let supervisor = try Supervisor(directory: absolute)
+            supervisor.observer = observer
+            return supervisor.run()
         } catch {
             Diagnostics.error("cannot start the event loop: \(error)")
             return 111
