@@ -134,6 +134,72 @@ int sv_spawn_mapped(pid_t *pid, const char *path, char *const argv[], char *cons
     return rc;
 }
 
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+struct sv_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+             set_tid_size, cgroup;
+};
+
+int sv_spawn_in_cgroup(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                       const char *cwd, const int *fds, int count, int cgroup_fd) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return errno;
+    struct sv_clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = (uint64_t)cgroup_fd;
+    long child = syscall(SYS_clone3, &args, sizeof args);
+    if (child < 0) {
+        int error = errno;
+        close(report[0]);
+        close(report[1]);
+        return error;
+    }
+    if (child == 0) {
+        // The child: only async-signal-safe calls until exec.
+        int error;
+        sigset_t empty;
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < 65; sig++) sigaction(sig, &dfl, NULL);
+        sigemptyset(&empty);
+        sigprocmask(SIG_SETMASK, &empty, NULL);
+        setsid();
+        if (cwd && chdir(cwd) != 0) goto fail;
+        for (int i = 0; i < count; i++) {
+            if (fds[i] == -2) {
+                int null = open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
+                if (null < 0 || (null != i && (dup2(null, i) < 0 || close(null) < 0))) goto fail;
+            } else if (fds[i] == i) {
+                fcntl(i, F_SETFD, 0);
+            } else if (fds[i] >= 0 && dup2(fds[i], i) < 0) {
+                goto fail;
+            }
+        }
+        execve(path, argv, envp);
+    fail:
+        error = errno;
+        (void)!write(report[1], &error, sizeof error);
+        _exit(127);
+    }
+    close(report[1]);
+    int error = 0;
+    ssize_t got;
+    do { got = read(report[0], &error, sizeof error); } while (got < 0 && errno == EINTR);
+    close(report[0]);
+    if (got == (ssize_t)sizeof error) {
+        int status;
+        waitpid((pid_t)child, &status, 0);
+        return error;
+    }
+    *pid = (pid_t)child;
+    return 0;
+}
+
 int sv_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
              const char *cwd, int in_fd, int out_fd) {
     int fds[2] = { in_fd, out_fd };

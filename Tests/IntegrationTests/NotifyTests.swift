@@ -46,7 +46,7 @@ import Testing
         let root = try tree.startSvtree("dir", options: ["--notify"], environment: ["NOTIFY_SOCKET": socket.path])
         try tree.waitFor("READY=1 and a status with both up") {
             let got = socket.receive()
-            return got.contains("READY=1") && got.contains("STATUS=2 entries: 2 up, 0 down, 0 restarting")
+            return got.contains("READY=1") && got.contains { $0.hasPrefix("STATUS=2 entries: 2 up, 0 down, 0 restarting;") }
         }
         // READY comes once the first scan has started every entry.
         let first = socket.messages.firstIndex { $0.text == "READY=1" }!
@@ -54,7 +54,7 @@ import Testing
         #expect(first < socket.messages.count)
         _ = tree.run("/usr/bin/sv", ["down", tree.root + "/dir/two"])
         try tree.waitFor("the status following a service down") {
-            socket.receive().contains("STATUS=2 entries: 1 up, 1 down, 0 restarting")
+            socket.receive().contains { $0.hasPrefix("STATUS=2 entries: 1 up, 1 down, 0 restarting;") }
         }
         kill(root, SIGHUP)
         try tree.waitFor("RELOADING=1 with MONOTONIC_USEC, then READY=1") {

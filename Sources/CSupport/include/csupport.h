@@ -53,6 +53,12 @@ int sv_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
 int sv_spawn_mapped(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                     const char *cwd, const int *fds, int count, int new_session);
 
+// fork-exec with clone3(CLONE_INTO_CGROUP): the child starts inside the cgroup open as
+// cgroup_fd, so nothing it forks can be left outside. Same descriptor map and session rule as
+// sv_spawn_mapped, with default dispositions and an empty mask. Returns 0 or errno.
+int sv_spawn_in_cgroup(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                       const char *cwd, const int *fds, int count, int cgroup_fd);
+
 // Pipes: tee copies what `in` holds into `out` without consuming it; splice_discard drops
 // `len` bytes from the head of `in`. Both return a count or -1 (errno set).
 long sv_tee_nonblock(int in, int out, size_t len);

@@ -25,6 +25,26 @@ public enum Spawner {
         return rc == 0 ? .success(pid) : .failure(Errno(rawValue: rc))
     }
 
+    /// The same, with the child started inside the cgroup at `cgroup` (clone3, CLONE_INTO_CGROUP).
+    public static func spawn(_ path: String, arguments: [String], environment: [String], directory: String,
+                             stdin: Stream, stdout: Stream, cgroup: String) -> Result<Int32, Errno> {
+        let cgroupFD = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard cgroupFD >= 0 else { return .failure(Errno(rawValue: errno)) }
+        defer { close(cgroupFD) }
+        var pid: pid_t = 0
+        let argv = CStringArray(arguments)
+        let envp = CStringArray(environment)
+        let fds = [stdin.raw, stdout.raw]
+        let rc = sv_spawn_in_cgroup(&pid, path, argv.pointers, envp.pointers, directory, fds, 2, cgroupFD)
+        return rc == 0 ? .success(pid) : .failure(Errno(rawValue: rc))
+    }
+
+    /// A variable of this process's environment.
+    public static func environmentValue(_ name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        return String(cString: value)
+    }
+
     /// This process's environment with `name` set to `value`.
     public static func environment(setting name: String, to value: String) -> [String] {
         var result: [String] = []

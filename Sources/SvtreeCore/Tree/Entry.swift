@@ -29,6 +29,9 @@ final class Entry {
 
     var identity: FileSystem.Identity { definition.identity }
 
+    /// The name of the entry's cgroup: by identity, as names may hold anything.
+    var cgroupName: String { "entry-\(identity.device)-\(identity.inode)" }
+
     func path(_ role: EntryMachine.Role) -> String {
         role == .main ? definition.path : definition.logPath
     }

@@ -49,7 +49,12 @@ extension Supervisor {
             guard pid > 0 else { return }
             kill(target == .group ? -pid : pid, sig)
         case .killLeftovers(let session):
-            killLeftovers(session: session, unitPath: entry.path(role))
+            if let cgroups {
+                // Exact: everything the run started is in its unit's cgroup.
+                cgroups.kill(cgroups.base + "/" + entry.cgroupName + "/" + (role == .main ? "main" : "log"))
+            } else {
+                killLeftovers(session: session, unitPath: entry.path(role))
+            }
         case .statusChanged:
             // Written once per loop turn, however many letters or events arrived at once.
             dirtyStatus.insert(StatusKey(identity: entry.identity, role: role))
@@ -61,6 +66,13 @@ extension Supervisor {
     private func spawn(_ entry: Entry, _ role: EntryMachine.Role, program: String,
                        arguments: [String]) -> Result<Int32, Errno> {
         let (stdin, stdout) = entry.streams(role)
+        if let cgroups {
+            guard let group = cgroups.unitPath(entry: entry.cgroupName, unit: role == .main ? "main" : "log") else {
+                return .failure(FileSystem.lastErrno)
+            }
+            return Spawner.spawn(program, arguments: [program] + arguments, environment: entry.environment(role),
+                                 directory: entry.path(role), stdin: stdin, stdout: stdout, cgroup: group)
+        }
         return Spawner.spawn(program, arguments: [program] + arguments, environment: entry.environment(role),
                              directory: entry.path(role), stdin: stdin, stdout: stdout)
     }
@@ -77,9 +89,12 @@ extension Supervisor {
         let since = EventLoop.wallNow - (EventLoop.now - machine.since)
         let snapshot = StatusFormat.Snapshot(state: machine.state, pid: machine.pid, paused: machine.paused,
                                              want: machine.want, gotTerm: machine.gotTerm, since: since)
-        supervise.write(snapshot, extra: StatusFormat.extraText(quickDeaths: machine.quickDeaths,
-                                                                 restartDelay: machine.restartDelay,
-                                                                 lastExit: machine.lastExit))
+        var extra = StatusFormat.extraText(quickDeaths: machine.quickDeaths, restartDelay: machine.restartDelay,
+                                           lastExit: machine.lastExit)
+        if let cgroups {
+            extra += "cgroup \(cgroups.base)/\(entry.cgroupName)/\(role == .main ? "main" : "log")\n"
+        }
+        supervise.write(snapshot, extra: extra)
     }
 
     /// The entry is down for good: free its files and descriptors; start it again if it came back.
@@ -91,6 +106,7 @@ extension Supervisor {
             if dirtyStatus.remove(StatusKey(identity: entry.identity, role: role)) != nil { writeStatus(entry, role) }
         }
         entry.release()
+        cgroups?.remove(entry: entry.cgroupName)
         entries[entry.identity] = nil
         if exitedByLetter { dormant.insert(entry.identity) }
         if !stopping { rescan() }

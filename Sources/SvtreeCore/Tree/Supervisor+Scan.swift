@@ -6,7 +6,8 @@ extension Supervisor {
     /// tears down removed ones, reports broken ones once and watches them for a fix.
     func rescan() {
         // A watch is added after the look that asked for it: look again until no watch is new.
-        for _ in 0..<4 where scanOnce() {}
+        var looks = 1
+        while scanOnce() && looks < 4 { looks += 1 }
     }
 
     /// One look at the directory; true if it added a watch.

@@ -23,11 +23,15 @@ public final class Supervisor {
     var nextToken = EventLoop.firstFreeToken
     var pendingExits: [(Int32, Int32)] = []
     var dirtyStatus: Set<StatusKey> = []
+    /// Why cgroup mode is off, for the status line.
+    var cgroupUnavailable = "turned off by SVTREE_CGROUPS=off"
     var stopping = false
     /// Without inotify the directory is rescanned on this period (runsvdir's 5 s).
     var fallbackRescanAt: Int64?
     static let fallbackRescanPeriod: Int64 = 5 * nanosPerSecond
     public weak var observer: SupervisorObserver?
+    /// Each unit in a cgroup of its own, where cgroup v2 is writable; else sessions and markers.
+    let cgroups: CgroupTree?
     /// Sent from the loop itself, so a wedged loop stops the pings.
     var watchdogDue: Int64?
     static let watcherToken: UInt64 = 3
@@ -46,6 +50,13 @@ public final class Supervisor {
     public init(directory: String) throws {
         self.directory = directory
         loop = try EventLoop(signals: [SIGCHLD, SIGTERM, SIGINT, SIGHUP])
+        if Spawner.environmentValue("SVTREE_CGROUPS") == "off" {
+            cgroups = nil
+        } else {
+            let (tree, detail) = CgroupTree.setUp()
+            cgroups = tree
+            if tree == nil { cgroupUnavailable = detail }
+        }
         watcher = DirectoryWatcher()
         if let watcher {
             try loop.add(watcher.fd, token: Supervisor.watcherToken)
@@ -66,6 +77,7 @@ public final class Supervisor {
             observer?.status(summary())
             if stopping && entries.isEmpty {
                 sweepDescendants()
+                cgroups?.dismantle()
                 return 0
             }
             loop.setDeadline(nextDeadline())
@@ -195,7 +207,7 @@ public final class Supervisor {
         }
         let total = entries.count
         return "\(total) \(total == 1 ? "entry" : "entries"): \(up) up, \(down) down, \(restarting) restarting"
-            + (stopping ? ", stopping" : "")
+            + (stopping ? ", stopping" : "") + (cgroups == nil ? "; session mode" : "; cgroup mode")
     }
 
     static func exitStatus(_ raw: Int32) -> ExitStatus {

@@ -1,0 +1,71 @@
+import Glibc
+import Testing
+@testable import SvtreeCore
+
+/// Exact teardown by cgroup v2 (this machine's unified hierarchy is writable), and the
+/// session mode that is used without one.
+@Suite(.serialized) struct CgroupTests {
+    /// A service whose child escapes everything but its cgroup: double fork, setsid, and an
+    /// empty environment (so no marker says whose it is).
+    private func escapingService(_ tree: TreeFixture, _ path: String) {
+        tree.write(path + "/run", """
+            #!/bin/sh
+            ( setsid env -i /bin/sleep 3601 & )
+            exec sleep 3600
+            """, executable: true)
+    }
+
+    private func escapees() -> [Int32] {
+        ProcessTable.scan().entries.values.filter { entry in
+            !entry.isZombie && String(decoding: FileSystem.readBytes("/proc/\(entry.pid)/cmdline") ?? [], as: UTF8.self)
+                == "/bin/sleep\u{0}3601\u{0}"
+        }.map(\.pid)
+    }
+
+    @Test func cgroupModeKillsWhatEscapedSessionAndEnvironment() throws {
+        guard CgroupTree.cgroup2Mount() != nil else {
+            Issue.record("no cgroup v2 hierarchy on this machine: cgroup mode cannot be tested here")
+            return
+        }
+        let tree = try TreeFixture("cgroup")
+        escapingService(tree, "dir/escaper")
+        let before = Set(escapees())
+        let root = try tree.startSvtree("dir")
+        try tree.waitFor("the escapee running") { tree.isRunning("dir/escaper") && escapees().count > before.count }
+        #expect(tree.read("dir/escaper/supervise/svtree").contains("cgroup /"), "not in cgroup mode")
+        let escapee = try #require(Set(escapees()).subtracting(before).first)
+        // The escapee's marker is gone and its session is its own: only the cgroup knows it.
+        #expect(ProcessTable.environmentValue(escapee, "SVTREE_SERVICE") == nil)
+        // Down: the service's cgroup is killed, escapee included.
+        let (code, _) = tree.run("/usr/bin/sv", ["-w", "5", "down", tree.root + "/dir/escaper"])
+        #expect(code == 0)
+        try tree.waitFor("the escapee killed with its service") { kill(escapee, 0) != 0 }
+        _ = tree.run("/usr/bin/sv", ["up", tree.root + "/dir/escaper"])
+        try tree.waitFor("a new escapee") { Set(escapees()).subtracting(before).count == 1 }
+        kill(root, SIGTERM)
+        #expect(try tree.waitExit(root) == 0)
+        #expect(Set(escapees()).subtracting(before).isEmpty)
+        let bases = (try? FileSystem.list(CgroupTree.cgroup2Mount()!).get()) ?? []
+        #expect(!bases.contains("svtree-\(root)"), "svtree's cgroup left behind")
+    }
+
+    @Test func sessionModeStillKillsMarkedEscapeesOfANestedTree() throws {
+        let tree = try TreeFixture("session")
+        tree.client("alice", escape: true)
+        let root = try tree.startSvtree("enabled", environment: ["SVTREE_CGROUPS": "off"])
+        tree.symlink(tree.root + "/clients/alice", "enabled/alice")
+        try tree.waitFor("seven processes of alice") { tree.processes(under: "clients/alice").count == 7 }
+        #expect(!tree.read("clients/alice/services/storage/supervise/svtree").contains("cgroup"))
+        let client = try #require(tree.supervisedPid("clients/alice"))
+        kill(client, SIGKILL)
+        try tree.waitFor("a new client with one copy of everything") {
+            tree.supervisedPid("clients/alice").map { $0 != client } ?? false
+                && tree.processes(under: "clients/alice").count == 7
+                && tree.isRunning("clients/alice/services/storage")
+        }
+        tree.remove("enabled/alice")
+        try tree.waitFor("alice gone") { tree.processes(under: "clients/alice").isEmpty }
+        kill(root, SIGTERM)
+        #expect(try tree.waitExit(root) == 0)
+    }
+}
