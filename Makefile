@@ -6,9 +6,9 @@ DESTDIR ?=
 SWIFT ?= swift
 RELEASE_FLAGS = -c release --static-swift-stdlib
 
-APT_PACKAGES = runit daemontools libsystemd-dev procps
+APT_PACKAGES = runit daemontools libsystemd-dev procps systemd
 
-.PHONY: all deps build release test demo bench clean
+.PHONY: all deps build release test demo bench install clean
 
 all: build
 
@@ -34,6 +34,21 @@ bench: release
 	@scripts/install-deps.sh $(APT_PACKAGES) s6 python3
 	Benchmarks/tree-bench.py "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
 	Benchmarks/log-bench.py "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
+
+# Release binaries (static Swift runtime), the unit and its sysusers/tmpfiles/sysctl files,
+# the client templates and the README. PREFIX and DESTDIR as usual.
+install: release
+	bin="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"; \
+	install -D -m 0755 "$$bin/svtree" "$(DESTDIR)$(PREFIX)/bin/svtree"; \
+	install -D -m 0755 "$$bin/svlog" "$(DESTDIR)$(PREFIX)/bin/svlog"
+	install -d "$(DESTDIR)$(PREFIX)/lib/systemd/system"
+	sed 's|@PREFIX@|$(PREFIX)|g' systemd/svtree.service.in > "$(DESTDIR)$(PREFIX)/lib/systemd/system/svtree.service"
+	install -D -m 0644 systemd/sysusers.d-svtree.conf "$(DESTDIR)$(PREFIX)/lib/sysusers.d/svtree.conf"
+	install -D -m 0644 systemd/tmpfiles.d-svtree.conf "$(DESTDIR)$(PREFIX)/lib/tmpfiles.d/svtree.conf"
+	install -D -m 0644 systemd/sysctl.d-svtree.conf "$(DESTDIR)$(PREFIX)/lib/sysctl.d/90-svtree.conf"
+	install -d "$(DESTDIR)$(PREFIX)/share/svtree"
+	cp -R service-templates "$(DESTDIR)$(PREFIX)/share/svtree/"
+	install -D -m 0644 README.md "$(DESTDIR)$(PREFIX)/share/doc/svtree/README.md"
 
 clean:
 	rm -rf .build demo

@@ -1,0 +1,42 @@
+import Glibc
+import Testing
+@testable import SvtreeCore
+
+/// The unit and its companions, checked by systemd's own tools as `make install` renders them.
+@Suite struct SystemdUnitTests {
+    static let source = FileSystem.parentDirectory(FileSystem.parentDirectory(FileSystem.parentDirectory(#filePath)))
+
+    @Test func unitVerifiesWithoutWarnings() throws {
+        let tree = try TreeFixture("unit")
+        // PREFIX/bin/svtree as make install would place it.
+        tree.makeDirectories(tree.root + "/prefix/bin")
+        Glibc.symlink(TreeFixture.svtreeBinary, tree.root + "/prefix/bin/svtree")
+        let template = String(decoding: FileSystem.readBytes(Self.source + "/systemd/svtree.service.in") ?? [], as: UTF8.self)
+        #expect(!template.isEmpty)
+        var unit = ""
+        var rest = Substring(template)
+        while let marker = rest.firstIndex(of: "@"), rest[marker...].hasPrefix("@PREFIX@") {
+            unit += rest[..<marker] + tree.root + "/prefix"
+            rest = rest[rest.index(marker, offsetBy: 8)...]
+        }
+        unit += rest
+        tree.write("svtree.service", unit)
+        let (code, output) = tree.run("/usr/bin/systemd-analyze", ["verify", tree.root + "/svtree.service"])
+        #expect(code == 0, "\(output)")
+        #expect(output.isEmpty, "systemd-analyze verify said: \(output)")
+        for key in ["Type=notify", "KillMode=mixed", "Delegate=yes", "WatchdogSec=", "TimeoutStopSec=",
+                    "Restart=on-failure", "User=svtree", "ExecReload=/bin/kill -HUP $MAINPID", "--notify"] {
+            #expect(unit.contains(key), "\(key)")
+        }
+    }
+
+    @Test func sysusersAndTmpfilesParse() throws {
+        let tree = try TreeFixture("sysusers")
+        tree.makeDirectories(tree.root + "/etc")
+        let (code, output) = tree.run("/usr/bin/systemd-sysusers",
+                                      ["--dry-run", "--root=" + tree.root, Self.source + "/systemd/sysusers.d-svtree.conf"])
+        #expect(code == 0 && output.contains("Creating user 'svtree'"), "\(output)")
+        let tmpfiles = String(decoding: FileSystem.readBytes(Self.source + "/systemd/tmpfiles.d-svtree.conf") ?? [], as: UTF8.self)
+        for path in ["/srv/svtree/enabled", "/srv/svtree/clients"] { #expect(tmpfiles.contains(path)) }
+    }
+}
