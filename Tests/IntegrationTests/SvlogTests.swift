@@ -103,7 +103,12 @@ import Testing
             return tree.read("log/current").contains("new: two\n")
         }
         kill(logger.pid, SIGALRM)
-        try tree.waitFor("a rotation on ALRM") { tree.logFiles("log").count == 2 }
+        do {
+            try tree.waitFor("a rotation on ALRM") { tree.logFiles("log").count == 2 }
+        } catch {
+            Issue.record("files: \(tree.logFiles("log")) current: \(tree.read("log/current").prefix(200))")
+            throw error
+        }
         // TERM in the middle of a line longer than the pipe: that line is finished first.
         let long = [UInt8](repeating: UInt8(ascii: "L"), count: 200_000)
         _ = FileSystem.writeAll(logger.input, long)

@@ -73,6 +73,8 @@ public final class Logger {
             }
             guard partialWaitUntil == nil else { continue }
             process()
+            // A HUP or ALRM read while processing is acted on now, not at the next wakeup.
+            if !midLine && pausedUntil == nil { betweenLines() }
             waitForRestOfLine()
         }
     }

@@ -19,7 +19,11 @@ public final class EventLoop {
     public init(signals: [Int32]) throws(Errno) {
         var mask = sigset_t()
         sigemptyset(&mask)
-        for sig in signals { sigaddset(&mask, sig) }
+        for sig in signals {
+            // An inherited SIG_IGN would discard the signal before signalfd could read it.
+            signal(sig, SIG_DFL)
+            sigaddset(&mask, sig)
+        }
         guard sigprocmask(SIG_BLOCK, &mask, nil) == 0 else { throw FileSystem.lastErrno }
         epollFD = sv_epoll_create()
         guard epollFD >= 0 else { throw FileSystem.lastErrno }

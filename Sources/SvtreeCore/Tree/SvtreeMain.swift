@@ -5,8 +5,6 @@ import Glibc
 public enum SvtreeMain {
     public static func run(directory: String, observer: SupervisorObserver? = nil) -> Int32 {
         Diagnostics.program = "svtree"
-        // An inherited SIG_IGN for SIGCHLD would make the kernel reap children behind our back.
-        for sig in [SIGCHLD, SIGTERM, SIGINT, SIGHUP] { signal(sig, SIG_DFL) }
         signal(SIGPIPE, SIG_IGN)
         _ = sv_cloexec_from(3)
         if sv_raise_nofile_limit() < 0 {
