@@ -16,7 +16,9 @@ import Testing
         let root = try tree.startSvtree("dir")
         try tree.waitFor("lines in the log") { tree.read("dir/numbers/log/main/current").count > 1000 }
         for round in 0..<20 {
-            let logger = try #require(tree.supervisedPid("dir/numbers/log"))
+            try tree.waitFor("logger running before round \(round + 1)") { tree.isRunning("dir/numbers/log") }
+            let logger = try #require(tree.supervisedPid("dir/numbers/log"),
+                                      "round \(round): \(tree.read("dir/numbers/log/supervise/stat")) \(tree.read("dir/numbers/log/supervise/svtree")) \(tree.read("svtree.err"))")
             // SIGKILL to the logger's group, through svtree's control FIFO so it restarts at once.
             let fd = open(tree.root + "/dir/numbers/log/supervise/control", O_WRONLY | O_NONBLOCK)
             _ = FileSystem.writeAll(fd, Array("k".utf8))
@@ -24,6 +26,9 @@ import Testing
             try tree.waitFor("logger \(round + 1) restarted") {
                 tree.supervisedPid("dir/numbers/log").map { $0 != logger } ?? false
             }
+            // Only the kills asked for: no logger died on its own meanwhile.
+            #expect(tree.read("dir/numbers/log/supervise/svtree").hasPrefix("quick_deaths 0\n"),
+                    "round \(round): \(tree.read("dir/numbers/log/supervise/svtree"))")
             let size = tree.logBytes("dir/numbers/log/main")
             try tree.waitFor("logger \(round + 1) writing") { tree.logBytes("dir/numbers/log/main") > size + 1000 }
         }
