@@ -13,8 +13,8 @@ let package = Package(
     targets: [
         // Linux calls that Swift's Glibc module does not expose (epoll, signalfd, prctl, spawn flags).
         .target(name: "CSupport"),
-        // libsystemd (sd_notify, sd_watchdog_enabled), only for the svtree program.
-        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // libsystemd's sd-daemon header; the library is loaded by svtree --notify only.
+        .systemLibrary(name: "CSystemd", providers: [.apt(["libsystemd-dev"])]),
         // Foundation-free core shared by the daemons: a thousand clients multiply its footprint.
         .target(
             name: "SvtreeCore",

@@ -5,16 +5,30 @@ import SvtreeCore
 /// sd_notify for a Type=notify unit: READY, STATUS, RELOADING with MONOTONIC_USEC, STOPPING,
 /// and WATCHDOG pings at half the unit's WatchdogSec. Without NOTIFY_SOCKET nothing is sent.
 final class SystemdNotifier: SupervisorObserver {
+    /// sd-daemon.h's `sd_notify` and `sd_watchdog_enabled`, resolved from the loaded library.
+    private typealias Notify = @convention(c) (Int32, UnsafePointer<CChar>?) -> Int32
+    private typealias WatchdogEnabled = @convention(c) (Int32, UnsafeMutablePointer<UInt64>?) -> Int32
+
+    private let notify: Notify
     private var lastStatus = ""
     let watchdogInterval: Int64?
 
-    init() {
+    /// nil, with one warning, when libsystemd cannot be loaded.
+    init?() {
+        guard let library = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL),
+              let notifySymbol = dlsym(library, "sd_notify"),
+              let watchdogSymbol = dlsym(library, "sd_watchdog_enabled") else {
+            Diagnostics.warn("--notify: cannot load libsystemd.so.0: systemd is told nothing")
+            return nil
+        }
+        notify = unsafeBitCast(notifySymbol, to: Notify.self)
+        let watchdogEnabled = unsafeBitCast(watchdogSymbol, to: WatchdogEnabled.self)
         var usec: UInt64 = 0
-        watchdogInterval = sd_watchdog_enabled(0, &usec) > 0 && usec > 0 ? Int64(usec) * 1000 / 2 : nil
+        watchdogInterval = watchdogEnabled(0, &usec) > 0 && usec > 0 ? Int64(usec) * 1000 / 2 : nil
     }
 
     private func send(_ message: String) {
-        _ = sd_notify(0, message)
+        _ = notify(0, message)
     }
 
     func ready() { send("READY=1") }
