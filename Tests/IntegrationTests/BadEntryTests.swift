@@ -92,7 +92,8 @@ import Testing
         // Letters after the garbage are still obeyed; the logger was never touched.
         let (down, _) = tree.run("/usr/bin/sv", ["-w", "5", "down", tree.root + "/dir/svc"])
         #expect(down == 0)
-        #expect(tree.read("dir/svc/supervise/stat") == "down\n")
+        // stat is written after status (which sv reads): wait for it rather than race it.
+        try tree.waitFor("stat to say down") { tree.read("dir/svc/supervise/stat") == "down\n" }
         let (up, _) = tree.run("/usr/bin/sv", ["-w", "5", "up", tree.root + "/dir/svc"])
         #expect(up == 0)
         #expect(tree.isRunning("dir/svc"))

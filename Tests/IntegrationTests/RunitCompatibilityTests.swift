@@ -43,17 +43,15 @@ import Testing
         (code, output) = sv(tree, "-w", "5", "restart", "SVC")
         #expect(code == 0 && output.hasPrefix("ok: run: "), "\(output)")
         // sv may see the old status within the same second; the restart still happens.
-        try tree.waitFor("a new pid after restart") { tree.isRunning("dir/svc") && tree.supervisedPid("dir/svc") != upPid }
-        let restarted = try #require(tree.supervisedPid("dir/svc"))
+        let restarted = try tree.waitForNewPid("dir/svc", other: upPid, "a new pid after restart")
 
         (code, _) = sv(tree, "term", "SVC")
         #expect(code == 0)
-        try tree.waitFor("a new pid after term") { tree.isRunning("dir/svc") && tree.supervisedPid("dir/svc") != restarted }
-        let afterTerm = try #require(tree.supervisedPid("dir/svc"))
+        let afterTerm = try tree.waitForNewPid("dir/svc", other: restarted, "a new pid after term")
 
         (code, _) = sv(tree, "kill", "SVC")
         #expect(code == 0)
-        try tree.waitFor("a new pid after kill") { tree.isRunning("dir/svc") && tree.supervisedPid("dir/svc") != afterTerm }
+        _ = try tree.waitForNewPid("dir/svc", other: afterTerm, "a new pid after kill")
         #expect(tree.read("dir/finish.log").contains("finish -1 9"), "finish.log: \(tree.read("dir/finish.log"))")
 
         (code, output) = sv(tree, "-w", "5", "check", "SVC")

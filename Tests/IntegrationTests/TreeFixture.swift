@@ -167,6 +167,16 @@ final class TreeFixture {
 
     func isRunning(_ service: String) -> Bool { supervisedPid(service) != nil }
 
+    /// Waits until the service runs with a pid other than `old`; returns that pid (one read, no race).
+    func waitForNewPid(_ service: String, other old: Int32?, _ what: String) throws -> Int32 {
+        var found: Int32?
+        try waitFor(what) {
+            found = supervisedPid(service)
+            return found != nil && found != old
+        }
+        return found!
+    }
+
     func killEverything() {
         for pid in started { kill(pid, SIGKILL) }
         for _ in 0..<50 {
