@@ -40,7 +40,6 @@ int sv_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int tim
 }
 
 uint32_t sv_epollin(void) { return EPOLLIN; }
-uint32_t sv_epollet(void) { return EPOLLET; }
 uint32_t sv_epollhup(void) { return EPOLLHUP; }
 
 int sv_signalfd(const sigset_t *mask) { return signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK); }

@@ -63,6 +63,11 @@ extension TreeFixture {
         var pid: Int32
         /// The write end of the logger's stdin pipe.
         var input: Int32
+
+        /// Writes `text` into the logger's stdin.
+        func send(_ text: String) {
+            _ = FileSystem.writeAll(input, Array(text.utf8))
+        }
     }
 
     /// svlog on `directory` (relative to root) with a pipe on stdin that the test writes to.

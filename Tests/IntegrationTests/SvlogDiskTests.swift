@@ -72,7 +72,7 @@ import Testing
         _ = FileSystem.writeAll(logger.input, line)
         let chunk = Array(String(repeating: "a short line of text\n", count: 50_000).utf8)
         for _ in 0..<20 { _ = FileSystem.writeAll(logger.input, chunk) }
-        _ = FileSystem.writeAll(logger.input, Array("END\n".utf8))
+        logger.send("END\n")
         try tree.waitFor("everything logged") { tree.read("log/current").hasSuffix("END\n") }
         let status = String(decoding: FileSystem.readBytes("/proc/\(logger.pid)/status") ?? [], as: UTF8.self)
         let peak = status.lines().first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") }

@@ -79,7 +79,7 @@ import Testing
         let tree = try TreeFixture("svlog-age")
         tree.write("log/config", "t1\n!tr a-z A-Z; echo processed >&5\n")
         let logger = try tree.startLoggerService("log")
-        _ = FileSystem.writeAll(logger.input, Array("first line\n".utf8))
+        logger.send("first line\n")
         try tree.waitFor("a rotation by age, its processed file and the new state", seconds: 10) {
             tree.logFiles("log").contains { $0.hasSuffix(".s") } && tree.read("log/state") == "processed\n"
         }
@@ -94,12 +94,12 @@ import Testing
         let tree = try TreeFixture("svlog-signals")
         tree.makeDirectories(tree.root + "/log")
         let logger = try tree.startLoggerService("log")
-        _ = FileSystem.writeAll(logger.input, Array("one\n".utf8))
+        logger.send("one\n")
         try tree.waitFor("one") { tree.read("log/current") == "one\n" }
         tree.write("log/config", "pnew: \n")
         kill(logger.pid, SIGHUP)
         try tree.waitFor("the prefix re-read", seconds: 5) {
-            _ = FileSystem.writeAll(logger.input, Array("two\n".utf8))
+            logger.send("two\n")
             return tree.read("log/current").contains("new: two\n")
         }
         kill(logger.pid, SIGALRM)
@@ -114,7 +114,7 @@ import Testing
         _ = FileSystem.writeAll(logger.input, long)
         try tree.waitFor("pieces of the long line written") { tree.read("log/current").count >= 100_000 }
         kill(logger.pid, SIGTERM)
-        _ = FileSystem.writeAll(logger.input, Array("end\nnot read\n".utf8))
+        logger.send("end\nnot read\n")
         #expect(try tree.waitExit(logger.pid) == 0)
         #expect(tree.read("log/current").hasSuffix("new: " + String(decoding: long, as: UTF8.self) + "end\n"))
         #expect(!tree.read("log/current").contains("not read"))
@@ -126,7 +126,7 @@ import Testing
         // With a pattern the whole line is needed: a partial one waits in the pipe, unread.
         tree.write("log/config", "-*debug*\n")
         let logger = try tree.startLoggerService("log")
-        _ = FileSystem.writeAll(logger.input, Array("whole\nhalf a ".utf8))
+        logger.send("whole\nhalf a ")
         try tree.waitFor("the whole line") { tree.read("log/current") == "whole\n" }
         kill(logger.pid, SIGTERM)
         #expect(try tree.waitExit(logger.pid) == 0)
@@ -138,13 +138,13 @@ import Testing
         let tree = try TreeFixture("svlog-partial")
         tree.write("log/config", "-*debug*\n")
         let logger = try tree.startLoggerService("log")
-        _ = FileSystem.writeAll(logger.input, Array("a debug".utf8))
+        logger.send("a debug")
         // The rest comes within the wait: the line is matched whole and deselected.
         usleep(50_000)
-        _ = FileSystem.writeAll(logger.input, Array(" line\nkept\n".utf8))
+        logger.send(" line\nkept\n")
         try tree.waitFor("kept") { tree.read("log/current") == "kept\n" }
         // A piece that never ends is written after about 2 s, not held forever.
-        _ = FileSystem.writeAll(logger.input, Array("Password: ".utf8))
+        logger.send("Password: ")
         try tree.waitFor("the lone piece written", seconds: 6) { tree.read("log/current") == "kept\nPassword: " }
         try tree.stopLogger(logger)
         #expect(tree.read("log/current") == "kept\nPassword: \n")

@@ -15,7 +15,6 @@ int sv_epoll_mod(int epfd, int fd, uint32_t events, uint64_t token);
 // Waits for events; fills tokens[i] and events[i]; returns the count or -1.
 int sv_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
 uint32_t sv_epollin(void);
-uint32_t sv_epollet(void);
 uint32_t sv_epollhup(void);
 
 // signalfd over the given signals (which the caller blocks); close-on-exec, non-blocking.

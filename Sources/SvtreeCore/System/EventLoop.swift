@@ -35,10 +35,9 @@ public final class EventLoop {
         try add(timerFD, token: EventLoop.timerToken)
     }
 
-    /// Edge-triggered: reported once per arrival of data, not while unread data waits.
-    public func add(_ fd: Int32, token: UInt64, edgeTriggered: Bool = false) throws(Errno) {
-        let events = sv_epollin() | (edgeTriggered ? sv_epollet() : 0)
-        guard sv_epoll_add(epollFD, fd, events, token) == 0 else { throw FileSystem.lastErrno }
+    /// Level-triggered: a pipe a blocked writer filled gives no edge, so edges are not used.
+    public func add(_ fd: Int32, token: UInt64) throws(Errno) {
+        guard sv_epoll_add(epollFD, fd, sv_epollin(), token) == 0 else { throw FileSystem.lastErrno }
     }
 
     /// Stops (or resumes) reporting a level-triggered descriptor without forgetting it.

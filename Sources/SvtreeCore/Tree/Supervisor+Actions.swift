@@ -77,7 +77,10 @@ extension Supervisor {
                              directory: entry.path(role), stdin: stdin, stdout: stdout)
     }
 
+    /// Writes what changed; the summary for systemd can only change when something did.
     func flushStatus() {
+        guard !dirtyStatus.isEmpty else { return }
+        observer?.status(summary())
         for key in dirtyStatus {
             if let entry = entries[key.identity] { writeStatus(entry, key.role) }
         }
@@ -108,6 +111,7 @@ extension Supervisor {
         entry.release()
         cgroups?.remove(entry: entry.cgroupName)
         entries[entry.identity] = nil
+        observer?.status(summary())  // one entry fewer; its last status was written above
         if exitedByLetter { dormant.insert(entry.identity) }
         if !stopping { rescan() }
     }

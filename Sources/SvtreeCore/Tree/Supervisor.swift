@@ -74,7 +74,6 @@ public final class Supervisor {
         while true {
             drainExits()
             flushStatus()
-            observer?.status(summary())
             if stopping && entries.isEmpty {
                 sweepDescendants()
                 cgroups?.dismantle()
