@@ -6,9 +6,11 @@ let package = Package(
     products: [
         .executable(name: "svtree", targets: ["svtree"]),
         .executable(name: "svlog", targets: ["svlog"]),
+        .executable(name: "svctl", targets: ["svctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // Linux calls that Swift's Glibc module does not expose (epoll, signalfd, prctl, spawn flags).
@@ -25,8 +27,16 @@ let package = Package(
         ),
         .executableTarget(name: "svtree", dependencies: ["SvtreeCore", "CSystemd"]),
         .executableTarget(name: "svlog", dependencies: ["SvtreeCore"]),
+        // svctl's logic without its command line: reports, control, templates (tested directly).
+        .target(name: "SvctlKit", dependencies: ["SvtreeCore", "CSupport"]),
+        // A command a person types: ArgumentParser (and its FoundationEssentials) is fine here.
+        .executableTarget(
+            name: "svctl",
+            dependencies: ["SvctlKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(name: "SvtreeCoreTests", dependencies: ["SvtreeCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SvtreeCore", "CSupport"]),
+        .testTarget(name: "SvctlTests", dependencies: ["SvctlKit", "SvtreeCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SvtreeCore", "SvctlKit", "CSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

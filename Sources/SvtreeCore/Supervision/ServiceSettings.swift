@@ -54,4 +54,9 @@ public enum SignalName {
         let bare = text.hasPrefix("SIG") ? String(text.dropFirst(3)) : text
         return table.first { $0.0 == bare.uppercased() }?.1
     }
+
+    /// `TERM` for 15; nil for a signal outside the table.
+    public static func name(_ signal: Int32) -> String? {
+        table.first { $0.1 == signal }?.0
+    }
 }

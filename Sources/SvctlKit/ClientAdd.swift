@@ -1,0 +1,179 @@
+import Glibc
+import SvtreeCore
+
+/// Storage ports: one per client, recorded in `clients/NAME/port`, unique among clients and
+/// free on the host when chosen.
+public enum ClientPorts {
+    public static let firstPort = 18001
+
+    public static func port(ofClient directory: String) -> Int? {
+        FileSystem.readLine(directory + "/port").flatMap { Int($0) }
+    }
+
+    /// Ports recorded by every defined client, with the client's name.
+    public static func used(_ layout: TreeLayout) -> [Int: String] {
+        var used: [Int: String] = [:]
+        for name in layout.definedClients {
+            if let port = port(ofClient: layout.definition(name)) { used[port] = name }
+        }
+        return used
+    }
+
+    /// Whether nothing listens on (or holds) `address:port` now.
+    public static func isFree(_ port: Int, address: String) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, address, &sin.sin_addr) == 1 else { return false }
+        return withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    /// The given port after checks, or the lowest free one from `firstPort`.
+    public static func choose(_ requested: Int?, layout: TreeLayout, address: String) throws(SvctlError) -> Int {
+        let used = used(layout)
+        if let port = requested {
+            guard port > 0 && port < 65536 else { throw SvctlError("bad port \(port): 1 to 65535") }
+            if let owner = used[port] { throw SvctlError("port \(port) is already used by client \(owner)") }
+            guard isFree(port, address: address) else {
+                throw SvctlError("port \(port) is busy on \(address): another program listens there")
+            }
+            return port
+        }
+        var port = firstPort
+        while port < 65536 {
+            if used[port] == nil && isFree(port, address: address) { return port }
+            port += 1
+        }
+        throw SvctlError("no free port from \(firstPort) on \(address)")
+    }
+}
+
+/// `svctl add`: a new client directory from the templates, with a generated password.
+public struct ClientAdd: Sendable {
+    public var layout: TreeLayout
+    public var templates: String
+    public var storage: String
+    public var address: String
+    public var replicas: [String]
+
+    public static let storageTemplates = ["rclone", "minio"]
+
+    public init(layout: TreeLayout, templates: String, storage: String = "rclone", address: String = "127.0.0.1",
+                replicas: [String] = []) {
+        self.layout = layout
+        self.templates = templates
+        self.storage = storage
+        self.address = address
+        self.replicas = replicas
+    }
+
+    /// Builds `clients/.NAME.adding` and renames it into place, so no half-made client is
+    /// ever seen; returns the lines to print (the password appears there and nowhere else).
+    public func add(_ name: String, port requested: Int?) throws(SvctlError) -> [String] {
+        try Names.check(name)
+        guard Self.storageTemplates.contains(storage) else {
+            throw SvctlError("unknown template \(Names.quoted(storage)): one of \(Self.storageTemplates.joined(separator: ", "))")
+        }
+        let definition = layout.definition(name)
+        if case .success = FileSystem.info(definition, followLinks: false) {
+            throw SvctlError("client \(name) already exists: \(definition)")
+        }
+        for part in ["client", "storage-" + storage, "snapwatch"] where !FileSystem.exists(templates + "/" + part) {
+            throw SvctlError("template \(templates)/\(part) missing (--templates or SVTREE_TEMPLATES names the directory)")
+        }
+        guard case .success(let info) = FileSystem.info(layout.clients), info.kind == .directory else {
+            throw SvctlError("clients directory \(layout.clients) does not exist (--clients or SVTREE_CLIENTS names it)")
+        }
+        let port = try ClientPorts.choose(requested, layout: layout, address: address)
+        let password = try Secrets.password()
+        let values = ["CLIENT": name, "PORT": String(port), "ADDRESS": address, "DATA": layout.data,
+                      "REPOSITORY": layout.repository(name)]
+        let building = layout.clients + "/.\(name).adding-\(getpid())"
+        do throws(SvctlError) {
+            try DirectoryTree.copy(templates + "/client", to: building, values: values)
+            _ = FileSystem.makeDirectory(building + "/services")
+            try DirectoryTree.copy(templates + "/storage-" + storage, to: building + "/services/storage", values: values)
+            try DirectoryTree.copy(templates + "/snapwatch", to: building + "/services/snapwatch", values: values)
+            for directory in [building, building + "/services/storage", building + "/services/snapwatch"]
+            where FileSystem.exists(directory + "/log") {
+                _ = FileSystem.makeDirectory(directory + "/log/main", mode: 0o750)
+            }
+            try write(building + "/port", "\(port)\n", mode: 0o644)
+            if !replicas.isEmpty {
+                let listed = FileSystem.readBytes(building + "/services/snapwatch/replicas").map { String(decoding: $0, as: UTF8.self) } ?? ""
+                unlink(building + "/services/snapwatch/replicas")
+                try write(building + "/services/snapwatch/replicas", listed + replicas.map { $0 + "\n" }.joined(), mode: 0o644)
+            }
+            try storeCredentials(name: name, password: password, storageDirectory: building + "/services/storage")
+            _ = FileSystem.makeDirectory(layout.data, mode: 0o750)
+            if geteuid() == 0, let (user, group) = DirectoryTree.owner(layout.clients) {
+                // The tree runs as the owner of clients/ (the svtree user under systemd).
+                DirectoryTree.changeOwner(building, user: user, group: group)
+                if let (dataUser, _) = DirectoryTree.owner(layout.data), dataUser == 0 { lchown(layout.data, user, group) }
+            }
+            guard rename(building, definition) == 0 else {
+                throw SvctlError("cannot rename \(building) to \(definition): \(FileSystem.lastErrno)")
+            }
+        } catch {
+            try? DirectoryTree.remove(building)
+            throw error
+        }
+        return [
+            "added \(name): \(definition) (storage: \(storage) on \(address):\(port), repository \(layout.repository(name)))",
+            "user \(name), password (shown only now, stored \(storage == "rclone" ? "hashed in services/storage/htpasswd" : "in services/storage/minio.env"), mode 0600):",
+            "  \(password)",
+            "for the backup client:",
+            "  export RESTIC_REPOSITORY=\(repositoryURL(name: name, password: password, port: port))",
+        ] + (storage == "minio" ? ["  export AWS_ACCESS_KEY_ID=\(name) AWS_SECRET_ACCESS_KEY=\(password)"] : [])
+            + ["enable it: svctl enable \(name)"]
+    }
+
+    func repositoryURL(name: String, password: String, port: Int) -> String {
+        storage == "minio" ? "s3:http://\(address):\(port)/\(name)"
+            : "rest:http://\(name):\(password)@\(address):\(port)/\(name)/"
+    }
+
+    func storeCredentials(name: String, password: String, storageDirectory: String) throws(SvctlError) {
+        if storage == "minio" {
+            try write(storageDirectory + "/minio.env", "MINIO_ROOT_USER=\(name)\nMINIO_ROOT_PASSWORD=\(password)\n", mode: 0o600)
+            return
+        }
+        let file = storageDirectory + "/htpasswd"
+        // htpasswd reads the password from stdin (-i): it never appears in an argument list.
+        let status = try Subprocess.run(["htpasswd", "-B", "-i", "-c", file, name], input: password + "\n")
+        guard status == 0 else { throw SvctlError("htpasswd failed for \(file) (wait status \(status))") }
+        guard chmod(file, 0o600) == 0 else { throw SvctlError("cannot chmod \(file): \(FileSystem.lastErrno)") }
+    }
+
+    func write(_ path: String, _ text: String, mode: mode_t) throws(SvctlError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SvctlError("cannot create \(path): \(FileSystem.lastErrno)") }
+        defer { close(fd) }
+        guard FileSystem.writeAll(fd, Array(text.utf8)) else { throw SvctlError("cannot write \(path): \(FileSystem.lastErrno)") }
+    }
+}
+
+/// Generated credentials.
+public enum Secrets {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
+
+    /// 32 letters and digits from the kernel's random source (about 190 bits), URL-safe.
+    public static func password(length: Int = 32) throws(SvctlError) -> String {
+        var result: [UInt8] = []
+        while result.count < length {
+            guard let bytes = FileSystem.readBytes("/dev/urandom", limit: 64), bytes.count >= 64 else {
+                throw SvctlError("cannot read /dev/urandom: \(FileSystem.lastErrno)")
+            }
+            // 62 letters: drop bytes >= 248 so every letter is equally likely.
+            for byte in bytes where byte < 248 && result.count < length { result.append(alphabet[Int(byte) % 62]) }
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+}

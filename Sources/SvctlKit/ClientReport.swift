@@ -1,0 +1,124 @@
+import SvtreeCore
+
+/// Monitoring-plugin states. Exit codes are the raw values; when several clients are shown
+/// the worst wins, ranked ok < warning < unknown < critical so that a known outage is never
+/// hidden behind an unreadable file.
+public enum Health: Int32, Sendable, Comparable {
+    case ok = 0, warning = 1, critical = 2, unknown = 3
+
+    var rank: Int { self == .critical ? 4 : Int(rawValue) }
+    public static func < (a: Health, b: Health) -> Bool { a.rank < b.rank }
+
+    public var name: String {
+        switch self {
+        case .ok: return "ok"
+        case .warning: return "warning"
+        case .critical: return "critical"
+        case .unknown: return "unknown"
+        }
+    }
+}
+
+/// One client as a whole: its entry under the root (the client-level svtree), its services,
+/// and the judgement with the reasons for it.
+public struct ClientReport: Sendable {
+    public var name: String
+    public var enabled: Bool
+    public var defined: Bool
+    public var directory: String?
+    /// The client-level svtree as the root supervises it.
+    public var supervisor: ServiceProbe?
+    public var services: [ServiceProbe]
+    public var backup: BackupReport?
+    public private(set) var health: Health = .ok
+    public private(set) var problems: [String] = []
+
+    /// A service restarting this soon after a quick death counts as flapping (a warning).
+    public static let flappingWindowNanos: Int64 = 10 * 1_000_000_000
+
+    public init(name: String, enabled: Bool, defined: Bool, directory: String?,
+                supervisor: ServiceProbe?, services: [ServiceProbe], backup: BackupReport? = nil, now: Int64) {
+        self.name = name
+        self.enabled = enabled
+        self.defined = defined
+        self.directory = directory
+        self.supervisor = supervisor
+        self.services = services
+        self.backup = backup
+        judge(now: now)
+    }
+
+    /// Reads a client from disk (`checkSupervisors` false for fixture files no process holds).
+    public static func read(_ name: String, layout: TreeLayout, now: Int64, checkSupervisors: Bool = true,
+                            alertAges: BackupReport.AlertAges = .init()) -> ClientReport {
+        let enabled = layout.isEnabled(name)
+        let defined = FileSystem.exists(layout.definition(name))
+        guard let directory = layout.clientDirectory(name) else {
+            return ClientReport(name: name, enabled: enabled, defined: defined, directory: nil,
+                                supervisor: nil, services: [], now: now)
+        }
+        let supervisor = ServiceProbe.read(name: name, path: directory, checkSupervisor: checkSupervisors)
+        let services = TreeLayout.services(ofClient: directory).map {
+            ServiceProbe.read(name: $0, path: directory + "/services/" + $0, checkSupervisor: checkSupervisors)
+        }
+        let backup = BackupReport.read(clientDirectory: directory, defaults: alertAges)
+        return ClientReport(name: name, enabled: enabled, defined: defined, directory: directory,
+                            supervisor: supervisor, services: services, backup: backup, now: now)
+    }
+
+    /// "cgroup" or "session" as the client's svtree reports it; nil when runsv writes its files.
+    public var mode: String? {
+        guard let svtreeWritten = services.first(where: \.writtenBySvtree) else { return nil }
+        return svtreeWritten.cgroup == nil ? "session" : "cgroup"
+    }
+
+    private mutating func flag(_ health: Health, _ problem: String) {
+        problems.append(problem)
+        if self.health < health { self.health = health }
+    }
+
+    private mutating func judge(now: Int64) {
+        guard enabled || defined else { return flag(.unknown, "no such client") }
+        guard enabled else {
+            let stillRunning = ([supervisor] + services.map { $0 }).contains { $0?.supervisor == .running }
+            if stillRunning { flag(.warning, "disabled, still stopping") }
+            return
+        }
+        if let supervisor { judge(supervisor, as: "client", now: now) }
+        for service in services { judge(service, as: service.name, now: now) }
+        if let backup { for (health, problem) in backup.judge(now: now) { flag(health, problem) } }
+    }
+
+    private mutating func judge(_ probe: ServiceProbe, as label: String, now: Int64) {
+        switch probe.supervisor {
+        case .never: return flag(.critical, "\(label): never started (see the log of the svtree above it)")
+        case .notRunning: return flag(.critical, "\(label): no supervisor running")
+        case .running: break
+        }
+        guard let status = probe.status else {
+            return flag(.unknown, "\(label): unreadable status: \(probe.path)/supervise/status")
+        }
+        if status.state != .run {
+            if probe.normallyUp || status.want == .up {
+                flag(.critical, "\(label): \(status.state == .finish ? "finishing" : "down")"
+                    + (probe.normallyUp ? " (normally up)" : " (wanted up)"))
+            }
+        } else if status.paused {
+            flag(.warning, "\(label): paused")
+        } else if let deaths = probe.quickDeaths, deaths > 0, now - status.since < Self.flappingWindowNanos {
+            flag(.warning, "\(label): restarted after \(deaths) quick death\(deaths == 1 ? "" : "s")")
+        }
+        if let log = probe.log {
+            switch log.supervisor {
+            case .never: flag(.critical, "\(label)/log: never started")
+            case .notRunning: flag(.critical, "\(label)/log: no supervisor running")
+            case .running:
+                if let logStatus = log.status {
+                    if logStatus.state != .run { flag(.critical, "\(label)/log: down") }
+                } else {
+                    flag(.unknown, "\(label)/log: unreadable status: \(probe.path)/log/supervise/status")
+                }
+            }
+        }
+    }
+}

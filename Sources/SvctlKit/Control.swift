@@ -1,0 +1,109 @@
+import Glibc
+import SvtreeCore
+
+/// `svctl up|down|...`: the letters `sv` writes to `supervise/control`, and what "done" means
+/// for `-w` (read back from `supervise/status`, as `sv` does).
+public enum Command: String, CaseIterable, Sendable {
+    case up, down, once, restart, term, kill, pause, cont, hup, exit
+
+    /// runit's control letters; restart is sv's "term, continue, up".
+    public var letters: String {
+        switch self {
+        case .up: return "u"
+        case .down: return "d"
+        case .once: return "o"
+        case .restart: return "tcu"
+        case .term: return "t"
+        case .kill: return "k"
+        case .pause: return "p"
+        case .cont: return "c"
+        case .hup: return "h"
+        case .exit: return "x"
+        }
+    }
+
+    /// Whether the command has taken effect, from the status before and now.
+    func isDone(before: StatusFormat.Snapshot?, now: ServiceProbe) -> Bool {
+        if self == .exit { return now.supervisor != .running }
+        guard now.supervisor == .running, let status = now.status else { return false }
+        let changed = before.map { status.since > $0.since || status.pid != $0.pid } ?? true
+        switch self {
+        case .up, .once: return status.state == .run
+        case .down: return status.state == .down
+        case .restart: return status.state == .run && changed
+        case .term, .kill: return changed && (status.state == .run || status.want != .up)
+        case .pause: return status.paused
+        case .cont: return !status.paused
+        case .hup, .exit: return true
+        }
+    }
+
+    var goal: String {
+        switch self {
+        case .up, .once, .restart: return "up"
+        case .down: return "down"
+        case .term, .kill: return "a new start or down"
+        case .pause: return "paused"
+        case .cont: return "continued"
+        case .hup: return "the signal"
+        case .exit: return "its supervisor to exit"
+        }
+    }
+}
+
+public enum Control {
+    /// Writes the command's letters to `supervise/control` without blocking: a supervisor
+    /// holds it open, so ENXIO means there is none.
+    public static func send(_ command: Command, to service: String, label: String) throws(SvctlError) {
+        let path = service + "/supervise/control"
+        let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            let error = FileSystem.lastErrno
+            if error == .noSuchAddressOrDevice || error == .noSuchFileOrDirectory {
+                throw SvctlError("\(label): no supervisor running (\(path))")
+            }
+            throw SvctlError("\(label): cannot open \(path): \(error)")
+        }
+        defer { close(fd) }
+        guard FileSystem.writeAll(fd, Array(command.letters.utf8)) else {
+            throw SvctlError("\(label): cannot write to \(path): \(FileSystem.lastErrno)")
+        }
+    }
+
+    /// Sends to every target, then (with `waitSeconds`) waits for all of them together.
+    /// Returns one line per target, as `sv` prints them; throws the first failure.
+    public static func run(_ command: Command, targets: [(label: String, path: String)],
+                           waitSeconds: Double?) throws(SvctlError) -> [String] {
+        var before: [String: StatusFormat.Snapshot?] = [:]
+        for target in targets {
+            before[target.path] = ServiceProbe.read(name: target.label, path: target.path).status
+            try send(command, to: target.path, label: target.label)
+        }
+        guard let waitSeconds else { return targets.map { "\($0.label): \(command.rawValue) sent" } }
+        let deadline = EventLoop.now + Int64(waitSeconds * 1e9)
+        var pending = targets
+        while true {
+            pending.removeAll { target in
+                command.isDone(before: before[target.path] ?? nil,
+                               now: ServiceProbe.read(name: target.label, path: target.path))
+            }
+            if pending.isEmpty { break }
+            if EventLoop.now > deadline {
+                let target = pending[0]
+                let probe = ServiceProbe.read(name: target.label, path: target.path)
+                throw SvctlError("\(target.label): timed out after \(format(waitSeconds)) s waiting for \(command.goal)"
+                    + " (now \(StatusView.long(probe, now: EventLoop.wallNow)))")
+            }
+            // A command-line wait, not a daemon: svtree rewrites status within a loop turn.
+            usleep(10_000)
+        }
+        return targets.map { target in
+            let probe = ServiceProbe.read(name: target.label, path: target.path)
+            return "\(target.label): \(command.rawValue): ok (\(StatusView.long(probe, now: EventLoop.wallNow)))"
+        }
+    }
+
+    static func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+    }
+}

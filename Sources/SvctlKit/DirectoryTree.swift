@@ -1,0 +1,94 @@
+import Glibc
+import SvtreeCore
+
+/// Recursive copy (with placeholder substitution), removal and ownership change, none of
+/// which follows a symlink.
+enum DirectoryTree {
+    /// Copies `source` to `destination` (which must not exist), replacing each `@KEY@` of
+    /// `values` in regular files; modes are kept, symlinks copied as symlinks.
+    static func copy(_ source: String, to destination: String, values: [String: String]) throws(SvctlError) {
+        guard case .success(let info) = FileSystem.info(source, followLinks: false) else {
+            throw SvctlError("cannot read template \(source): \(FileSystem.lastErrno)")
+        }
+        let mode = mode_t(info.mode & 0o7777)
+        switch info.kind {
+        case .directory:
+            guard mkdir(destination, mode | 0o700) == 0 else {
+                throw SvctlError("cannot create \(destination): \(FileSystem.lastErrno)")
+            }
+            guard case .success(let names) = FileSystem.list(source) else {
+                throw SvctlError("cannot list template \(source): \(FileSystem.lastErrno)")
+            }
+            for name in names.sorted() where name != "supervise" {
+                try copy(source + "/" + name, to: destination + "/" + name, values: values)
+            }
+            chmod(destination, mode)
+        case .symlink:
+            guard let target = FileSystem.readLink(source), symlink(target, destination) == 0 else {
+                throw SvctlError("cannot copy symlink \(source): \(FileSystem.lastErrno)")
+            }
+        case .file:
+            guard let bytes = FileSystem.readBytes(source, limit: 1 << 24) else {
+                throw SvctlError("cannot read template \(source): \(FileSystem.lastErrno)")
+            }
+            let text = substitute(String(decoding: bytes, as: UTF8.self), values)
+            if let error = FileSystem.writeAtomically(destination, Array(text.utf8), mode: mode) {
+                throw SvctlError("cannot write \(destination): \(error)")
+            }
+            chmod(destination, mode)
+        case .fifo, .other:
+            break
+        }
+    }
+
+    static func substitute(_ text: String, _ values: [String: String]) -> String {
+        var result = text
+        for (key, value) in values.sorted(by: { $0.key < $1.key }) {
+            result = result.replacingAll("@\(key)@", with: value)
+        }
+        return result
+    }
+
+    /// `rm -rf` without following symlinks; the first error names its path.
+    static func remove(_ path: String) throws(SvctlError) {
+        guard case .success(let info) = FileSystem.info(path, followLinks: false) else { return }
+        if info.kind == .directory {
+            guard case .success(let names) = FileSystem.list(path) else {
+                throw SvctlError("cannot list \(path): \(FileSystem.lastErrno)")
+            }
+            for name in names { try remove(path + "/" + name) }
+            guard rmdir(path) == 0 else { throw SvctlError("cannot remove \(path): \(FileSystem.lastErrno)") }
+        } else {
+            guard unlink(path) == 0 else { throw SvctlError("cannot remove \(path): \(FileSystem.lastErrno)") }
+        }
+    }
+
+    /// `chown -R` (symlinks themselves, not their targets).
+    static func changeOwner(_ path: String, user: uid_t, group: gid_t) {
+        lchown(path, user, group)
+        guard case .success(let info) = FileSystem.info(path, followLinks: false), info.kind == .directory,
+              case .success(let names) = FileSystem.list(path) else { return }
+        for name in names { changeOwner(path + "/" + name, user: user, group: group) }
+    }
+
+    static func owner(_ path: String) -> (uid_t, gid_t)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (st.st_uid, st.st_gid)
+    }
+}
+
+extension String {
+    /// Every occurrence of `target` replaced (Foundation-free).
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = self[...]
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}

@@ -1,0 +1,103 @@
+import Glibc
+import SvtreeCore
+
+/// What the `supervise/` files of one service say, read as `sv` reads them: the 20-byte status
+/// (svtree's or runsv's), svtree's own `supervise/svtree` when present, the `down` file, and
+/// whether a supervisor holds the `ok` FIFO open.
+public struct ServiceProbe: Sendable, Equatable {
+    public enum Supervisor: Sendable, Equatable {
+        case running
+        case notRunning
+        /// No `supervise/` at all: never started.
+        case never
+    }
+
+    public var name: String
+    public var path: String
+    public var supervisor: Supervisor
+    /// nil when `supervise/status` is missing or not 20 bytes.
+    public var status: StatusFormat.Snapshot?
+    public var normallyUp: Bool
+    public var quickDeaths: Int?
+    public var restartDelayMs: Int?
+    public var lastExit: ExitStatus?
+    public var cgroup: String?
+    /// Written by svtree (it has `supervise/svtree`), else by runsv or nothing yet.
+    public var writtenBySvtree: Bool
+    public var log: LogProbe?
+
+    public struct LogProbe: Sendable, Equatable {
+        public var supervisor: Supervisor
+        public var status: StatusFormat.Snapshot?
+    }
+
+    public init(name: String, path: String, supervisor: Supervisor, status: StatusFormat.Snapshot?,
+                normallyUp: Bool, quickDeaths: Int? = nil, restartDelayMs: Int? = nil,
+                lastExit: ExitStatus? = nil, cgroup: String? = nil, writtenBySvtree: Bool = false,
+                log: LogProbe? = nil) {
+        self.name = name
+        self.path = path
+        self.supervisor = supervisor
+        self.status = status
+        self.normallyUp = normallyUp
+        self.quickDeaths = quickDeaths
+        self.restartDelayMs = restartDelayMs
+        self.lastExit = lastExit
+        self.cgroup = cgroup
+        self.writtenBySvtree = writtenBySvtree
+        self.log = log
+    }
+
+    /// Reads the service directory at `path`; `checkSupervisor` false skips the FIFO test
+    /// (golden tests read fixture files that no supervisor holds).
+    public static func read(name: String, path: String, checkSupervisor: Bool = true) -> ServiceProbe {
+        let supervise = path + "/supervise"
+        var probe = ServiceProbe(
+            name: name, path: path,
+            supervisor: checkSupervisor ? supervisorState(supervise) : .running,
+            status: StatusFormat.parseStatus(FileSystem.readBytes(supervise + "/status", limit: 64) ?? []),
+            normallyUp: !FileSystem.exists(path + "/down"))
+        if let extra = FileSystem.readBytes(supervise + "/svtree", limit: 4096) {
+            probe.writtenBySvtree = true
+            probe.apply(extra: String(decoding: extra, as: UTF8.self))
+        }
+        if case .success(let info) = FileSystem.info(path + "/log"), info.kind == .directory {
+            let logSupervise = path + "/log/supervise"
+            probe.log = LogProbe(
+                supervisor: checkSupervisor ? supervisorState(logSupervise) : .running,
+                status: StatusFormat.parseStatus(FileSystem.readBytes(logSupervise + "/status", limit: 64) ?? []))
+        }
+        return probe
+    }
+
+    /// `quick_deaths N`, `restart_delay_ms N`, `last_exit code|signal N`, `cgroup PATH`.
+    mutating func apply(extra: String) {
+        for line in extra.split(separator: "\n") {
+            let words = line.split(separator: " ", maxSplits: 1).map(String.init)
+            guard words.count == 2 else { continue }
+            switch words[0] {
+            case "quick_deaths": quickDeaths = Int(words[1])
+            case "restart_delay_ms": restartDelayMs = Int(words[1])
+            case "cgroup": cgroup = words[1]
+            case "last_exit":
+                let parts = words[1].split(separator: " ")
+                if parts.count == 2, let value = Int32(parts[1]) {
+                    lastExit = parts[0] == "signal" ? .signaled(value) : .exited(value)
+                }
+            default: break
+            }
+        }
+    }
+
+    /// As `sv` tells: a supervisor keeps `supervise/ok` open for reading, so opening it for
+    /// writing without blocking fails with ENXIO when none runs.
+    public static func supervisorState(_ supervise: String) -> Supervisor {
+        guard FileSystem.exists(supervise) else { return .never }
+        let fd = open(supervise + "/ok", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        if fd >= 0 {
+            close(fd)
+            return .running
+        }
+        return errno == ENOENT && !FileSystem.exists(supervise + "/status") ? .never : .notRunning
+    }
+}

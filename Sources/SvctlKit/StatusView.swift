@@ -1,0 +1,135 @@
+import SvtreeCore
+
+/// `svctl status` output: one line per client, a block per client, or JSON. Pure: the
+/// reports and `now` in, text out (golden tests pin it).
+public enum StatusView {
+    /// The exit code for a set of reports: the worst health.
+    public static func overall(_ reports: [ClientReport]) -> Health {
+        reports.map(\.health).max() ?? .ok
+    }
+
+    // MARK: - text
+
+    /// `NAME  HEALTH  client up 3h12m  storage up 3h12m, snapwatch down 4s; problems`.
+    public static func summaryLines(_ reports: [ClientReport], now: Int64) -> String {
+        let width = reports.map(\.name.count).max() ?? 0
+        return reports.map { report in
+            var line = pad(report.name, width) + "  " + pad(report.health.name, 8) + "  "
+            if !report.enabled {
+                line += report.defined ? "disabled" : "no such client"
+            } else {
+                line += "client " + (report.supervisor.map { brief($0, now: now) } ?? "missing")
+                if !report.services.isEmpty {
+                    line += "  " + report.services.map { $0.name + " " + brief($0, now: now) }.joined(separator: ", ")
+                }
+                if let snapshot = report.backup?.lastSnapshot {
+                    line += "; last snapshot " + Duration.text(seconds: now / 1_000_000_000 - snapshot.time) + " ago"
+                }
+            }
+            if !report.problems.isEmpty { line += "  -- " + report.problems.joined(separator: "; ") }
+            return line
+        }.joined(separator: "\n") + (reports.isEmpty ? "" : "\n")
+    }
+
+    /// A block per client: the client, each service with its logger, backup, problems.
+    public static func detail(_ reports: [ClientReport], now: Int64) -> String {
+        reports.map { detail($0, now: now) }.joined(separator: "\n")
+    }
+
+    static func detail(_ report: ClientReport, now: Int64) -> String {
+        var rows: [(String, String)] = []
+        if !report.enabled && !report.defined {
+            rows.append(("client", "no such client"))
+        } else if !report.enabled {
+            rows.append(("client", "disabled, defined in \(report.directory.flatMap(FileSystem.realPath) ?? report.directory ?? "?")"))
+        } else {
+            var client = "enabled, svtree " + (report.supervisor.map { long($0, now: now, withLog: false) } ?? "missing")
+            if let mode = report.mode { client += ", \(mode) mode" }
+            client += ", " + (report.directory.flatMap(FileSystem.realPath) ?? report.directory ?? "?")
+            if let supervisor = report.supervisor { client += logText(supervisor, now: now) }
+            rows.append(("client", client))
+            for service in report.services { rows.append((service.name, long(service, now: now))) }
+        }
+        if let backup = report.backup { rows.append(("backup", backupText(backup, now: now))) }
+        for problem in report.problems { rows.append(("problem", problem)) }
+        let width = max(9, rows.map(\.0.count).max() ?? 0)
+        return "\(report.name): \(report.health.name)\n"
+            + rows.map { "  " + pad($0.0, width) + "  " + $0.1 + "\n" }.joined()
+    }
+
+    /// "up 3h12m" / "down 4s" / "no supervisor".
+    static func brief(_ probe: ServiceProbe, now: Int64) -> String {
+        switch probe.supervisor {
+        case .never: return "not started"
+        case .notRunning: return "no supervisor"
+        case .running: break
+        }
+        guard let status = probe.status else { return "status unreadable" }
+        return stateWord(status.state) + " " + Duration.text(nanos: now - status.since)
+    }
+
+    static func long(_ probe: ServiceProbe, now: Int64, withLog: Bool = true) -> String {
+        var text = brief(probe, now: now)
+        if let status = probe.status, probe.supervisor == .running {
+            if status.pid > 0 && status.state != .down { text += " (pid \(status.pid))" }
+            if status.paused { text += ", paused" }
+            if status.gotTerm { text += ", got TERM" }
+            if status.state == .run && status.want == .down { text += ", want down" }
+            if status.state != .run && status.want == .up { text += ", want up" }
+            if status.state != .run && probe.normallyUp && status.want != .up { text += ", normally up" }
+            if status.state == .run && !probe.normallyUp { text += ", normally down" }
+            if let deaths = probe.quickDeaths, deaths > 0 {
+                text += ", \(deaths) quick death\(deaths == 1 ? "" : "s")"
+                if let delay = probe.restartDelayMs, delay > 0 { text += ", restart delay \(delay) ms" }
+            }
+            if let exit = probe.lastExit, status.state != .run || (probe.quickDeaths ?? 0) > 0 {
+                text += ", last " + Duration.exitText(exit)
+            }
+        }
+        return withLog ? text + logText(probe, now: now) : text
+    }
+
+    /// "; log up 3h12m (pid N)", or nothing without a logger.
+    static func logText(_ probe: ServiceProbe, now: Int64) -> String {
+        var text = ""
+        if let log = probe.log {
+            text += "; log " + brief(ServiceProbe(name: "log", path: probe.path + "/log", supervisor: log.supervisor,
+                                                   status: log.status, normallyUp: true), now: now)
+            if let status = log.status, status.state == .run, log.supervisor == .running { text += " (pid \(status.pid))" }
+        }
+        return text
+    }
+
+    static func backupText(_ backup: BackupReport, now: Int64) -> String {
+        let nowSeconds = now / 1_000_000_000
+        var text: String
+        if let snapshot = backup.lastSnapshot {
+            text = "last snapshot \(snapshot.id.prefix(8)) \(Duration.text(seconds: nowSeconds - snapshot.time)) ago"
+        } else {
+            text = "no snapshot yet"
+        }
+        if let hook = backup.lastHook {
+            text += "; last replication \(Duration.text(seconds: nowSeconds - hook.startMs / 1000)) ago, "
+                + Duration.exitText(hook.exit) + " in \(milliseconds(hook.durationMs))"
+        } else {
+            text += "; no replication yet"
+        }
+        return text + "; \(backup.waiting) waiting"
+    }
+
+    static func milliseconds(_ ms: Int64) -> String {
+        ms < 1000 ? "\(ms) ms" : "\(ms / 1000).\(ms % 1000 / 100) s"
+    }
+
+    static func stateWord(_ state: ServiceMachine.State) -> String {
+        switch state {
+        case .run: return "up"
+        case .down: return "down"
+        case .finish: return "finishing"
+        }
+    }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        text + String(repeating: " ", count: max(0, width - text.count))
+    }
+}

@@ -1,0 +1,45 @@
+import CSupport
+import Glibc
+import SvtreeCore
+
+/// Runs a helper program (never through a shell) and waits for it.
+enum Subprocess {
+    /// The program's path from PATH, or nil.
+    static func find(_ program: String) -> String? {
+        if program.contains("/") { return FileSystem.isExecutableFile(program) ? program : nil }
+        let path = Spawner.environmentValue("PATH") ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") where FileSystem.isExecutableFile("\(directory)/\(program)") {
+            return "\(directory)/\(program)"
+        }
+        return nil
+    }
+
+    /// Runs `arguments[0]` with `input` on its stdin and its chatter (stdout, stderr) discarded;
+    /// returns the wait status.
+    static func run(_ arguments: [String], input: String) throws(SvctlError) -> Int32 {
+        guard let program = find(arguments[0]) else {
+            throw SvctlError("\(arguments[0]) not found on PATH")
+        }
+        var fds: [Int32] = [-1, -1]
+        guard sv_pipe_cloexec(&fds) == 0 else { throw SvctlError("pipe: \(FileSystem.lastErrno)") }
+        let environment = Spawner.environment(setting: "LC_ALL", to: "C")
+        // The child inherits stderr: point it at /dev/null for the spawn, then restore it.
+        let savedStderr = fcntl(2, F_DUPFD_CLOEXEC, 3)
+        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        dup2(devNull, 2)
+        let spawned = Spawner.spawn(program, arguments: arguments, environment: environment,
+                                    directory: ".", stdin: .descriptor(fds[0]), stdout: .devNull)
+        dup2(savedStderr, 2)
+        close(savedStderr)
+        close(devNull)
+        close(fds[0])
+        _ = FileSystem.writeAll(fds[1], Array(input.utf8))
+        close(fds[1])
+        guard case .success(let pid) = spawned else {
+            throw SvctlError("cannot start \(program): \(FileSystem.lastErrno)")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status
+    }
+}

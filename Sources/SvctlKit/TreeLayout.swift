@@ -1,0 +1,78 @@
+import Glibc
+import SvtreeCore
+
+/// Where the tree lives: the enabled directory the root svtree watches, client definitions,
+/// repository data and the templates `svctl add` copies. Every path is a setting.
+public struct TreeLayout: Sendable {
+    public var enabled: String
+    public var clients: String
+    public var data: String
+
+    public static let defaultEnabled = "/srv/svtree/enabled"
+
+    /// Options first, then SVTREE_ROOT / SVTREE_CLIENTS / SVTREE_DATA, then the defaults
+    /// (`clients/` and `data/` beside the enabled directory).
+    public init(enabled: String? = nil, clients: String? = nil, data: String? = nil,
+                environment: (String) -> String? = Self.environmentValue) {
+        let root = Self.trimmed(enabled ?? environment("SVTREE_ROOT") ?? Self.defaultEnabled)
+        self.enabled = root
+        let base = FileSystem.parentDirectory(root)
+        self.clients = Self.trimmed(clients ?? environment("SVTREE_CLIENTS") ?? base + "/clients")
+        self.data = Self.trimmed(data ?? environment("SVTREE_DATA") ?? base + "/data")
+    }
+
+    public static func environmentValue(_ name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        let text = String(cString: value)
+        return text.isEmpty ? nil : text
+    }
+
+    private static func trimmed(_ path: String) -> String {
+        var path = path
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        return path
+    }
+
+    public func definition(_ client: String) -> String { clients + "/" + client }
+    public func enabledEntry(_ client: String) -> String { enabled + "/" + client }
+    public func repository(_ client: String) -> String { data + "/" + client }
+
+    /// Whether `enabled/CLIENT` exists (a symlink to the definition, or a directory of its own).
+    public func isEnabled(_ client: String) -> Bool {
+        if case .success = FileSystem.info(enabledEntry(client), followLinks: false) { return true }
+        return false
+    }
+
+    /// The client's directory as the tree sees it: the enabled entry when there is one.
+    public func clientDirectory(_ client: String) -> String? {
+        if isEnabled(client) { return enabledEntry(client) }
+        if case .success(let info) = FileSystem.info(definition(client)), info.kind == .directory {
+            return definition(client)
+        }
+        return nil
+    }
+
+    /// Names in a directory that the tree would consider (no dot-names), sorted.
+    public static func entries(_ directory: String) -> [String] {
+        guard case .success(let names) = FileSystem.list(directory) else { return [] }
+        return names.filter { !$0.hasPrefix(".") }.sorted()
+    }
+
+    public var enabledClients: [String] { Self.entries(enabled) }
+    public var definedClients: [String] {
+        Self.entries(clients).filter {
+            if case .success(let info) = FileSystem.info(definition($0)), info.kind == .directory { return true }
+            return false
+        }
+    }
+
+    /// A client's services: the entries of its `services/` (what its svtree supervises).
+    public static func services(ofClient directory: String) -> [String] {
+        entries(directory + "/services").filter {
+            if case .success(let info) = FileSystem.info(directory + "/services/" + $0), info.kind == .directory {
+                return true
+            }
+            return false
+        }
+    }
+}

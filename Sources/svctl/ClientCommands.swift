@@ -1,0 +1,153 @@
+import ArgumentParser
+import Glibc
+import SvctlKit
+import SvtreeCore
+
+struct Enable: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Enable a client: the symlink enabled/CLIENT -> clients/CLIENT.")
+
+    @OptionGroup var tree: TreeOptions
+
+    @Option(name: .customShort("w"), help: ArgumentHelp("Wait up to this long for every service to run.", valueName: "seconds"))
+    var wait: Double?
+
+    @Argument(help: ArgumentHelp("The client.", valueName: "client"),
+              completion: .custom { _, _, _ in TreeLayout().definedClients })
+    var client: String
+
+    func run() throws {
+        do throws(SvctlError) {
+            print(try ClientAdmin(layout: tree.layout).enable(client))
+            guard let wait else { return }
+            let deadline = EventLoop.now + Int64(wait * 1e9)
+            var report = ClientReport.read(client, layout: tree.layout, now: EventLoop.wallNow)
+            while report.health == .critical || report.health == .unknown {
+                if EventLoop.now > deadline {
+                    throw SvctlError("timed out after \(Int(wait)) s: \(report.problems.joined(separator: "; "))")
+                }
+                usleep(10_000)
+                report = ClientReport.read(client, layout: tree.layout, now: EventLoop.wallNow)
+            }
+            print(StatusView.summaryLines([report], now: EventLoop.wallNow), terminator: "")
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+struct Disable: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Disable a client: remove enabled/CLIENT; the tree stops everything of it.")
+
+    @OptionGroup var tree: TreeOptions
+
+    @Flag(help: "Wait until no process of the client is left.")
+    var wait = false
+
+    @Option(help: ArgumentHelp("How long --wait waits.", valueName: "seconds"))
+    var timeout: Double = 60
+
+    @Argument(help: ArgumentHelp("The client.", valueName: "client"),
+              completion: .custom { _, _, _ in TreeLayout().enabledClients })
+    var client: String
+
+    func run() throws {
+        do throws(SvctlError) {
+            let start = EventLoop.now
+            let (message, watched) = try ClientAdmin(layout: tree.layout).disable(client)
+            print(message)
+            if wait && !watched.isEmpty {
+                try ClientAdmin.waitGone(watched, seconds: timeout)
+                print("\(client): every process gone after \((EventLoop.now - start) / 1_000_000) ms")
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+struct Add: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add a client from the templates: storage server, snapwatch, loggers, credentials.",
+        discussion: """
+            Creates clients/CLIENT with services/storage (rclone serve restic, append-only, private \
+            repositories, on ADDRESS:PORT; or minio) and services/snapwatch, each logging through svlog. \
+            The password is generated, printed once, and stored hashed (mode 0600). The client is not \
+            enabled: svctl enable CLIENT.
+            """)
+
+    @OptionGroup var tree: TreeOptions
+
+    @Option(help: "The storage server's port (default: the lowest free one from 18001, unique among clients).")
+    var port: Int?
+
+    @Option(help: ArgumentHelp("Storage template: rclone or minio.", valueName: "name"))
+    var template = "rclone"
+
+    @Option(help: ArgumentHelp("The address the storage server listens on.", valueName: "address"))
+    var address = "127.0.0.1"
+
+    @Option(name: .customLong("replica"), help: ArgumentHelp("A replication target (a directory or an rclone remote); repeatable.", valueName: "target"))
+    var replicas: [String] = []
+
+    @Option(help: ArgumentHelp("The template directory (default: SVTREE_TEMPLATES, else the installed one).", valueName: "dir"))
+    var templates: String?
+
+    @Argument(help: ArgumentHelp("The new client's name.", valueName: "client"))
+    var client: String
+
+    func run() throws {
+        do throws(SvctlError) {
+            let directory: String
+            if let named = templates ?? TreeLayout.environmentValue("SVTREE_TEMPLATES") {
+                directory = named
+            } else {
+                directory = try TemplateLocation.find()
+            }
+            let add = ClientAdd(layout: tree.layout, templates: directory, storage: template, address: address,
+                                replicas: replicas)
+            printLines(try add.add(client, port: port))
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete a disabled client's definition; its repository stays unless --purge.")
+
+    @OptionGroup var tree: TreeOptions
+
+    @Flag(help: "Delete the client's repository data too.")
+    var purge = false
+
+    @Argument(help: ArgumentHelp("The client.", valueName: "client"),
+              completion: .custom { _, _, _ in TreeLayout().definedClients })
+    var client: String
+
+    func run() throws {
+        do throws(SvctlError) {
+            printLines(try ClientAdmin(layout: tree.layout).remove(client, purge: purge))
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+/// Where the templates are when no option names them: installed beside the binary
+/// (PREFIX/bin -> PREFIX/share/svtree), or the source tree for a development build.
+enum TemplateLocation {
+    static func find() throws(SvctlError) -> String {
+        let binary = FileSystem.parentDirectory(FileSystem.readLink("/proc/self/exe") ?? "")
+        var candidates = [FileSystem.parentDirectory(binary) + "/share/svtree/service-templates",
+                          "/usr/local/share/svtree/service-templates", "/usr/share/svtree/service-templates"]
+        // .build/<triple>/debug/svctl in a checkout
+        var up = binary
+        for _ in 0..<3 { up = FileSystem.parentDirectory(up) }
+        candidates.append(up + "/service-templates")
+        if let found = candidates.first(where: { FileSystem.exists($0 + "/client") }) { return found }
+        throw SvctlError("no templates found (tried \(candidates.joined(separator: ", "))): use --templates or SVTREE_TEMPLATES")
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import SvctlKit
+import SvtreeCore
+
+/// The arguments every control command shares: targets and -w.
+struct ControlOptions: ParsableArguments {
+    @OptionGroup var tree: TreeOptions
+
+    @Option(name: .customShort("w"), help: ArgumentHelp("Wait up to this long for the result; fail on timeout.", valueName: "seconds"))
+    var wait: Double?
+
+    @Argument(help: ArgumentHelp("CLIENT (every service of it) or CLIENT/SERVICE.", valueName: "target"),
+              completion: .custom { _, _, _ in TreeLayout().definedClients })
+    var targets: [String]
+
+    func run(_ command: Command) throws {
+        do throws(SvctlError) {
+            guard !targets.isEmpty else { throw SvctlError("name at least one CLIENT or CLIENT/SERVICE") }
+            var paths: [(label: String, path: String)] = []
+            for target in targets {
+                let (client, service) = try Names.parseTarget(target)
+                guard let directory = tree.layout.clientDirectory(client) else {
+                    throw SvctlError("no such client: \(client)", exitCode: 3)
+                }
+                let names = service.map { [$0] } ?? TreeLayout.services(ofClient: directory)
+                if names.isEmpty { throw SvctlError("client \(client) has no services in \(directory)/services") }
+                for name in names {
+                    let path = directory + "/services/" + name
+                    guard FileSystem.exists(path) else { throw SvctlError("no such service: \(client)/\(name)", exitCode: 3) }
+                    paths.append(("\(client)/\(name)", path))
+                }
+            }
+            printLines(try Control.run(command, targets: paths, waitSeconds: wait))
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start (and keep restarting) services.")
+    @OptionGroup var options: ControlOptions
+    func run() throws { try options.run(.up) }
+}
+
+struct Down: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop services and keep them down.")
+    @OptionGroup var options: ControlOptions
+    func run() throws { try options.run(.down) }
+}
+
+struct Once: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start services once; do not restart them.")
+    @OptionGroup var options: ControlOptions
+    func run() throws { try options.run(.once) }
+}
+
+struct Restart: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop services and start them again (TERM, CONT, up).")
+    @OptionGroup var options: ControlOptions
+    func run() throws { try options.run(.restart) }
+}
+
+struct Term: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send SIGTERM to services.")
+    @OptionGroup var options: ControlOptions
+    func run() throws { try options.run(.term) }
+}
+
+struct Kill: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send SIGKILL to services.")
+    @OptionGroup var options: ControlOptions
+    func run() throws { try options.run(.kill) }
+}
+
+struct Pause: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send SIGSTOP to services.")
+    @OptionGroup var options: ControlOptions
+    func run() throws { try options.run(.pause) }
+}
+
+struct Cont: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send SIGCONT to services.")
+    @OptionGroup var options: ControlOptions
+    func run() throws { try options.run(.cont) }
+}
+
+struct Hup: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send SIGHUP to services.")
+    @OptionGroup var options: ControlOptions
+    func run() throws { try options.run(.hup) }
+}
+
+struct Exit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop services and end their supervision (until the client's svtree gets SIGHUP).")
+    @OptionGroup var options: ControlOptions
+    func run() throws { try options.run(.exit) }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Glibc
+import SvctlKit
+import SvtreeCore
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show clients and their services; exit 0 ok, 1 warning, 2 critical, 3 unknown.",
+        discussion: """
+            Without a client: every enabled client, one line each. With clients: each as a whole \
+            (its client-level svtree, every service with its logger, backup health), then the problems \
+            found. A service without a down file that is not running is critical; so is an old backup.
+            """)
+
+    @OptionGroup var tree: TreeOptions
+
+    @Flag(help: "One JSON document with stable keys (see the README).")
+    var json = false
+
+    @Argument(help: ArgumentHelp("Clients to show in full.", valueName: "client"),
+              completion: .custom { _, _, _ in TreeLayout().definedClients })
+    var clientNames: [String] = []
+
+    func run() throws {
+        let layout = tree.layout
+        let now = EventLoop.wallNow
+        for name in clientNames where !Names.isValid(name) {
+            throw fail(SvctlError("bad client name \(Names.quoted(name)): \(Names.rule)", exitCode: 3))
+        }
+        let names = clientNames.isEmpty ? layout.enabledClients : clientNames
+        let reports = names.map { ClientReport.read($0, layout: layout, now: now) }
+        if json {
+            print(StatusJSON.document(reports, now: now).text())
+        } else if clientNames.isEmpty {
+            if reports.isEmpty { print("no client enabled in \(layout.enabled)") }
+            print(StatusView.summaryLines(reports, now: now), terminator: "")
+        } else {
+            print(StatusView.detail(reports, now: now), terminator: "")
+        }
+        let health = StatusView.overall(reports)
+        if health != .ok { throw ExitCode(health.rawValue) }
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List every defined client, enabled or not.")
+
+    @OptionGroup var tree: TreeOptions
+
+    func run() throws {
+        let listing = ClientAdmin(layout: tree.layout).list()
+        let width = listing.map(\.name.count).max() ?? 0
+        for client in listing {
+            let state = client.enabled ? (client.defined ? "enabled" : "enabled (not in clients/)") : "disabled"
+            print(client.name + String(repeating: " ", count: width - client.name.count) + "  "
+                + state + (client.port.map { "  port \($0)" } ?? "") + "  " + client.directory)
+        }
+    }
+}
+
+struct Logs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a client's or a service's log with its stamps in local time.",
+        discussion: "A bare client shows its own log and every service's, merged by time.")
+
+    @OptionGroup var tree: TreeOptions
+
+    @Flag(name: .shortAndLong, help: "Keep printing new lines, across rotations.")
+    var follow = false
+
+    @Option(name: .short, help: ArgumentHelp("How many lines to show first.", valueName: "lines"))
+    var n = 20
+
+    @Argument(help: ArgumentHelp("CLIENT or CLIENT/SERVICE.", valueName: "target"),
+              completion: .custom { _, _, _ in TreeLayout().definedClients })
+    var target: String
+
+    func run() throws {
+        do throws(SvctlError) {
+            let (client, service) = try Names.parseTarget(target)
+            guard let directory = tree.layout.clientDirectory(client) else {
+                throw SvctlError("no such client: \(client)", exitCode: 3)
+            }
+            if let service, !FileSystem.exists(directory + "/services/" + service) {
+                throw SvctlError("no such service: \(client)/\(service)", exitCode: 3)
+            }
+            let sources = LogView.sources(client: directory, service: service)
+            guard !sources.isEmpty else { throw SvctlError("\(target) has no log directory with a current file yet") }
+            printLines(LogView.lastLines(sources, count: max(0, n)))
+            if follow {
+                fflush(nil)
+                LogView.follow(sources) { line in
+                    print(line)
+                    fflush(nil)
+                }
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}

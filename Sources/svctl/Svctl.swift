@@ -1,0 +1,48 @@
+import ArgumentParser
+import Glibc
+import SvctlKit
+import SvtreeCore
+
+/// svctl: status and control of an svtree: clients as a whole, their services, enabling,
+/// adding and removing clients, logs.
+@main
+struct Svctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "svctl",
+        abstract: "Status and control of an svtree supervision tree of backup clients.",
+        discussion: """
+            The tree is the enabled directory the root svtree watches (--root, SVTREE_ROOT, default \
+            \(TreeLayout.defaultEnabled)); client definitions live in clients/ beside it (--clients, \
+            SVTREE_CLIENTS), repositories in data/ (--data, SVTREE_DATA). svctl reads and writes the \
+            supervise/ files directly, like runit's sv.
+            """,
+        subcommands: [
+            Status.self, Up.self, Down.self, Once.self, Restart.self, Term.self, Kill.self, Pause.self,
+            Cont.self, Hup.self, Exit.self, Enable.self, Disable.self, List.self, Add.self, Remove.self, Logs.self,
+        ]
+    )
+}
+
+/// --root / --clients / --data, shared by every subcommand.
+struct TreeOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The enabled directory the root svtree watches.", valueName: "dir"))
+    var root: String?
+
+    @Option(name: .long, help: ArgumentHelp("Where client definitions live.", valueName: "dir"))
+    var clients: String?
+
+    @Option(name: .long, help: ArgumentHelp("Where client repositories live.", valueName: "dir"))
+    var data: String?
+
+    var layout: TreeLayout { TreeLayout(enabled: root, clients: clients, data: data) }
+}
+
+/// Prints `svctl: message` and exits with the error's code (1, or 3 for an unknown client).
+func fail(_ error: SvctlError) -> ExitCode {
+    _ = FileSystem.writeAll(2, Array("svctl: \(error.description)\n".utf8))
+    return ExitCode(error.exitCode)
+}
+
+func printLines(_ lines: [String]) {
+    for line in lines { print(line) }
+}
