@@ -6,7 +6,7 @@ DESTDIR ?=
 SWIFT ?= swift
 RELEASE_FLAGS = -c release --static-swift-stdlib
 
-APT_PACKAGES = runit daemontools libsystemd-dev procps systemd
+APT_PACKAGES = runit daemontools libsystemd-dev procps systemd restic rclone apache2-utils
 
 .PHONY: all deps build release test demo bench install clean
 
@@ -40,7 +40,8 @@ bench: release
 install: release
 	bin="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"; \
 	install -D -m 0755 "$$bin/svtree" "$(DESTDIR)$(PREFIX)/bin/svtree"; \
-	install -D -m 0755 "$$bin/svlog" "$(DESTDIR)$(PREFIX)/bin/svlog"
+	install -D -m 0755 "$$bin/svlog" "$(DESTDIR)$(PREFIX)/bin/svlog"; \
+	install -D -m 0755 "$$bin/svctl" "$(DESTDIR)$(PREFIX)/bin/svctl"
 	install -d "$(DESTDIR)$(PREFIX)/lib/systemd/system"
 	sed 's|@PREFIX@|$(PREFIX)|g' systemd/svtree.service.in > "$(DESTDIR)$(PREFIX)/lib/systemd/system/svtree.service"
 	install -D -m 0644 systemd/sysusers.d-svtree.conf "$(DESTDIR)$(PREFIX)/lib/sysusers.d/svtree.conf"

@@ -26,11 +26,12 @@ public enum Command: String, CaseIterable, Sendable {
     func isDone(before: StatusFormat.Snapshot?, now: ServiceProbe) -> Bool {
         if self == .exit { return now.supervisor != .running }
         guard now.supervisor == .running, let status = now.status else { return false }
-        let changed = before.map { status.since > $0.since || status.pid != $0.pid } ?? true
+        // A new process: svtree may rewrite `since` when only the wanted state changes.
+        let changed = before.map { status.pid != $0.pid || ($0.state != .run && status.since > $0.since) } ?? true
         switch self {
-        case .up, .once: return status.state == .run
+        case .up, .once: return status.state == .run && Control.checkPasses(now.path)
         case .down: return status.state == .down
-        case .restart: return status.state == .run && changed
+        case .restart: return status.state == .run && changed && Control.checkPasses(now.path)
         case .term, .kill: return changed && (status.state == .run || status.want != .up)
         case .pause: return status.paused
         case .cont: return !status.paused
@@ -52,6 +53,13 @@ public enum Command: String, CaseIterable, Sendable {
 }
 
 public enum Control {
+    /// runit's readiness test, as `sv -w` uses it: an executable `check` in the service
+    /// directory, run there, exiting 0 once the service is ready. No `check`: ready when up.
+    public static func checkPasses(_ service: String) -> Bool {
+        guard FileSystem.isExecutableFile(service + "/check") else { return true }
+        return (try? Subprocess.run([service + "/check"], input: "", directory: service)) == 0
+    }
+
     /// Writes the command's letters to `supervise/control` without blocking: a supervisor
     /// holds it open, so ENXIO means there is none.
     public static func send(_ command: Command, to service: String, label: String) throws(SvctlError) {

@@ -54,7 +54,7 @@ public struct ServiceProbe: Sendable, Equatable {
         let supervise = path + "/supervise"
         var probe = ServiceProbe(
             name: name, path: path,
-            supervisor: checkSupervisor ? supervisorState(supervise) : .running,
+            supervisor: checkSupervisor ? supervisorState(supervise) : (FileSystem.exists(supervise) ? .running : .never),
             status: StatusFormat.parseStatus(FileSystem.readBytes(supervise + "/status", limit: 64) ?? []),
             normallyUp: !FileSystem.exists(path + "/down"))
         if let extra = FileSystem.readBytes(supervise + "/svtree", limit: 4096) {
@@ -64,7 +64,7 @@ public struct ServiceProbe: Sendable, Equatable {
         if case .success(let info) = FileSystem.info(path + "/log"), info.kind == .directory {
             let logSupervise = path + "/log/supervise"
             probe.log = LogProbe(
-                supervisor: checkSupervisor ? supervisorState(logSupervise) : .running,
+                supervisor: checkSupervisor ? supervisorState(logSupervise) : (FileSystem.exists(logSupervise) ? .running : .never),
                 status: StatusFormat.parseStatus(FileSystem.readBytes(logSupervise + "/status", limit: 64) ?? []))
         }
         return probe

@@ -16,7 +16,7 @@ enum Subprocess {
 
     /// Runs `arguments[0]` with `input` on its stdin and its chatter (stdout, stderr) discarded;
     /// returns the wait status.
-    static func run(_ arguments: [String], input: String) throws(SvctlError) -> Int32 {
+    static func run(_ arguments: [String], input: String, directory: String = ".") throws(SvctlError) -> Int32 {
         guard let program = find(arguments[0]) else {
             throw SvctlError("\(arguments[0]) not found on PATH")
         }
@@ -28,7 +28,7 @@ enum Subprocess {
         let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
         dup2(devNull, 2)
         let spawned = Spawner.spawn(program, arguments: arguments, environment: environment,
-                                    directory: ".", stdin: .descriptor(fds[0]), stdout: .devNull)
+                                    directory: directory, stdin: .descriptor(fds[0]), stdout: .devNull)
         dup2(savedStderr, 2)
         close(savedStderr)
         close(devNull)

@@ -9,7 +9,7 @@ struct Enable: ParsableCommand {
 
     @OptionGroup var tree: TreeOptions
 
-    @Option(name: .customShort("w"), help: ArgumentHelp("Wait up to this long for every service to run.", valueName: "seconds"))
+    @Option(name: .customShort("w"), help: ArgumentHelp("Wait up to this long for every service to run and pass its ./check.", valueName: "seconds"))
     var wait: Double?
 
     @Argument(help: ArgumentHelp("The client.", valueName: "client"),
@@ -22,9 +22,14 @@ struct Enable: ParsableCommand {
             guard let wait else { return }
             let deadline = EventLoop.now + Int64(wait * 1e9)
             var report = ClientReport.read(client, layout: tree.layout, now: EventLoop.wallNow)
-            while report.health == .critical || report.health == .unknown {
+            func ready(_ report: ClientReport) -> Bool {
+                report.health != .critical && report.health != .unknown
+                    && report.services.allSatisfy { Control.checkPasses($0.path) }
+            }
+            while !ready(report) {
                 if EventLoop.now > deadline {
-                    throw SvctlError("timed out after \(Int(wait)) s: \(report.problems.joined(separator: "; "))")
+                    throw SvctlError("timed out after \(Int(wait)) s: "
+                        + (report.problems.isEmpty ? "a service's check does not pass yet" : report.problems.joined(separator: "; ")))
                 }
                 usleep(10_000)
                 report = ClientReport.read(client, layout: tree.layout, now: EventLoop.wallNow)

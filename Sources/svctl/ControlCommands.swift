@@ -6,7 +6,7 @@ import SvtreeCore
 struct ControlOptions: ParsableArguments {
     @OptionGroup var tree: TreeOptions
 
-    @Option(name: .customShort("w"), help: ArgumentHelp("Wait up to this long for the result; fail on timeout.", valueName: "seconds"))
+    @Option(name: .customShort("w"), help: ArgumentHelp("Wait up to this long for the result (up: running and its ./check passing, as sv -w); fail on timeout.", valueName: "seconds"))
     var wait: Double?
 
     @Argument(help: ArgumentHelp("CLIENT (every service of it) or CLIENT/SERVICE.", valueName: "target"),

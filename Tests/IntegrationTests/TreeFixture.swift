@@ -95,9 +95,7 @@ final class TreeFixture {
         posix_spawn_file_actions_adddup2(&actions, out, 1)
         let argv = [TreeFixture.svtreeBinary] + options + [root + "/" + relative]
         let cArgs = argv.map { strdup($0) } + [nil]
-        var env = Spawner.environment(setting: "SVTREE_TEST", to: "1")
-        for (key, value) in environment { env.append("\(key)=\(value)") }
-        let cEnv = env.map { strdup($0) } + [nil]
+        let cEnv = TreeFixture.environment(environment).map { strdup($0) } + [nil]
         defer { (cArgs + cEnv).forEach { free($0) } }
         let rc = posix_spawn(&pid, TreeFixture.svtreeBinary, &actions, nil, cArgs, cEnv)
         posix_spawn_file_actions_destroy(&actions)
@@ -197,6 +195,13 @@ final class TreeFixture {
         TreeFixture.run(program, arguments, environment: environment)
     }
 
+    /// This process's environment with SVTREE_TEST=1 and `changes` replacing what they name.
+    static func environment(_ changes: [String: String]) -> [String] {
+        var result = Spawner.environment(setting: "SVTREE_TEST", to: "1")
+        result.removeAll { item in changes.keys.contains { item.hasPrefix($0 + "=") } }
+        return result + changes.map { "\($0.key)=\($0.value)" }
+    }
+
     static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) -> (Int32, String) {
         var fds: [Int32] = [-1, -1]
         sv_pipe_cloexec(&fds)  // not inherited by what other tests spawn meanwhile
@@ -205,10 +210,8 @@ final class TreeFixture {
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
         posix_spawn_file_actions_addclose(&actions, fds[0])
-        var env = Spawner.environment(setting: "SVTREE_TEST", to: "1")
-        for (key, value) in environment { env.append("\(key)=\(value)") }
         let cArgs = ([program] + arguments).map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup($0) } + [nil]
+        let cEnv = TreeFixture.environment(environment).map { strdup($0) } + [nil]
         defer { (cArgs + cEnv).forEach { free($0) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, program, &actions, nil, cArgs, cEnv)
