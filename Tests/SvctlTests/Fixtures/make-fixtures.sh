@@ -57,6 +57,8 @@ printf 'watching_since 1795000000\nlast_snapshot %s 1795320000\nlast_hook 179532
     "$(printf 'b%.0s' {1..64})" > "$here/tree/clients/bob/services/snapwatch/backup-status"
 mkdir -p "$here/tree/clients/dave/services/storage" "$here/tree/clients/dave/supervise" "$here/tree/clients/erin"
 printf 'garbage' > "$here/tree/clients/dave/supervise/status"
+printf '#!/bin/sh\nexec sleep 3600\n' > "$here/tree/clients/dave/services/storage/run"
+chmod +x "$here/tree/clients/dave/services/storage/run"
 printf '#!/bin/sh\nexec svtree services\n' > "$here/tree/clients/dave/run"
 printf '#!/bin/sh\nexec svtree services\n' > "$here/tree/clients/erin/run"
 chmod +x "$here/tree/clients/dave/run" "$here/tree/clients/erin/run"
