@@ -7,6 +7,7 @@ let package = Package(
         .executable(name: "svtree", targets: ["svtree"]),
         .executable(name: "svlog", targets: ["svlog"]),
         .executable(name: "svctl", targets: ["svctl"]),
+        .executable(name: "snapwatch", targets: ["snapwatch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -27,6 +28,7 @@ let package = Package(
         ),
         .executableTarget(name: "svtree", dependencies: ["SvtreeCore", "CSystemd"]),
         .executableTarget(name: "svlog", dependencies: ["SvtreeCore"]),
+        .executableTarget(name: "snapwatch", dependencies: ["SvtreeCore"]),
         // svctl's logic without its command line: reports, control, templates (tested directly).
         .target(name: "SvctlKit", dependencies: ["SvtreeCore", "CSupport"]),
         // A command a person types: ArgumentParser (and its FoundationEssentials) is fine here.

@@ -79,6 +79,25 @@ public enum FileSystem {
         return rename(temporary, path) == 0 ? nil : lastErrno
     }
 
+    /// The same, flushed to disk (file, then the rename in its directory) before returning:
+    /// for state that must survive a power cut.
+    public static func writeDurably(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Errno? {
+        let temporary = path + ".new"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { return lastErrno }
+        let ok = writeAll(fd, bytes) && fsync(fd) == 0
+        let writeError = ok ? nil : lastErrno
+        close(fd)
+        if let writeError { return writeError }
+        guard rename(temporary, path) == 0 else { return lastErrno }
+        let directory = open(parentDirectory(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
+        }
+        return nil
+    }
+
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {

@@ -1,0 +1,100 @@
+import Glibc
+import SystemPackage
+
+/// inotify on a repository's `snapshots/`, or, until it exists, on the nearest existing
+/// ancestor (a repository that is not initialised yet, or a folder rclone makes lazily).
+public final class SnapshotsWatcher {
+    public enum Event: Equatable {
+        /// A snapshot file closed after writing, or renamed into place.
+        case snapshot(String)
+        /// Events were lost (queue overflow) or the folder came or went: list it again.
+        case relist
+    }
+
+    public let fd: Int32
+    public let snapshots: String
+    private var snapshotsWatch: Int32 = -1
+    private var ancestorWatch: Int32 = -1
+    public private(set) var waitingFor: String?
+
+    public init(repository: String) throws(Errno) {
+        fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        guard fd >= 0 else { throw FileSystem.lastErrno }
+        snapshots = repository + "/snapshots"
+    }
+
+    public var isWatchingSnapshots: Bool { snapshotsWatch >= 0 }
+
+    /// Watches `snapshots/` when it exists, else the nearest ancestor; returns whether
+    /// `snapshots/` is watched (the caller then lists it).
+    public func arm() -> Bool {
+        for wd in [snapshotsWatch, ancestorWatch] where wd >= 0 { inotify_rm_watch(fd, wd) }
+        snapshotsWatch = -1
+        ancestorWatch = -1
+        let wd = inotify_add_watch(fd, snapshots, UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR))
+        if wd >= 0 {
+            snapshotsWatch = wd
+            waitingFor = nil
+            return true
+        }
+        var missing = snapshots
+        while true {
+            let parent = FileSystem.parentDirectory(missing)
+            let watch = inotify_add_watch(fd, parent, UInt32(IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR))
+            if watch >= 0 {
+                ancestorWatch = watch
+                break
+            }
+            if parent == "/" || parent == "." { break }
+            missing = parent
+        }
+        waitingFor = missing
+        // It may have appeared between the failed watch and this one.
+        return FileSystem.exists(snapshots) ? arm() : false
+    }
+
+    /// Pending events, in order.
+    public func drain() -> [Event] {
+        var events: [Event] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            var offset = 0
+            while offset + 16 <= n {
+                let wd = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int32.self) }
+                let mask = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self) }
+                let length = Int(buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self) })
+                let nameBytes = buffer[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 }
+                offset += 16 + length
+                if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+                    events.append(.relist)
+                } else if wd == snapshotsWatch {
+                    if mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED) != 0 {
+                        events.append(.relist)
+                    } else if SnapwatchRecord.isSnapshotID(nameBytes) {
+                        events.append(.snapshot(String(decoding: nameBytes, as: UTF8.self)))
+                    }
+                } else if wd == ancestorWatch {
+                    events.append(.relist)
+                }
+            }
+        }
+        return events
+    }
+
+    /// The snapshot ids in `snapshots/` with their modification times, oldest first.
+    public func list() -> [(id: String, time: Int64)] {
+        guard case .success(let names) = FileSystem.list(snapshots) else { return [] }
+        return names.filter { SnapwatchRecord.isSnapshotID($0.utf8) }
+            .map { ($0, modificationTime($0) ?? 0) }
+            .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
+    }
+
+    public func modificationTime(_ id: String) -> Int64? {
+        var st = stat()
+        guard stat(snapshots + "/" + id, &st) == 0 else { return nil }
+        return Int64(st.st_mtim.tv_sec)
+    }
+}

@@ -1,0 +1,226 @@
+import CSupport
+import Glibc
+
+/// The snapwatch daemon: one event loop over inotify (the snapshots), a signalfd (SIGCHLD
+/// for the hook, TERM/INT to stop, HUP to list again) and the loop's timer (retries, hook
+/// timeout, grace periods), armed only while one of those runs.
+public final class Snapwatch {
+    static let inotifyToken = EventLoop.firstFreeToken
+
+    let options: SnapwatchOptions
+    let hookPath: String
+    let loop: EventLoop
+    let watcher: SnapshotsWatcher
+    var queue: SnapshotQueue
+    var record: SnapwatchRecord
+    var newest: (id: String, time: Int64)?
+    var hookPid: Int32 = 0
+    var hookStarted: (monotonic: Int64, wall: Int64) = (0, 0)
+    var writtenStatus = ""
+    var announcedMissing: String?
+    var exitCode: Int32?
+
+    public static func main(arguments: [String]) -> Int32 {
+        Diagnostics.program = "snapwatch"
+        signal(SIGPIPE, SIG_IGN)
+        _ = sv_cloexec_from(3)
+        if arguments.contains("-h") || arguments.contains("--help") {
+            print(SnapwatchOptions.usage)
+            return 0
+        }
+        switch SnapwatchOptions.parse(arguments) {
+        case .failure(let error):
+            Diagnostics.error("\(error.description)\n\(SnapwatchOptions.usage)")
+            return 100
+        case .success(let options):
+            do {
+                return try Snapwatch(options: options).run()
+            } catch {
+                Diagnostics.error(error.description)
+                return 111
+            }
+        }
+    }
+
+    struct StartError: Error, CustomStringConvertible { var description: String }
+
+    init(options: SnapwatchOptions) throws(StartError) {
+        self.options = options
+        guard let hook = Self.resolve(options.hook) else {
+            throw StartError(description: "hook \(options.hook) is not an executable file")
+        }
+        hookPath = hook
+        do {
+            loop = try EventLoop(signals: [SIGCHLD, SIGTERM, SIGINT, SIGHUP])
+            watcher = try SnapshotsWatcher(repository: options.repository)
+            try loop.add(watcher.fd, token: Self.inotifyToken)
+        } catch {
+            throw StartError(description: "cannot set up the event loop: \(error)")
+        }
+        let now = EventLoop.wallNow / nanosPerSecond
+        let saved = FileSystem.readBytes(options.stateFile, limit: 64 << 20)
+        record = saved.map { SnapwatchRecord.parse(String(decoding: $0, as: UTF8.self), now: now) }
+            ?? SnapwatchRecord(watchingSince: now)
+        queue = SnapshotQueue(delivered: record.delivered, settings: .init(
+            hookTimeout: options.hookTimeout, retryInitial: options.retryInitial, termGrace: options.termGrace))
+    }
+
+    /// A hook named with a slash is a path; a bare name is looked up on PATH, like a shell would.
+    static func resolve(_ hook: String) -> String? {
+        if hook.contains("/") { return FileSystem.isExecutableFile(hook) ? hook : nil }
+        let path = Spawner.environmentValue("PATH") ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(hook)" }.first(where: FileSystem.isExecutableFile)
+    }
+
+    func run() -> Int32 {
+        rearm()
+        while exitCode == nil {
+            for token in loop.wait() {
+                switch token {
+                case EventLoop.signalToken: handleSignals()
+                case EventLoop.timerToken:
+                    loop.acknowledgeTimer()
+                    apply(queue.timer(now: EventLoop.now))
+                case Self.inotifyToken: handleWatchEvents()
+                default: break
+                }
+            }
+            loop.setDeadline(queue.deadline)
+            writeStatus()
+        }
+        return exitCode ?? 0
+    }
+
+    func rearm() {
+        if watcher.arm() {
+            relist()
+        } else if let missing = watcher.waitingFor, missing != announcedMissing {
+            Diagnostics.info("waiting for \(watcher.snapshots): \(missing) does not exist yet (no restic init so far)")
+            announcedMissing = missing
+        }
+        writeStatus()
+    }
+
+    func relist() {
+        let listing = watcher.list()
+        if let last = listing.last { noteNewest(last.id, last.time) }
+        apply(queue.listed(listing.map(\.id), now: EventLoop.now))
+    }
+
+    func handleWatchEvents() {
+        var relisted = false
+        var found: [String] = []
+        for event in watcher.drain() {
+            switch event {
+            case .relist: relisted = true
+            case .snapshot(let id):
+                noteNewest(id, watcher.modificationTime(id) ?? EventLoop.wallNow / nanosPerSecond)
+                found.append(id)
+            }
+        }
+        if !found.isEmpty { apply(queue.found(found, fromEvent: true, now: EventLoop.now)) }
+        if relisted {
+            if watcher.isWatchingSnapshots && FileSystem.exists(watcher.snapshots) { relist() } else { rearm() }
+        }
+    }
+
+    func noteNewest(_ id: String, _ time: Int64) {
+        if newest == nil || time >= newest!.time { newest = (id, time) }
+    }
+
+    func handleSignals() {
+        for sig in loop.pendingSignals() {
+            switch sig {
+            case SIGCHLD: reap()
+            case SIGHUP: rearm()
+            case SIGTERM, SIGINT: apply(queue.terminate(now: EventLoop.now))
+            default: break
+            }
+        }
+    }
+
+    func reap() {
+        var status: Int32 = 0
+        while true {
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { break }
+            guard pid == hookPid else { continue }
+            hookPid = 0
+            let exit: ExitStatus = status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+            hookEnded(exit)
+        }
+    }
+
+    func hookEnded(_ exit: ExitStatus) {
+        let duration = (EventLoop.now - hookStarted.monotonic) / 1_000_000
+        let count = queue.running?.count ?? 0
+        record.lastHook = (hookStarted.wall / 1_000_000, duration, exit)
+        if exit == .exited(0) {
+            record.lastSuccess = EventLoop.wallNow / nanosPerSecond
+            Diagnostics.info("delivered \(count) snapshot\(count == 1 ? "" : "s") to \(options.hook) in \(duration) ms")
+        }
+        apply(queue.hookExited(exit, now: EventLoop.now))
+        if exit != .exited(0) {
+            let retry = queue.deadline.map { " ; retry in \(($0 - EventLoop.now) / 1_000_000) ms" } ?? ""
+            Diagnostics.warn("hook \(options.hook) failed (\(Self.describe(exit))) for \(count) snapshot\(count == 1 ? "" : "s")"
+                + (queue.stopping ? "" : retry))
+        }
+    }
+
+    static func describe(_ exit: ExitStatus) -> String {
+        switch exit {
+        case .exited(let code): return "exit code \(code)"
+        case .signaled(let sig): return "signal \(SignalName.name(sig) ?? String(sig))"
+        }
+    }
+
+    func apply(_ actions: [SnapshotQueue.Action]) {
+        for action in actions {
+            switch action {
+            case .runHook(let ids): startHook(ids)
+            case .signalHook(let sig):
+                if hookPid > 0 {
+                    Diagnostics.warn("hook \(options.hook) (pid \(hookPid)) still running: sending \(SignalName.name(sig) ?? String(sig)) to its group")
+                    kill(-hookPid, sig)
+                }
+            case .saveState: saveState()
+            case .exit(let code): exitCode = code
+            }
+        }
+        if queue.stopping && queue.running == nil && exitCode == nil {
+            saveState()
+            exitCode = 0
+        }
+    }
+
+    func startHook(_ ids: [String]) {
+        let environment = Spawner.environment(setting: "SNAPWATCH_REPO", to: FileSystem.realPath(options.repository) ?? options.repository)
+        hookStarted = (EventLoop.now, EventLoop.wallNow)
+        // A new session: the hook and whatever it starts form one group to stop on timeout.
+        switch Spawner.spawn(hookPath, arguments: [hookPath] + ids, environment: environment, directory: ".",
+                             stdin: .devNull, stdout: .inherit) {
+        case .success(let pid): hookPid = pid
+        case .failure(let error):
+            Diagnostics.error("cannot start hook \(hookPath): \(error)")
+            hookEnded(.exited(127))
+        }
+    }
+
+    func saveState() {
+        record.delivered = queue.delivered
+        if let error = FileSystem.writeDurably(options.stateFile, Array(record.stateText().utf8)) {
+            Diagnostics.error("cannot write state \(options.stateFile): \(error) (delivered snapshots may be delivered again)")
+        }
+        writeStatus()
+    }
+
+    func writeStatus() {
+        guard let path = options.statusFile else { return }
+        let text = record.statusText(lastSnapshot: newest, waiting: queue.waiting, failures: queue.failures)
+        guard text != writtenStatus else { return }
+        if let error = FileSystem.writeAtomically(path, Array(text.utf8)) {
+            Diagnostics.error("cannot write status \(path): \(error)")
+        }
+        writtenStatus = text
+    }
+}

@@ -1,0 +1,4 @@
+import Glibc
+import SvtreeCore
+
+exit(Snapwatch.main(arguments: Array(CommandLine.arguments.dropFirst())))
