@@ -67,6 +67,9 @@ import Testing
         #expect(q.found([a], fromEvent: true, now: 2) == [.runHook([a])])
         _ = q.hookExited(.exited(0), now: 3)
         #expect(q.found([a], fromEvent: true, now: 4) == [], "once confirmed, a repeat event is ignored")
+        _ = q.listed([a, b], now: 5)
+        _ = q.hookExited(.exited(0), now: 6)
+        #expect(q.found([b], fromEvent: true, writtenInPlace: false, now: 7) == [], "a rename puts a whole file in place")
     }
 
     @Test func hookTimeoutSendsTermThenKill() {

@@ -60,9 +60,11 @@ public struct SnapshotQueue: Sendable {
     }
 
     /// ids in the order found; `fromEvent` for close-write / moved-to, false for a listing.
-    public mutating func found(_ ids: [String], fromEvent: Bool, now: Int64) -> [Action] {
+    /// `writtenInPlace` (close-write) may complete a file a listing saw half-written; a rename
+    /// (moved-to) puts a whole file in place, so it confirms without delivering again.
+    public mutating func found(_ ids: [String], fromEvent: Bool, writtenInPlace: Bool = true, now: Int64) -> [Action] {
         for id in ids {
-            let again = fromEvent && unconfirmed.remove(id) != nil
+            let again = fromEvent && unconfirmed.remove(id) != nil && writtenInPlace
             // A close event for an id seen only in a listing (or running from one) is the
             // complete file: deliver it again; anything else already queued or done is skipped.
             if pendingSet.contains(id) { continue }
@@ -101,8 +103,7 @@ public struct SnapshotQueue: Sendable {
             let retry = batch.filter { !pendingSet.contains($0) }
             pending = retry + pending
             pendingSet.formUnion(retry)
-            let delay = min(settings.retryMaximum, settings.retryInitial << min(failures - 1, 30))
-            retryAt = now + delay
+            retryAt = now + retryDelay
             actions.append(.saveState)
         }
         if stopping { return actions + [.exit(0)] }
@@ -141,6 +142,11 @@ public struct SnapshotQueue: Sendable {
     }
 
     public var waiting: Int { pending.count + (running?.count ?? 0) }
+
+    /// The wait before the next attempt after `failures` failed runs in a row.
+    public var retryDelay: Int64 {
+        failures == 0 ? 0 : min(settings.retryMaximum, settings.retryInitial << min(failures - 1, 30))
+    }
 
     private mutating func startIfIdle(now: Int64) -> [Action] {
         guard running == nil, !stopping, retryAt == nil, !pending.isEmpty else { return [] }

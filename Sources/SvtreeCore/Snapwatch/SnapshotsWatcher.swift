@@ -5,10 +5,13 @@ import SystemPackage
 /// ancestor (a repository that is not initialised yet, or a folder rclone makes lazily).
 public final class SnapshotsWatcher {
     public enum Event: Equatable {
-        /// A snapshot file closed after writing, or renamed into place.
-        case snapshot(String)
-        /// Events were lost (queue overflow) or the folder came or went: list it again.
+        /// A snapshot file closed after writing in place (rclone), or renamed into place (restic's
+        /// local backend, rest-server).
+        case snapshot(String, writtenInPlace: Bool)
+        /// The folder (or an ancestor) came or went: watch and list again.
         case relist
+        /// The kernel's event queue overflowed: events were lost, list again.
+        case overflow
     }
 
     public let fd: Int32
@@ -69,12 +72,13 @@ public final class SnapshotsWatcher {
                 let nameBytes = buffer[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 }
                 offset += 16 + length
                 if mask & UInt32(IN_Q_OVERFLOW) != 0 {
-                    events.append(.relist)
+                    events.append(.overflow)
                 } else if wd == snapshotsWatch {
                     if mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED) != 0 {
                         events.append(.relist)
                     } else if SnapwatchRecord.isSnapshotID(nameBytes) {
-                        events.append(.snapshot(String(decoding: nameBytes, as: UTF8.self)))
+                        events.append(.snapshot(String(decoding: nameBytes, as: UTF8.self),
+                                                writtenInPlace: mask & UInt32(IN_CLOSE_WRITE) != 0))
                     }
                 } else if wd == ancestorWatch {
                     events.append(.relist)

@@ -94,6 +94,10 @@ public final class Snapwatch {
     func rearm() {
         if watcher.arm() {
             relist()
+            if announcedMissing != nil {
+                Diagnostics.info("watching \(watcher.snapshots)")
+                announcedMissing = nil
+            }
         } else if let missing = watcher.waitingFor, missing != announcedMissing {
             Diagnostics.info("waiting for \(watcher.snapshots): \(missing) does not exist yet (no restic init so far)")
             announcedMissing = missing
@@ -109,16 +113,21 @@ public final class Snapwatch {
 
     func handleWatchEvents() {
         var relisted = false
-        var found: [String] = []
+        var closed: [String] = []
+        var renamed: [String] = []
         for event in watcher.drain() {
             switch event {
             case .relist: relisted = true
-            case .snapshot(let id):
+            case .overflow:
+                Diagnostics.warn("inotify queue overflowed (fs.inotify.max_queued_events): listing \(watcher.snapshots) again")
+                relisted = true
+            case .snapshot(let id, let inPlace):
                 noteNewest(id, watcher.modificationTime(id) ?? EventLoop.wallNow / nanosPerSecond)
-                found.append(id)
+                if inPlace { closed.append(id) } else { renamed.append(id) }
             }
         }
-        if !found.isEmpty { apply(queue.found(found, fromEvent: true, now: EventLoop.now)) }
+        if !closed.isEmpty { apply(queue.found(closed, fromEvent: true, now: EventLoop.now)) }
+        if !renamed.isEmpty { apply(queue.found(renamed, fromEvent: true, writtenInPlace: false, now: EventLoop.now)) }
         if relisted {
             if watcher.isWatchingSnapshots && FileSystem.exists(watcher.snapshots) { relist() } else { rearm() }
         }
@@ -161,7 +170,7 @@ public final class Snapwatch {
         }
         apply(queue.hookExited(exit, now: EventLoop.now))
         if exit != .exited(0) {
-            let retry = queue.deadline.map { " ; retry in \(($0 - EventLoop.now) / 1_000_000) ms" } ?? ""
+            let retry = "; retry in \(queue.retryDelay / 1_000_000) ms"
             Diagnostics.warn("hook \(options.hook) failed (\(Self.describe(exit))) for \(count) snapshot\(count == 1 ? "" : "s")"
                 + (queue.stopping ? "" : retry))
         }
