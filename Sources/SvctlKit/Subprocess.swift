@@ -42,4 +42,27 @@ enum Subprocess {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return status
     }
+
+    /// Runs a program (stdin /dev/null) and returns its wait status and its whole stdout.
+    static func capture(_ arguments: [String]) throws(SvctlError) -> (Int32, [UInt8]) {
+        guard let program = find(arguments[0]) else { throw SvctlError("\(arguments[0]) not found on PATH") }
+        var fds: [Int32] = [-1, -1]
+        guard sv_pipe_cloexec(&fds) == 0 else { throw SvctlError("pipe: \(FileSystem.lastErrno)") }
+        let spawned = Spawner.spawn(program, arguments: arguments, environment: Spawner.environment(setting: "LC_ALL", to: "C"),
+                                    directory: ".", stdin: .devNull, stdout: .descriptor(fds[1]))
+        close(fds[1])
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            output += buffer[0..<n]
+        }
+        close(fds[0])
+        guard case .success(let pid) = spawned else { throw SvctlError("cannot start \(program): \(FileSystem.lastErrno)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status, output)
+    }
 }

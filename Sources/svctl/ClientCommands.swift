@@ -156,3 +156,43 @@ enum TemplateLocation {
         throw SvctlError("no templates found (tried \(candidates.joined(separator: ", "))): use --templates or SVTREE_TEMPLATES")
     }
 }
+
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check that a client's repository files still hash to their names; exit 2 on any mismatch.",
+        discussion: """
+            restic names files by their sha256. Each run checks one part of a rotating partition \
+            (default 1/30, so a daily run covers everything in a month) of the repository and of its \
+            local replicas, and reports every mismatch by path. The position is kept in the client's \
+            audit-position file.
+            """)
+
+    @OptionGroup var tree: TreeOptions
+
+    @Option(help: ArgumentHelp("How much to check per run: 1/30, 0.1, or 1 for everything.", valueName: "fraction"))
+    var fraction = "1/30"
+
+    @Argument(help: ArgumentHelp("The client.", valueName: "client"),
+              completion: .custom { _, _, _ in TreeLayout().definedClients })
+    var client: String
+
+    func run() throws {
+        var mismatches = 0
+        do throws(SvctlError) {
+            try Names.check(client)
+            let layout = tree.layout
+            guard let directory = layout.clientDirectory(client) else {
+                throw SvctlError("no such client: \(client)", exitCode: 3)
+            }
+            let parts = try SvctlKit.Audit.parts(fromFraction: fraction)
+            let audit = SvctlKit.Audit(parts: parts, positionFile: directory + "/audit-position")
+            let result = try audit.run(client: client, roots: [layout.repository(client)]
+                + SvctlKit.Audit.localReplicas(clientDirectory: directory))
+            printLines(result.lines)
+            mismatches = result.mismatches
+        } catch {
+            throw fail(error)
+        }
+        if mismatches > 0 { throw ExitCode(2) }
+    }
+}

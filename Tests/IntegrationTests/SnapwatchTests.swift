@@ -76,8 +76,8 @@ import Testing
         #expect(tree.read("delivered.log").contains("|" + (FileSystem.realPath(tree.root + "/repo") ?? "")))
         // The state is saved when the hook has exited 0, then the status.
         try tree.waitFor("the state file") { tree.read("state").contains("delivered \(Self.id(2))") }
+        try tree.waitFor("nothing waiting") { tree.read("backup-status").contains("waiting 0") }
         #expect(tree.read("backup-status").contains("last_snapshot \(Self.id(2))"))
-        #expect(tree.read("backup-status").contains("waiting 0"), "\(tree.read("delivered.log"))\n\(tree.read("snapwatch.err"))")
     }
 
     @Test func whatAppearedWhileDownIsDeliveredOnceOnStart() throws {
@@ -138,12 +138,14 @@ import Testing
         let tree = try TreeFixture("snapwatch-term")
         tree.makeDirectories(tree.root + "/repo/snapshots")
         // A hook that ignores TERM and leaves a child in its group.
-        Self.hook(tree, "trap '' TERM; sleep 30 & exec sleep 30")
+        Self.hook(tree, "trap '' TERM; sleep 31.5 & exec sleep 31.5")
         let pid = try Self.start(tree, ["--grace", "0.3"])
         Self.snapshot(tree, 1)
-        try tree.waitFor("the hook to run") { !Self.delivered(tree).isEmpty }
-        let hookGroup = ProcessTable.scan().entries.values.filter { tree.commandLine($0.pid).hasPrefix("sleep 30") }.map(\.pid)
-        #expect(hookGroup.count == 2)
+        var hookGroup: [Int32] = []
+        try tree.waitFor("the hook and its child to run") {
+            hookGroup = ProcessTable.scan().entries.values.filter { tree.commandLine($0.pid) == "sleep 31.5" }.map(\.pid)
+            return hookGroup.count == 2
+        }
         kill(pid, SIGTERM)
         let status = try tree.waitExit(pid)
         #expect(status == 0, "exit status \(status)")

@@ -8,20 +8,17 @@ import Testing
 @Suite(.serialized) struct SvctlTreeTests {
     static let repository = FileSystem.parentDirectory(FileSystem.parentDirectory(FileSystem.parentDirectory(#filePath)))
 
-    /// A tree with enabled/ and clients/, templates copied from the repository's with
-    /// snapwatch replaced by a sleeping stand-in (snapwatch itself is tested end to end elsewhere).
+    /// A tree with enabled/ and clients/; `svctl add` uses the repository's templates.
     static func tree(_ name: String) throws -> TreeFixture {
         let tree = try TreeFixture(name)
         tree.makeDirectories(tree.root + "/enabled")
         tree.makeDirectories(tree.root + "/clients")
-        tree.run("/bin/cp", ["-R", repository + "/service-templates", tree.root + "/templates"])
-        tree.write("templates/snapwatch/run", "#!/bin/sh\nexec 2>&1\necho watching @REPOSITORY@\nexec sleep 3600\n", executable: true)
         return tree
     }
 
     static func environment(_ tree: TreeFixture) -> [String: String] {
-        ["SVTREE_ROOT": tree.root + "/enabled", "SVTREE_TEMPLATES": tree.root + "/templates",
-         "PATH": TreeFixture.buildDirectory + ":/usr/local/bin:/usr/bin:/bin"]
+        ["SVTREE_ROOT": tree.root + "/enabled", "SVTREE_TEMPLATES": repository + "/service-templates",
+         "PATH": TreeFixture.buildDirectory + ":/usr/local/bin:/usr/bin:/bin", "HOME": tree.root]
     }
 
     static func svctl(_ tree: TreeFixture, _ arguments: String...) -> (Int32, String) {
@@ -83,7 +80,7 @@ import Testing
         let (listed, listOutput) = Self.svctl(tree, "list")
         #expect(listed == 0 && listOutput.contains("alice  enabled  port \(port)"), "\(listOutput)")
         let (logs, logsOutput) = Self.svctl(tree, "logs", "alice/snapwatch")
-        #expect(logs == 0 && logsOutput.contains("watching \(tree.root)/data/alice"), "\(logsOutput)")
+        #expect(logs == 0 && logsOutput.contains("snapwatch: watching \(tree.root)/data/alice/snapshots"), "\(logsOutput)")
 
         let (refused, refusedOutput) = Self.svctl(tree, "remove", "alice")
         #expect(refused == 1 && refusedOutput.contains("svctl disable alice first"), "\(refusedOutput)")
