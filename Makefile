@@ -34,6 +34,7 @@ bench: release
 	@scripts/install-deps.sh $(APT_PACKAGES) s6 python3
 	Benchmarks/tree-bench.py "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
 	Benchmarks/log-bench.py "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
+	Benchmarks/snapwatch-bench.py "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
 
 # Release binaries (static Swift runtime), the unit and its sysusers/tmpfiles/sysctl files,
 # the client templates and the README. PREFIX and DESTDIR as usual.
@@ -41,7 +42,8 @@ install: release
 	bin="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"; \
 	install -D -m 0755 "$$bin/svtree" "$(DESTDIR)$(PREFIX)/bin/svtree"; \
 	install -D -m 0755 "$$bin/svlog" "$(DESTDIR)$(PREFIX)/bin/svlog"; \
-	install -D -m 0755 "$$bin/svctl" "$(DESTDIR)$(PREFIX)/bin/svctl"
+	install -D -m 0755 "$$bin/svctl" "$(DESTDIR)$(PREFIX)/bin/svctl"; \
+	install -D -m 0755 "$$bin/snapwatch" "$(DESTDIR)$(PREFIX)/bin/snapwatch"
 	install -d "$(DESTDIR)$(PREFIX)/lib/systemd/system"
 	sed 's|@PREFIX@|$(PREFIX)|g' systemd/svtree.service.in > "$(DESTDIR)$(PREFIX)/lib/systemd/system/svtree.service"
 	install -D -m 0644 systemd/sysusers.d-svtree.conf "$(DESTDIR)$(PREFIX)/lib/sysusers.d/svtree.conf"

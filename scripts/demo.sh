@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The README's demo: a root svtree over ./demo/enabled with one client (two services, each
-# with a logger), shown at work. DEMO_HOLD=1 keeps the tree running until Ctrl-C.
+# The README's demo, with real parts: a root svtree over ./demo/enabled, a client made by
+# `svctl add` (rclone's restic server + snapwatch, each with an svlog logger), a real restic
+# backup replicated to ./demo/replica, svctl status, and a teardown that leaves nothing.
+# DEMO_HOLD=1 keeps the tree running until Ctrl-C.
 set -euo pipefail
 bin=${1:?usage: demo.sh BIN_DIR}
-export PATH="$bin:$PATH"
 top=$(pwd)
 demo="$top/demo"
+export PATH="$bin:$PATH" SVTREE_ROOT="$demo/enabled" SVTREE_TEMPLATES="$top/service-templates"
+export RESTIC_PASSWORD="demo repository password" HOME="$demo"
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # Every process svtree started for alice carries SVTREE_SERVICE=<its service dir>, inherited below.
@@ -15,58 +18,53 @@ wait_for() { # wait_for SECONDS COMMAND...: bounded wait for a condition
     local limit=$(( $(now_ms) + $1 * 1000 )); shift
     until "$@"; do [ "$(now_ms)" -lt "$limit" ] || { echo "demo: timed out waiting for: $*" >&2; return 1; }; sleep 0.01; done
 }
-running() { for s in storage snapwatch; do sv status "$demo/clients/alice/services/$s" 2>/dev/null | grep -q '^run: .*; run: log:' || return 1; done; }
-gone() { [ "$(client_processes)" -eq 0 ]; }
+in_replica() { ls "$demo/replica/alice/snapshots" 2>/dev/null | grep -q "^$1"; }
 
 rm -rf "$demo"
 mkdir -p "$demo/enabled" "$demo/clients"
-cp -r "$top/service-templates/client" "$demo/clients/alice"
-for service in storage snapwatch; do
-    dir="$demo/clients/alice/services/$service"
-    mkdir -p "$dir/log/main"
-    printf '#!/bin/sh\nexec 2>&1\necho "%s: started as pid $$"\nwhile :; do echo "%s: still serving"; sleep 5; done\n' \
-        "$service" "$service" > "$dir/run"
-    printf '#!/bin/sh\nexec svlog -tt ./main\n' > "$dir/log/run"
-    chmod +x "$dir/run" "$dir/log/run"
-done
-mkdir -p "$demo/clients/alice/log/main"
 
-say "root svtree over $demo/enabled (pid shown below); Ctrl-C ends it cleanly"
+say "root svtree over $demo/enabled; Ctrl-C ends it cleanly"
 svtree "$demo/enabled" &
 root=$!
 # Whatever happens, the demo never leaves its tree running.
 trap 'kill -TERM $root 2>/dev/null || true' INT TERM
 trap 'kill -TERM $root 2>/dev/null && wait $root' EXIT
 
-say "enable alice: ln -s clients/alice enabled/alice"
-start=$(now_ms)
-ln -s "$demo/clients/alice" "$demo/enabled/alice"
-wait_for 10 running
-echo "both services and their loggers running $(( $(now_ms) - start )) ms after ln -s"
-sv status "$demo/clients/alice" "$demo/clients/alice/services/"*
-echo "the tree (every service in its own session; svtree holds the log pipes):"
-ps -o pid,ppid,sid,args --forest -p "$root,$(client_pids | paste -sd,)"
+say "svctl add alice --replica $demo/replica/alice"
+svctl add alice --replica "$demo/replica/alice" | tee "$demo/add.out"
+repository=$(sed -n 's/^ *export RESTIC_REPOSITORY=//p' "$demo/add.out")
 
-say "kill -9 the storage service: svtree starts it again at once"
+say "svctl enable alice -w 10 (the symlink; waits until both services run and storage answers)"
+start=$(now_ms)
+svctl enable alice -w 10
+echo "ready $(( $(now_ms) - start )) ms after enable"
+
+say "restic init and backup of ./Sources through alice's rclone server"
+restic -r "$repository" init -q
+restic -r "$repository" backup -q "$top/Sources"
+backed_up=$(now_ms)
+id=$(ls "$demo/data/alice/snapshots")
+wait_for 10 in_replica "$id"
+echo "snapshot ${id:0:8} replicated to $demo/replica/alice $(( $(now_ms) - backed_up )) ms after restic returned"
+restic -r "$demo/replica/alice" check 2>&1 | tail -n 1
+svctl status alice
+
+say "kill -9 the storage server: svtree starts it again at once"
 old=$(cat "$demo/clients/alice/services/storage/supervise/pid")
 start=$(now_ms)
 kill -9 "$old"
 wait_for 5 sh -c "p=\$(cat '$demo/clients/alice/services/storage/supervise/pid'); [ -n \"\$p\" ] && [ \"\$p\" != $old ]"
 echo "storage back as pid $(cat "$demo/clients/alice/services/storage/supervise/pid") after $(( $(now_ms) - start )) ms"
-sleep 0.2
-echo "its log (svlog, svlogd's format, through the pipe svtree holds):"
-tail -n 3 "$demo/clients/alice/services/storage/log/main/current"
+svctl logs alice -n 6
 
-say "disable alice: rm enabled/alice"
-start=$(now_ms)
-rm "$demo/enabled/alice"
-wait_for 10 gone
-echo "every process of alice gone $(( $(now_ms) - start )) ms after rm"
+say "svctl disable alice --wait"
+svctl disable alice --wait
+echo "processes of alice left: $(client_processes)"
 
-ln -s "$demo/clients/alice" "$demo/enabled/alice"
-wait_for 10 running
+svctl enable alice -w 10 >/dev/null
 if [ "${DEMO_HOLD:-0}" = 1 ]; then
-    say "alice enabled again; the tree runs until Ctrl-C (try: sv status $demo/clients/alice/services/*)"
+    say "alice enabled again; the tree runs until Ctrl-C (try: SVTREE_ROOT=$demo/enabled svctl status alice)"
+    echo "RESTIC_REPOSITORY=$repository"
     wait "$root" || true
 else
     say "SIGTERM to the root: the whole tree goes down in order"

@@ -7,8 +7,17 @@ set -euo pipefail
 bin=${1:?usage: make-fixtures.sh BIN_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/svctl-fixtures-XXXXXX)
-# runsv's children outlive it (the fault svtree fixes): kill everything that runs from $work.
-trap 'pkill -KILL -f "$work" || true; sleep 0.2; rm -rf "$work"' EXIT
+# runsv's children outlive it (the fault svtree fixes): kill everything whose working
+# directory is under $work (supervisors, services and client svtrees alike).
+cleanup() {
+    local p
+    for p in /proc/[0-9]*; do
+        case $(readlink "$p/cwd" 2>/dev/null) in "$work"*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;; esac
+    done
+    sleep 0.2
+    rm -rf "$work"
+}
+trap cleanup EXIT
 export PATH="$bin:$PATH"
 service() { # service DIR BODY
     mkdir -p "$1/log"
