@@ -176,7 +176,9 @@ final class TreeFixture {
     }
 
     func killEverything() {
-        for pid in started { kill(pid, SIGKILL) }
+        // A reaped pid may belong to another process by now (pid_max is 32768 here): only
+        // unreaped children, whose pids cannot be reused, are killed by pid.
+        for pid in started where reaped[pid] == nil { kill(pid, SIGKILL) }
         for _ in 0..<50 {
             let left = processes()
             if left.isEmpty { break }

@@ -80,11 +80,12 @@ extension Supervisor {
     /// Writes what changed; the summary for systemd can only change when something did.
     func flushStatus() {
         guard !dirtyStatus.isEmpty else { return }
-        observer?.status(summary())
         for key in dirtyStatus {
             if let entry = entries[key.identity] { writeStatus(entry, key.role) }
         }
         dirtyStatus.removeAll()
+        // After the files: what systemd hears is already what svctl and sv read.
+        observer?.status(summary())
     }
 
     func writeStatus(_ entry: Entry, _ role: EntryMachine.Role) {

@@ -69,6 +69,8 @@ public final class Supervisor {
     /// Runs until SIGTERM or SIGINT has torn everything down; returns the exit code.
     public func run() -> Int32 {
         rescan()
+        drainExits()
+        flushStatus()
         observer?.ready()
         if observer?.watchdogInterval != nil { watchdogDue = EventLoop.now }
         while true {
