@@ -49,8 +49,9 @@ public struct ClientReport: Sendable {
     }
 
     /// Reads a client from disk (`checkSupervisors` false for fixture files no process holds).
+    /// `runChecks` runs each running service's `./check` (the detailed view: one process each).
     public static func read(_ name: String, layout: TreeLayout, now: Int64, checkSupervisors: Bool = true,
-                            alertAges: BackupReport.AlertAges = .init()) -> ClientReport {
+                            runChecks: Bool = false, alertAges: BackupReport.AlertAges = .init()) -> ClientReport {
         let enabled = layout.isEnabled(name)
         let defined = FileSystem.exists(layout.definition(name))
         guard let directory = layout.clientDirectory(name) else {
@@ -59,7 +60,11 @@ public struct ClientReport: Sendable {
         }
         let supervisor = ServiceProbe.read(name: name, path: directory, checkSupervisor: checkSupervisors)
         let services = TreeLayout.services(ofClient: directory).map {
-            ServiceProbe.read(name: $0, path: directory + "/services/" + $0, checkSupervisor: checkSupervisors)
+            var probe = ServiceProbe.read(name: $0, path: directory + "/services/" + $0, checkSupervisor: checkSupervisors)
+            if runChecks, probe.status?.state == .run, FileSystem.isExecutableFile(probe.path + "/check") {
+                probe.ready = Control.checkPasses(probe.path)
+            }
+            return probe
         }
         let backup = BackupReport.read(clientDirectory: directory, defaults: alertAges)
         return ClientReport(name: name, enabled: enabled, defined: defined, directory: directory,
@@ -105,6 +110,8 @@ public struct ClientReport: Sendable {
             }
         } else if status.paused {
             flag(.warning, "\(label): paused")
+        } else if probe.ready == false {
+            flag(.warning, "\(label): up but not ready (its ./check fails)")
         } else if let deaths = probe.quickDeaths, deaths > 0, now - status.since < Self.flappingWindowNanos {
             flag(.warning, "\(label): restarted after \(deaths) quick death\(deaths == 1 ? "" : "s")")
         }

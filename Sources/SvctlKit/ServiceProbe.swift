@@ -25,6 +25,8 @@ public struct ServiceProbe: Sendable, Equatable {
     /// Written by svtree (it has `supervise/svtree`), else by runsv or nothing yet.
     public var writtenBySvtree: Bool
     public var log: LogProbe?
+    /// runit's readiness: whether the service's `./check` passes; nil without one, or unasked.
+    public var ready: Bool?
 
     public struct LogProbe: Sendable, Equatable {
         public var supervisor: Supervisor

@@ -32,6 +32,7 @@ public enum StatusJSON {
         members += state(supervisor: probe.supervisor, status: probe.status, now: now)
         members += [
             ("normally", .string(probe.normallyUp ? "up" : "down")),
+            ("ready", probe.ready.map(JSON.bool) ?? .null),
             ("quick_deaths", .optional(probe.quickDeaths)),
             ("restart_delay_ms", .optional(probe.restartDelayMs)),
             ("last_exit", probe.lastExit.map(exit) ?? .null),

@@ -72,6 +72,7 @@ public enum StatusView {
         var text = brief(probe, now: now)
         if let status = probe.status, probe.supervisor == .running {
             if status.pid > 0 && status.state != .down { text += " (pid \(status.pid))" }
+            if let ready = probe.ready { text += ready ? ", ready" : ", not ready" }
             if status.paused { text += ", paused" }
             if status.gotTerm { text += ", got TERM" }
             if status.state == .run && status.want == .down { text += ", want down" }

@@ -28,7 +28,8 @@ struct Status: ParsableCommand {
             throw fail(SvctlError("bad client name \(Names.quoted(name)): \(Names.rule)", exitCode: 3))
         }
         let names = clientNames.isEmpty ? layout.enabledClients : clientNames
-        let reports = names.map { ClientReport.read($0, layout: layout, now: now) }
+        // Named clients are shown in full, with each service's ./check run for readiness.
+        let reports = names.map { ClientReport.read($0, layout: layout, now: now, runChecks: !clientNames.isEmpty) }
         if json {
             print(StatusJSON.document(reports, now: now).text())
         } else if clientNames.isEmpty {

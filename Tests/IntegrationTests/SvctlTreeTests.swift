@@ -75,7 +75,8 @@ import Testing
         let (restarted, restartOutput) = Self.svctl(tree, "restart", "alice/storage", "-w", "10")
         #expect(restarted == 0, "\(restartOutput)")
         #expect(tree.supervisedPid("clients/alice/services/storage") != oldPid)
-        #expect(Self.svctl(tree, "status", "alice").0 == 0)
+        let (detailed, detail) = Self.svctl(tree, "status", "alice")
+        #expect(detailed == 0 && detail.contains("), ready; log up"), "storage's ./check passes: \(detail)")
 
         let (listed, listOutput) = Self.svctl(tree, "list")
         #expect(listed == 0 && listOutput.contains("alice  enabled  port \(port)"), "\(listOutput)")
