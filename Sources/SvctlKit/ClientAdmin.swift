@@ -112,6 +112,7 @@ public struct ClientAdmin: Sendable {
     /// repository data too.
     public func remove(_ name: String, purge: Bool) throws(SvctlError) -> [String] {
         let definition = try requireDefinition(name)
+        try layout.requireInside(definition, label: name)
         let real = FileSystem.realPath(definition) ?? definition
         for entry in layout.enabledClients where FileSystem.realPath(layout.enabledEntry(entry)) == real {
             throw SvctlError("client \(name) is enabled (\(layout.enabledEntry(entry))): svctl disable \(name) first")

@@ -52,6 +52,16 @@ public struct TreeLayout: Sendable {
         return nil
     }
 
+    /// Refuses a path that resolves outside `enabled/` and `clients/` (a symlink to elsewhere):
+    /// svctl writes control letters and deletes files only inside the tree.
+    public func requireInside(_ path: String, label: String) throws(SvctlError) {
+        let resolved = FileSystem.realPath(path) ?? path
+        let roots = [enabled, clients].map { FileSystem.realPath($0) ?? $0 }
+        guard roots.contains(where: { resolved.hasPrefix($0 + "/") }) else {
+            throw SvctlError("\(label) resolves to \(resolved), outside the tree (\(enabled), \(clients)): svctl does not act on it")
+        }
+    }
+
     /// Names in a directory that the tree would consider (no dot-names), sorted.
     public static func entries(_ directory: String) -> [String] {
         guard case .success(let names) = FileSystem.list(directory) else { return [] }

@@ -180,11 +180,12 @@ struct Audit: ParsableCommand {
         var mismatches = 0
         do throws(SvctlError) {
             try Names.check(client)
+            let parts = try SvctlKit.Audit.parts(fromFraction: fraction)
             let layout = tree.layout
             guard let directory = layout.clientDirectory(client) else {
                 throw SvctlError("no such client: \(client)", exitCode: 3)
             }
-            let parts = try SvctlKit.Audit.parts(fromFraction: fraction)
+            try layout.requireInside(directory, label: client)
             let audit = SvctlKit.Audit(parts: parts, positionFile: directory + "/audit-position")
             let result = try audit.run(client: client, roots: [layout.repository(client)]
                 + SvctlKit.Audit.localReplicas(clientDirectory: directory))

@@ -27,6 +27,7 @@ struct ControlOptions: ParsableArguments {
                 for name in names {
                     let path = directory + "/services/" + name
                     guard FileSystem.exists(path) else { throw SvctlError("no such service: \(client)/\(name)", exitCode: 3) }
+                    try tree.layout.requireInside(path, label: "\(client)/\(name)")
                     paths.append(("\(client)/\(name)", path))
                 }
             }

@@ -30,7 +30,8 @@ public final class Snapwatch {
         }
         switch SnapwatchOptions.parse(arguments) {
         case .failure(let error):
-            Diagnostics.error("\(error.description)\n\(SnapwatchOptions.usage)")
+            Diagnostics.error(error.description)
+            _ = FileSystem.writeAll(2, Array((SnapwatchOptions.usage + "\n").utf8))
             return 100
         case .success(let options):
             do {

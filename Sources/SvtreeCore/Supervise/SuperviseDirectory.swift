@@ -17,11 +17,15 @@ public final class SuperviseDirectory {
     public enum OpenError: Error, CustomStringConvertible {
         case io(String, Errno)
         case locked(String)
+        case notDirectory(String)
+        case notFIFO(String)
 
         public var description: String {
             switch self {
             case .io(let path, let errno): return "\(path): \(errno)"
             case .locked(let path): return "\(path) is locked: another supervisor (runsv or svtree) runs this service"
+            case .notDirectory(let path): return "\(path) is not a directory: remove it"
+            case .notFIFO(let path): return "\(path) exists and is not a FIFO: remove it"
             }
         }
 
@@ -30,6 +34,8 @@ public final class SuperviseDirectory {
             switch self {
             case .io(let path, let errno): return "\(Self.relative(path)): \(errno)"
             case .locked(let path): return "\(Self.relative(path)) is locked: another supervisor (runsv or svtree) runs it"
+            case .notDirectory(let path): return "\(Self.relative(path)) is not a directory: remove it"
+            case .notFIFO(let path): return "\(Self.relative(path)) exists and is not a FIFO: remove it"
             }
         }
 
@@ -52,6 +58,9 @@ public final class SuperviseDirectory {
         } else if let error = FileSystem.makeDirectory(path, mode: 0o700) {
             throw .io(path, error)
         }
+        if case .success(let info) = FileSystem.info(path), info.kind != .directory {
+            throw .notDirectory(path)
+        }
         lockFD = open(path + "/lock", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard lockFD >= 0 else { throw .io(path + "/lock", FileSystem.lastErrno) }
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
@@ -63,7 +72,7 @@ public final class SuperviseDirectory {
         for name in ["control", "ok"] {
             if let error = FileSystem.makeFIFO(path + "/" + name) {
                 close()
-                throw .io(path + "/" + name, error)
+                throw error == .fileExists ? .notFIFO(path + "/" + name) : .io(path + "/" + name, error)
             }
         }
         // Read-write so the FIFO never reports EOF when a writer such as `sv` goes away.

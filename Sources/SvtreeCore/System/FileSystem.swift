@@ -166,21 +166,29 @@ extension String {
 }
 
 /// One line on stderr per problem, prefixed with the program's name.
+/// One line per message on stderr (the log): control characters in a message (a file name
+/// with a newline) are escaped as \xNN, so a message is always exactly one line.
 public enum Diagnostics {
     nonisolated(unsafe) public static var program = "svtree"
 
-    public static func warn(_ message: String) {
-        let line = Array("\(program): warning: \(message)\n".utf8)
-        _ = FileSystem.writeAll(2, line)
-    }
+    public static func warn(_ message: String) { emit("warning: " + message) }
 
-    public static func error(_ message: String) {
-        let line = Array("\(program): error: \(message)\n".utf8)
-        _ = FileSystem.writeAll(2, line)
-    }
+    public static func error(_ message: String) { emit("error: " + message) }
 
-    public static func info(_ message: String) {
-        let line = Array("\(program): \(message)\n".utf8)
+    public static func info(_ message: String) { emit(message) }
+
+    static func emit(_ message: String) {
+        var line = Array("\(program): ".utf8)
+        line.reserveCapacity(line.count + message.utf8.count + 1)
+        for byte in message.utf8 {
+            if byte < 0x20 || byte == 0x7f {
+                let digits = Array("0123456789abcdef".utf8)
+                line += [UInt8(ascii: "\\"), UInt8(ascii: "x"), digits[Int(byte >> 4)], digits[Int(byte & 15)]]
+            } else {
+                line.append(byte)
+            }
+        }
+        line.append(UInt8(ascii: "\n"))
         _ = FileSystem.writeAll(2, line)
     }
 }

@@ -10,6 +10,8 @@ final class Entry {
     var machine: EntryMachine
     var supervise: [EntryMachine.Role: SuperviseDirectory]
     var controlTokens: [UInt64] = []
+    /// The last "cannot start run" said for a role, until a start succeeds.
+    var spawnFailure: [EntryMachine.Role: String] = [:]
     private(set) var pipeRead: Int32 = -1
     private(set) var pipeWrite: Int32 = -1
     private let environments: [EntryMachine.Role: [String]]

@@ -39,7 +39,8 @@ public struct ServiceDefinition: Sendable {
         case .failure(let error):
             let target = FileSystem.readLink(entryPath) ?? "?"
             let absolute = target.hasPrefix("/") ? target : directory + "/" + target
-            let what = linkInfo.kind == .symlink ? "dangling symlink to \(target)" : "cannot stat"
+            let what = linkInfo.kind != .symlink ? "cannot stat"
+                : error == .tooManySymbolicLinkLevels ? "symlink loop through \(target)" : "dangling symlink to \(target)"
             return .failure(Problem(message: "\(label): \(what) (\(error))",
                                     watch: [FileSystem.parentDirectory(absolute)]))
         }

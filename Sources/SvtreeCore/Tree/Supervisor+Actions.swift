@@ -22,9 +22,15 @@ extension Supervisor {
             switch spawn(entry, role, program: "./run", arguments: []) {
             case .success(let pid):
                 owners[pid] = .run(entry.identity, role)
+                entry.spawnFailure[role] = nil
                 perform(entry.machine.handle(.spawned(pid: pid), for: role, now: EventLoop.now), on: entry)
             case .failure(let error):
-                Diagnostics.warn("\(directory)/\(entry.label(role)): cannot start run (\(error))")
+                // run exists (it was checked): ENOENT or ENOEXEC from exec mean its #! line.
+                let hint = error == .noSuchFileOrDirectory || error == .execFormatError ? ": check its #! line" : ""
+                let message = "\(directory)/\(entry.label(role)): cannot start run (\(error))\(hint); retrying with backoff"
+                // Said once, not at every retry of the backoff.
+                if entry.spawnFailure[role] != message { Diagnostics.warn(message) }
+                entry.spawnFailure[role] = message
                 perform(entry.machine.handle(.spawnFailed, for: role, now: EventLoop.now), on: entry)
             }
         case .spawnFinish(let code, let sig):

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""A thousand clients: svtree against Debian's runit (runsvdir -P), in one run.
+
+Each system gets N clients (a nested supervisor, two leaf services, one leaving a setsid'd
+process behind, each with a logger: svlog under svtree, svlogd under runit). Measured: time
+from the N symlinks to every leaf running, a status read of everything (svctl status; sv
+status of every service for runit), idle CPU and wakeups of the whole tree, PSS per client,
+descriptors of the root, and SIGTERM of the root to the last process gone.
+
+The inotify instance limit (fs.inotify.max_user_instances, 128 by default) is raised for the
+run as svtree's sysctl.d drop-in does, and restored after; each svtree holds one.
+
+usage: scale-bench.py BIN_DIR [--clients N] [--idle-seconds S] [--systems svtree,runit]
+"""
+import argparse
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+here = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("tree_bench", f"{here}/tree-bench.py")
+tb = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tb)
+
+INOTIFY = "/proc/sys/fs/inotify/max_user_instances"
+
+
+def tree_processes(tree):
+    root = tree.root.pid
+    return [(pid, cmdline) for pid, cmdline, cwd in tb.processes() if tb.under(cwd, tree.base) or pid == root]
+
+
+def sample(pids):
+    switches, ticks = 0, 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if "ctxt_switches" in line:
+                        switches += int(line.split()[1])
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return switches, ticks
+
+
+def pss(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+        except OSError:
+            pass
+    return total
+
+
+def run(kind, base, bin_dir, clients, idle_seconds):
+    tree = tb.Tree(kind, base, bin_dir, "svlog" if kind == "svtree" else "svlogd")
+    for i in range(clients):
+        tree.make_client(f"c{i}")
+    tree.start_root()
+    time.sleep(0.5)
+    start = time.monotonic()
+    for i in range(clients):
+        os.symlink(tree.client_dir(f"c{i}"), f"{tree.enabled}/c{i}")
+    want = {f"{tree.client_dir(f'c{i}')}/services/{s}" for i in range(clients) for s in tb.SERVICES}
+
+    def all_up():
+        return want <= {cwd for _, cmdline, cwd in tb.processes() if cmdline == tb.LEAF}
+
+    up = tb.wait_until(all_up, 300)
+    up = None if up is None else time.monotonic() - start
+    time.sleep(5)
+    result = {"up": up}
+
+    env = dict(os.environ, SVTREE_ROOT=tree.enabled)
+    t = time.monotonic()
+    if kind == "svtree":
+        status = subprocess.run([f"{bin_dir}/svctl", "status"], env=env, capture_output=True, text=True)
+        result["status_ok"] = status.returncode == 0 and status.stdout.count("\n") == clients
+        result["status_code"] = status.returncode
+    else:
+        services = [f"{tree.client_dir(f'c{i}')}/services/{s}" for i in range(clients) for s in tb.SERVICES]
+        status = subprocess.run(["sv", "status"] + services, capture_output=True, text=True)
+        result["status_ok"] = status.stdout.count("run:") >= len(services)
+        result["status_code"] = status.returncode
+    result["status_s"] = time.monotonic() - t
+
+    pids = [pid for pid, _ in tree_processes(tree)]
+    result["processes"] = len(pids)
+    before = sample(pids)
+    time.sleep(idle_seconds)
+    after = sample(pids)
+    hz = os.sysconf("SC_CLK_TCK")
+    result["wakeups"] = (after[0] - before[0]) / idle_seconds
+    result["cpu"] = (after[1] - before[1]) / hz * 60 / idle_seconds
+    result["pss"] = pss(pids) / clients
+    result["root_fds"] = len(os.listdir(f"/proc/{tree.root.pid}/fd"))
+
+    start = time.monotonic()
+    tree.root.send_signal(signal.SIGTERM if kind == "svtree" else signal.SIGHUP)
+    gone = tb.wait_until(lambda: not [p for p, _, cwd in tb.processes() if tb.under(cwd, base)], 60)
+    result["teardown"] = None if gone is None else time.monotonic() - start
+    result["left"] = len([p for p, _, cwd in tb.processes() if tb.under(cwd, base)])
+    tree.stop()
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("bin_dir")
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--idle-seconds", type=float, default=30)
+    parser.add_argument("--systems", default="svtree,runit")
+    args = parser.parse_args()
+    bin_dir = os.path.abspath(args.bin_dir)
+    kinds = [k for k in args.systems.split(",") if k == "svtree" or shutil.which("runsvdir")]
+    with open(INOTIFY) as f:
+        saved = f.read().strip()
+    work = tempfile.mkdtemp(prefix="svtree-scale-")
+    results = {}
+    try:
+        with open(INOTIFY, "w") as f:
+            f.write(str(max(int(saved), 4 * args.clients)))
+        for kind in kinds:
+            print(f"{kind}: {args.clients} clients ...", file=sys.stderr, flush=True)
+            results[kind] = run(kind, f"{work}/{kind}", bin_dir, args.clients, args.idle_seconds)
+    finally:
+        with open(INOTIFY, "w") as f:
+            f.write(saved)
+        shutil.rmtree(work, ignore_errors=True)
+
+    def seconds(v):
+        return "never" if v is None else f"{v:.2f} s"
+
+    rows = [
+        ("symlinks to every leaf running", lambda r: seconds(r["up"]), lambda r: r["up"]),
+        ("status of everything", lambda r: f"{r['status_s']:.2f} s ({'ok' if r['status_ok'] else 'INCOMPLETE'}, exit {r['status_code']})",
+         lambda r: r["status_s"]),
+        ("processes in the tree", lambda r: str(r["processes"]), lambda r: r["processes"]),
+        (f"idle wakeups/s", lambda r: f"{r['wakeups']:.2f}", lambda r: r["wakeups"]),
+        (f"idle CPU s/min", lambda r: f"{r['cpu']:.3f}", lambda r: r["cpu"]),
+        ("PSS/client, everything", lambda r: f"{r['pss']:.0f} kB", lambda r: r["pss"]),
+        ("descriptors of the root", lambda r: str(r["root_fds"]), lambda r: r["root_fds"]),
+        ("SIGTERM (runit: HUP) to nothing left", lambda r: seconds(r["teardown"]), lambda r: r["teardown"]),
+        ("processes left", lambda r: str(r["left"]), lambda r: r["left"]),
+    ]
+    header = f"{'metric (' + str(args.clients) + ' clients)':38} " + " ".join(f"{k:>34}" for k in kinds) + \
+        (f" {'runit/svtree':>13}" if len(kinds) > 1 else "")
+    print(header)
+    print("-" * len(header))
+    for title, text, value in rows:
+        line = f"{title:38} " + " ".join(f"{text(results[k]):>34}" for k in kinds)
+        if len(kinds) > 1:
+            a, b = value(results[kinds[1]]), value(results["svtree"])
+            line += f" {('never' if a is None else 'inf' if not b else f'{a / b:.1f}x'):>13}"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

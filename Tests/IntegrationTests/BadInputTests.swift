@@ -1,0 +1,200 @@
+import Glibc
+import SvctlKit
+import SvtreeCore
+import Testing
+
+/// The bad-input corpus: each broken thing gets one clear line naming it, and the tree keeps
+/// running (a canary service keeps its pid). Counted in the closing note of the reliability issue.
+@Suite(.serialized) struct BadInputTests {
+    struct Case: Sendable {
+        var name: String
+        var expected: String
+        var make: @Sendable (TreeFixture, String) -> Void
+    }
+
+    static let longName = String(repeating: "n", count: 250)
+
+    /// Broken service directories, each under `dir/<name>`; `expected` is in its one warning line.
+    static let entries: [Case] = [
+        Case(name: "dangling", expected: "dangling symlink to") { t, p in t.symlink(t.root + "/nowhere", p) },
+        Case(name: "looped", expected: "symlink loop through") { t, p in
+            t.symlink(t.root + "/dir/looped2", p)
+            t.symlink(t.root + "/dir/looped", "dir/looped2")
+        },
+        Case(name: "selfloop", expected: "symlink loop through") { t, p in t.symlink(t.root + "/dir/selfloop", p) },
+        Case(name: "norun", expected: "no run file") { t, p in t.makeDirectories(t.root + "/" + p) },
+        Case(name: "notexec", expected: "run is not executable") { t, p in t.write(p + "/run", "#!/bin/sh\n") },
+        Case(name: "rundir", expected: "run is a directory") { t, p in t.makeDirectories(t.root + "/" + p + "/run") },
+        Case(name: "plainfile", expected: "not a directory") { t, p in t.write(p, "x") },
+        Case(name: "fifo", expected: "not a directory") { t, p in mkfifo(t.root + "/" + p, 0o600) },
+        Case(name: "devnull", expected: "not a directory") { t, p in t.symlink("/dev/null", p) },
+        Case(name: "rundangling", expected: "no run file") { t, p in
+            t.makeDirectories(t.root + "/" + p)
+            t.symlink(t.root + "/nowhere/run", p + "/run")
+        },
+        Case(name: "runtodir", expected: "run is a directory") { t, p in
+            t.makeDirectories(t.root + "/" + p)
+            t.symlink("/tmp", p + "/run")
+        },
+        Case(name: "lognorun", expected: "/log: no run file") { t, p in
+            t.service(p, logger: nil)
+            t.makeDirectories(t.root + "/" + p + "/log")
+        },
+        Case(name: "lognotexec", expected: "/log: run is not executable") { t, p in
+            t.service(p, logger: nil)
+            t.write(p + "/log/run", "#!/bin/sh\nexec cat\n")
+        },
+        Case(name: "logrundir", expected: "/log: run is a directory") { t, p in
+            t.service(p, logger: nil)
+            t.makeDirectories(t.root + "/" + p + "/log/run")
+        },
+        Case(name: "badshebang", expected: "cannot start run (No such file or directory): check its #! line") { t, p in
+            t.write(p + "/run", "#!/nonexistent/interpreter\n", executable: true)
+        },
+        Case(name: "emptyrun", expected: "check its #! line") { t, p in t.write(p + "/run", "", executable: true) },
+        Case(name: "binaryrun", expected: "check its #! line") { t, p in
+            t.write(p + "/run", String(decoding: [0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 3], as: UTF8.self), executable: true)
+        },
+        Case(name: "supervisefile", expected: "supervise is not a directory: remove it") { t, p in
+            t.service(p, logger: nil)
+            t.write(p + "/supervise", "not a directory")
+        },
+        Case(name: "supervisedangling", expected: "supervise") { t, p in
+            t.service(p, logger: nil)
+            t.symlink(t.root + "/nowhere/at/all/supervise", p + "/supervise")
+        },
+        Case(name: "controlfile", expected: "supervise/control exists and is not a FIFO: remove it") { t, p in
+            t.service(p, logger: nil)
+            t.write(p + "/supervise/control", "a regular file")
+        },
+        Case(name: "lockdir", expected: "supervise/lock") { t, p in
+            t.service(p, logger: nil)
+            t.makeDirectories(t.root + "/" + p + "/supervise/lock")
+        },
+        Case(name: "okdir", expected: "supervise/ok exists and is not a FIFO: remove it") { t, p in
+            t.service(p, logger: nil)
+            t.makeDirectories(t.root + "/" + p + "/supervise/ok")
+        },
+        Case(name: "logsupervisefile", expected: "log/supervise is not a directory: remove it") { t, p in
+            t.service(p)
+            t.write(p + "/log/supervise", "not a directory")
+        },
+        Case(name: "downsignal", expected: "down-signal: unknown signal \"SIGNOPE\"") { t, p in
+            t.service(p, logger: nil)
+            t.write(p + "/down-signal", "SIGNOPE\n")
+        },
+        Case(name: "timeoutkill", expected: "timeout-kill: not a number of milliseconds") { t, p in
+            t.service(p, logger: nil)
+            t.write(p + "/timeout-kill", "soon\n")
+        },
+        Case(name: "timeoutfinish", expected: "timeout-finish: not a number of milliseconds") { t, p in
+            t.service(p, logger: nil)
+            t.write(p + "/timeout-finish", "-5\n")
+        },
+        Case(name: "newline\nname", expected: "newline\\x0aname: no run file") { t, p in t.makeDirectories(t.root + "/" + p) },
+        Case(name: "tab\tname", expected: "tab\\x09name: no run file") { t, p in t.makeDirectories(t.root + "/" + p) },
+        Case(name: "escape\u{1b}[31mred", expected: "escape\\x1b[31mred: no run file") { t, p in t.makeDirectories(t.root + "/" + p) },
+        Case(name: longName, expected: longName + ": no run file") { t, p in t.makeDirectories(t.root + "/" + p) },
+    ]
+
+    /// One svtree over every broken entry at once, plus a canary; then garbage on the canary's
+    /// control FIFO. Each warning is one line and appears once; the canary keeps its pid.
+    @Test func brokenEntriesAndControlGarbage() throws {
+        let tree = try TreeFixture("corpus")
+        tree.makeDirectories(tree.root + "/dir")
+        tree.service("dir/canary", logger: nil)
+        for entry in Self.entries { entry.make(tree, "dir/" + entry.name) }
+        let root = try tree.startSvtree("dir")
+        try tree.waitFor("the canary") { tree.isRunning("dir/canary") }
+        let canary = tree.supervisedPid("dir/canary")
+        for entry in Self.entries {
+            let label = entry.name.replacingAll("\n", with: "\\x0a").replacingAll("\t", with: "\\x09")
+                .replacingAll("\u{1b}", with: "\\x1b")
+            do {
+                try tree.waitFor("the warning about \(label)", seconds: 5) {
+                    tree.read("svtree.err").lines().contains { $0.contains("/dir/" + label) && $0.contains(entry.expected) }
+                }
+            } catch {
+                Issue.record("\(label): no line with \(entry.expected): \(tree.read("svtree.err").lines().filter { $0.contains(label) })")
+            }
+        }
+        // Every line starts with the program's name: nothing spilled over a line break; and a
+        // run that cannot start is said once, not at every retry.
+        #expect(tree.read("svtree.err").lines().allSatisfy { $0.hasPrefix("svtree: ") })
+        #expect(tree.read("svtree.err").lines().filter { $0.contains("/dir/badshebang:") }.count == 1)
+
+        // Control FIFO garbage: every byte value, then a megabyte of noise; then a real 'd'.
+        let control = tree.root + "/dir/canary/supervise/control"
+        let fd = open(control, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        try #require(fd >= 0)
+        let harmless = (0...255).map(UInt8.init).filter { !"udoxtkpchaiq12".utf8.contains($0) }
+        _ = FileSystem.writeAll(fd, harmless)
+        var noise = [UInt8](repeating: 0, count: 1 << 20)
+        for i in noise.indices { noise[i] = harmless[(i * 7919) % harmless.count] }
+        var offset = 0
+        while offset < noise.count {
+            let n = noise[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n > 0 { offset += n } else { usleep(1000) }
+        }
+        close(fd)
+        try tree.waitFor("the FIFO to be drained") {
+            var st = stat()
+            stat(control, &st)
+            let probe = open(control, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+            defer { close(probe) }
+            var available: Int32 = 0
+            _ = ioctl(probe, UInt(FIONREAD), &available)
+            return available == 0
+        }
+        #expect(tree.supervisedPid("dir/canary") == canary, "garbage on control did something")
+        _ = tree.run("/usr/bin/sv", ["down", tree.root + "/dir/canary"])
+        try tree.waitFor("the canary to stop on a real d") { tree.status("dir/canary")?.state == .down }
+        #expect(kill(root, 0) == 0, "svtree died")
+    }
+
+    /// svctl: each bad argument refused with a line saying why, and a non-zero exit.
+    @Test func svctlRefusesBadArguments() throws {
+        let tree = try SvctlTreeTests.tree("corpus-svctl")
+        tree.makeDirectories(tree.root + "/enabled/realdir")
+        tree.write("enabled/realdir/run", "#!/bin/sh\n", executable: true)
+        tree.makeDirectories(tree.root + "/elsewhere/outsider/services/s")
+        tree.symlink(tree.root + "/elsewhere/outsider", "enabled/outsider")
+        let cases: [([String], Int32, String)] = [
+            (["status", "../x"], 3, Names.rule),
+            (["status", ""], 3, Names.rule),
+            (["status", "nobody"], 3, "no such client"),
+            (["add", "a b"], 1, Names.rule),
+            (["add", String(repeating: "x", count: 65)], 1, Names.rule),
+            (["add", "new\nline"], 1, Names.rule),
+            (["add", "--", "-dash"], 1, Names.rule),
+            (["add", "alice", "--port", "0"], 1, "bad port 0"),
+            (["add", "alice", "--port", "70000"], 1, "bad port 70000"),
+            (["add", "alice", "--port", "abc"], 64, "abc"),
+            (["add", "alice", "--template", "nope"], 1, "unknown template \"nope\""),
+            (["add", "alice", "--templates", "/nonexistent"], 1, "template /nonexistent/client missing"),
+            (["add", "alice", "--clients", "/nonexistent/clients"], 1, "clients directory /nonexistent/clients does not exist"),
+            (["up", "alice/../x"], 1, Names.rule),
+            (["up", "/abs"], 1, Names.rule),
+            (["up", "nobody"], 3, "no such client"),
+            (["up", "outsider/s"], 1, "outside the tree"),
+            (["up"], 64, "Missing expected argument"),
+            (["down", "nobody/storage", "-w", "abc"], 64, "abc"),
+            (["enable", "nobody"], 3, "no such client"),
+            (["enable", "x", "--root", "/nonexistent/enabled"], 3, "no such client"),
+            (["disable", "realdir"], 1, "not a symlink"),
+            (["disable", "."], 1, Names.rule),
+            (["logs", "nobody"], 3, "no such client"),
+            (["logs", "a/b/c"], 1, Names.rule),
+            (["audit", "nobody"], 3, "no such client"),
+            (["audit", "x", "--fraction", "2/3"], 1, "bad fraction"),
+            (["remove", "nobody"], 3, "no such client"),
+            (["frobnicate"], 64, "Unexpected argument"),
+        ]
+        for (arguments, code, expected) in cases {
+            let (got, output) = tree.run(TreeFixture.buildDirectory + "/svctl", arguments,
+                                         environment: SvctlTreeTests.environment(tree))
+            #expect(got == code && output.contains(expected), "svctl \(arguments): exit \(got): \(output)")
+        }
+        #expect(TreeLayout.entries(tree.root + "/clients").isEmpty, "nothing was made")
+    }
+}
