@@ -198,3 +198,66 @@ import Testing
         #expect(TreeLayout.entries(tree.root + "/clients").isEmpty, "nothing was made")
     }
 }
+
+/// The tree itself broken: missing, deleted under a running entry, read-only; a logger's
+/// config full of garbage.
+@Suite(.serialized) struct BrokenTreeTests {
+    @Test func missingDirectoryThenCreated() throws {
+        let tree = try TreeFixture("missing-dir")
+        let root = try tree.startSvtree("enabled")
+        try tree.waitFor("the error naming the directory") {
+            tree.read("svtree.err").contains("\(tree.root)/enabled: cannot read the directory (No such file or directory)")
+        }
+        tree.service("staging/svc", logger: nil)
+        tree.makeDirectories(tree.root + "/enabled")
+        rename(tree.root + "/staging/svc", tree.root + "/enabled/svc")
+        try tree.waitFor("the service once the directory exists") { tree.isRunning("enabled/svc") }
+        #expect(kill(root, 0) == 0)
+    }
+
+    @Test func entryDeletedWhileRunning() throws {
+        let tree = try TreeFixture("deleted")
+        tree.service("dir/doomed")
+        tree.service("dir/canary", logger: nil)
+        try tree.startSvtree("dir")
+        try tree.waitFor("both up") { tree.isRunning("dir/doomed") && tree.isRunning("dir/doomed/log") && tree.isRunning("dir/canary") }
+        let canary = tree.supervisedPid("dir/canary")
+        let doomed = try #require(FileSystem.realPath(tree.root + "/dir/doomed"))
+        #expect(tree.processes(markedUnder: doomed).count == 2)
+        tree.run("/bin/rm", ["-rf", doomed])
+        try tree.waitFor("every process of the deleted entry gone") { tree.processes(markedUnder: doomed).isEmpty }
+        #expect(tree.supervisedPid("dir/canary") == canary)
+    }
+
+    @Test func readOnlyTreeSaysSoAndASuperviseLinkFixesIt() throws {
+        let tree = try TreeFixture("readonly")
+        let disk = tree.root + "/ro"
+        tree.makeDirectories(disk)
+        let (mounted, output) = tree.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", disk])
+        try #require(mounted == 0, "cannot mount a tmpfs (run the tests as root): \(output)")
+        defer { _ = tree.run("/bin/umount", ["-l", disk]) }
+        tree.service("ro/plain", logger: nil)
+        tree.service("ro/linked", logger: nil)
+        tree.makeDirectories(tree.root + "/state")
+        tree.symlink(tree.root + "/state/linked", "ro/linked/supervise")
+        try #require(tree.run("/bin/mount", ["-o", "remount,ro", disk]).0 == 0)
+        let root = try tree.startSvtree("ro")
+        try tree.waitFor("the read-only error and the linked service up") {
+            tree.read("svtree.err").contains("\(disk)/plain: supervise: Read-only file system") && tree.isRunning("ro/linked")
+        }
+        #expect(kill(root, 0) == 0)
+    }
+
+    @Test func garbageLogConfigIsReportedLineByLine() throws {
+        let tree = try TreeFixture("badconfig")
+        tree.makeDirectories(tree.root + "/log")
+        tree.write("log/config", "s1000x\nnope\n\u{1}\u{2}binary\nn3\nuroot@example\n")
+        let (code, output) = tree.run("/bin/sh", ["-c", "printf 'one\\ntwo\\n' | \(TreeFixture.buildDirectory)/svlog \(tree.root)/log"])
+        #expect(code == 0, "\(output)")
+        #expect(tree.read("log/current") == "one\ntwo\n", "lines lost over a bad config")
+        let warnings = output.lines()
+        #expect(warnings.allSatisfy { $0.hasPrefix("svlog: ") }, "\(output)")
+        #expect(warnings.contains { $0.contains("s1000x") } && warnings.contains { $0.contains("nope") }
+                && warnings.contains { $0.contains("\\x01\\x02binary") }, "\(output)")
+    }
+}

@@ -129,7 +129,11 @@ final class TreeFixture {
     /// Living processes started for this tree: marked with a service path under `root`
     /// (the marker is inherited, so escaped double-forks count too), plus svtrees started here.
     func processes(under relative: String = "") -> [Int32] {
-        let prefix = FileSystem.realPath(root + "/" + relative) ?? root
+        processes(markedUnder: FileSystem.realPath(root + "/" + relative) ?? root)
+    }
+
+    /// The same for an absolute path (one that may be gone by now).
+    func processes(markedUnder prefix: String) -> [Int32] {
         return ProcessTable.scan().entries.values.filter { entry in
             guard !entry.isZombie else { return false }
             if let marker = ProcessTable.environmentValue(entry.pid, "SVTREE_SERVICE") {

@@ -27,12 +27,12 @@ public struct LogConfig: Sendable, Equatable {
             guard let first = line.first, first != "#" else { continue }
             let rest = String(line.dropFirst())
             switch first {
-            case "s": config.maximumSize = config.number(rest, line: number + 1, suffixes: ["k": 1024, "m": 1 << 20]) ?? config.maximumSize
+            case "s": config.maximumSize = config.number(rest, line: number + 1, setting: first, suffixes: ["k": 1024, "m": 1 << 20]) ?? config.maximumSize
             case "n":
-                config.keep = config.number(rest, line: number + 1) ?? config.keep
+                config.keep = config.number(rest, line: number + 1, setting: first) ?? config.keep
                 if config.keep == 1 { config.keep = 2 }  // svlogd's rule: the one being processed counts
-            case "N": config.minimumKeep = config.number(rest, line: number + 1) ?? config.minimumKeep
-            case "t": config.maximumAge = config.number(rest, line: number + 1, suffixes: ["m": 60, "h": 3600]) ?? config.maximumAge
+            case "N": config.minimumKeep = config.number(rest, line: number + 1, setting: first) ?? config.minimumKeep
+            case "t": config.maximumAge = config.number(rest, line: number + 1, setting: first, suffixes: ["m": 60, "h": 3600]) ?? config.maximumAge
             case "!": config.processor = rest.isEmpty ? nil : rest
             case "p": config.prefix = rest
             case "+": config.rules.append(.select(rest))
@@ -49,7 +49,8 @@ public struct LogConfig: Sendable, Equatable {
         return config
     }
 
-    private mutating func number(_ text: String, line: Int, suffixes: [Character: Int] = [:]) -> Int? {
+    private mutating func number(_ text: String, line: Int, setting: Character,
+                                 suffixes: [Character: Int] = [:]) -> Int? {
         var digits = Substring(text)
         var factor = 1
         if let last = digits.last, let multiplier = suffixes[last] {
@@ -57,7 +58,7 @@ public struct LogConfig: Sendable, Equatable {
             digits = digits.dropLast()
         }
         guard let value = Int(digits), value >= 0, value < Int(Int32.max) else {
-            problems.append("line \(line): \"\(text)\" is not a number: setting ignored")
+            problems.append("line \(line): \"\(text)\" is not a number: setting ignored (\(String(setting))\(text))")
             return nil
         }
         return value * factor
