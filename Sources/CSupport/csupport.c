@@ -2,6 +2,7 @@
 #include "csupport.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <string.h>
@@ -235,3 +236,7 @@ int sv_wifexited(int status) { return WIFEXITED(status); }
 int sv_wexitstatus(int status) { return WEXITSTATUS(status); }
 int sv_wifsignaled(int status) { return WIFSIGNALED(status); }
 int sv_wtermsig(int status) { return WTERMSIG(status); }
+
+int sv_rename_exchange(const char *from, const char *to) {
+    return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_EXCHANGE) == 0 ? 0 : errno;
+}

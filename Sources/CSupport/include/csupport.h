@@ -30,6 +30,9 @@ void sv_timerfd_drain(int fd);
 int64_t sv_monotonic_ns(void);
 int64_t sv_realtime_ns(void);
 
+// renameat2(RENAME_EXCHANGE): swaps two files atomically. Returns 0 or errno.
+int sv_rename_exchange(const char *from, const char *to);
+
 int sv_set_child_subreaper(void);
 int sv_pipe_cloexec(int fds[2]);
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.

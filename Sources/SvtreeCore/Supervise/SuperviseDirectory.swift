@@ -102,17 +102,17 @@ public final class SuperviseDirectory {
     public func write(_ snapshot: StatusFormat.Snapshot, extra: String) {
         if snapshot.pid != writtenPid {
             writtenPid = snapshot.pid
-            report(FileSystem.writeAtomically(path + "/pid", Array(StatusFormat.pidText(snapshot.pid).utf8)), "pid")
+            report(FileSystem.writeReplacing(path + "/pid", Array(StatusFormat.pidText(snapshot.pid).utf8)), "pid")
         }
         if extra != writtenExtra {
             writtenExtra = extra
-            report(FileSystem.writeAtomically(path + "/svtree", Array(extra.utf8)), "svtree")
+            report(FileSystem.writeReplacing(path + "/svtree", Array(extra.utf8)), "svtree")
         }
-        report(FileSystem.writeAtomically(path + "/status", StatusFormat.statusBytes(snapshot)), "status")
+        report(FileSystem.writeReplacing(path + "/status", StatusFormat.statusBytes(snapshot)), "status")
         let stat = StatusFormat.statText(snapshot)
         if stat != writtenStat {
             writtenStat = stat
-            report(FileSystem.writeAtomically(path + "/stat", Array(stat.utf8)), "stat")
+            report(FileSystem.writeReplacing(path + "/stat", Array(stat.utf8)), "stat")
         }
     }
 

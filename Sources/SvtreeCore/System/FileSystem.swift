@@ -79,6 +79,25 @@ public enum FileSystem {
         return rename(temporary, path) == 0 ? nil : lastErrno
     }
 
+    /// Like `writeAtomically` for a file rewritten again and again (`supervise/status`): the
+    /// new content goes into `name.new`, which is kept, and the two are swapped with
+    /// RENAME_EXCHANGE. Readers still see one whole file or the other, and no inode is made or
+    /// freed per write (on ext4 without a journal, new inodes among recently freed ones cost
+    /// most of a thousand-client teardown).
+    @discardableResult
+    public static func writeReplacing(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Errno? {
+        let temporary = path + ".new"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { return lastErrno }
+        let ok = writeAll(fd, bytes)
+        let writeError = ok ? nil : lastErrno
+        close(fd)
+        if let writeError { return writeError }
+        if sv_rename_exchange(temporary, path) == 0 { return nil }
+        // The first write (no file to swap with), or a file system without RENAME_EXCHANGE.
+        return rename(temporary, path) == 0 ? nil : lastErrno
+    }
+
     /// The same, flushed to disk (file, then the rename in its directory) before returning:
     /// for state that must survive a power cut.
     public static func writeDurably(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Errno? {

@@ -46,24 +46,26 @@ public struct ProcessTable {
         return nil
     }
 
-    public func children(of pid: Int32) -> [Int32] {
-        entries.values.filter { $0.parent == pid && !$0.isZombie }.map(\.pid)
+    /// Direct children of `pid` (of all its threads), from /proc/PID/task/*/children: costs the
+    /// number of children, not the number of processes on the machine.
+    public static func children(of pid: Int32) -> [Int32] {
+        guard case .success(let threads) = FileSystem.list("/proc/\(pid)/task") else { return [] }
+        var result: [Int32] = []
+        for thread in threads {
+            let bytes = FileSystem.readBytes("/proc/\(pid)/task/\(thread)/children", limit: 1 << 22) ?? []
+            result += bytes.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
+        }
+        return result
     }
 
-    /// `roots` and every living process below them.
-    public func descendants(of roots: [Int32]) -> Set<Int32> {
-        var byParent: [Int32: [Int32]] = [:]
-        for entry in entries.values where !entry.isZombie { byParent[entry.parent, default: []].append(entry.pid) }
+    /// `roots` and every living process below them, walked through the children files.
+    public static func subtree(of roots: [Int32]) -> Set<Int32> {
         var found = Set<Int32>()
         var stack = roots
         while let pid = stack.popLast() {
             guard found.insert(pid).inserted else { continue }
-            stack += byParent[pid] ?? []
+            stack += children(of: pid)
         }
-        return found
-    }
-
-    public func members(ofSession session: Int32) -> [Int32] {
-        entries.values.filter { $0.session == session && !$0.isZombie }.map(\.pid)
+        return found.filter { readStat($0).map { !$0.isZombie } ?? false }
     }
 }

@@ -4,30 +4,39 @@ extension Supervisor {
     /// Kills what a service's run left behind once it has exited: the rest of its session,
     /// and orphans adopted by this subreaper that its processes started (told by the marker
     /// variable in their environment). Repeats until nothing is left, so no copy outlives it.
+    ///
+    /// Everything it left is below this subreaper: a process whose parent dies comes to us. So
+    /// only our unowned children and what is below them are read, never the whole of /proc (a
+    /// root over a thousand clients ends a thousand runs at teardown).
     func killLeftovers(session: Int32, unitPath: String) {
-        killRepeatedly(what: unitPath) { table in
+        killRepeatedly(what: unitPath) {
             var roots: [Int32] = []
-            for child in table.children(of: selfPid) where owners[child] == nil {
+            for child in ProcessTable.children(of: selfPid) where owners[child] == nil {
+                guard let info = ProcessTable.readStat(child), !info.isZombie else { continue }
+                if info.session == session {
+                    roots.append(child)
+                    continue
+                }
                 guard let marker = ProcessTable.environmentValue(child, Entry.markerVariable) else { continue }
                 let owner = ownerPath(ofMarker: marker)
                 // An orphan of a unit that no longer exists belongs to nobody alive: it goes too.
                 if owner == unitPath || owner == nil { roots.append(child) }
             }
-            return table.descendants(of: roots).union(table.members(ofSession: session))
+            return ProcessTable.subtree(of: roots)
         }
     }
 
     /// At exit: nothing below this process may survive it.
     func sweepDescendants() {
-        killRepeatedly(what: directory) { table in table.descendants(of: [selfPid]) }
+        killRepeatedly(what: directory) { ProcessTable.subtree(of: [selfPid]) }
         reapChildren()
         pendingExits.removeAll()
     }
 
-    private func killRepeatedly(what: String, victims find: (ProcessTable) -> Set<Int32>) {
+    private func killRepeatedly(what: String, victims find: () -> Set<Int32>) {
         for round in 0..<200 {
             reapChildren()
-            var victims = find(ProcessTable.scan())
+            var victims = find()
             victims.remove(selfPid)
             if victims.isEmpty { return }
             for pid in victims { kill(pid, SIGKILL) }
