@@ -6,9 +6,9 @@ DESTDIR ?=
 SWIFT ?= swift
 RELEASE_FLAGS = -c release --static-swift-stdlib
 
-APT_PACKAGES = runit daemontools libsystemd-dev procps systemd restic rclone apache2-utils
+APT_PACKAGES = runit daemontools libsystemd-dev procps systemd restic rclone apache2-utils python3
 
-.PHONY: all deps build release test demo bench install clean
+.PHONY: all deps build release test demo bench chaos install clean
 
 all: build
 
@@ -35,6 +35,12 @@ bench: release
 	Benchmarks/tree-bench.py "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
 	Benchmarks/log-bench.py "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
 	Benchmarks/snapwatch-bench.py "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
+	Benchmarks/scale-bench.py "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
+
+# The long fault-injection run: 20 clients, 300 SIGKILLs, 1000 enable/disable operations, a 2 GB line.
+chaos: release
+	@scripts/install-deps.sh $(APT_PACKAGES)
+	Benchmarks/chaos.py "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)" --long-line-mb 2048
 
 # Release binaries (static Swift runtime), the unit and its sysusers/tmpfiles/sysctl files,
 # the client templates and the README. PREFIX and DESTDIR as usual.
