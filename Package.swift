@@ -37,7 +37,7 @@ let package = Package(
             dependencies: ["SvctlKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "SvtreeCoreTests", dependencies: ["SvtreeCore"]),
-        .testTarget(name: "SvctlTests", dependencies: ["SvctlKit", "SvtreeCore"]),
+        .testTarget(name: "SvctlTests", dependencies: ["SvctlKit", "SvtreeCore"], exclude: ["Fixtures", "Golden"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SvtreeCore", "SvctlKit", "CSupport"]),
     ],
     swiftLanguageModes: [.v6]

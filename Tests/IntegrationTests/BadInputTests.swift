@@ -261,3 +261,24 @@ import Testing
                 && warnings.contains { $0.contains("\\x01\\x02binary") }, "\(output)")
     }
 }
+
+/// Out of descriptors: svtree says which limit, keeps what runs, and retries on a timer
+/// instead of looping (a tight loop of warnings was found here: fixed).
+@Suite struct DescriptorLimitTests {
+    @Test func exhaustionIsSaidOnceAndDoesNotSpin() throws {
+        let tree = try TreeFixture("nofile")
+        for i in 1...30 { tree.service("dir/s\(i)", logger: "exec cat > /dev/null") }
+        // prlimit runs svtree under a 64-descriptor limit: about 13 entries fit.
+        let pid = try tree.startSvtree("dir", options: [], environment: [:], wrapper: ["/usr/bin/prlimit", "--nofile=64:64"])
+        try tree.waitFor("the limit to be named") { tree.read("svtree.err").contains("the descriptor limit (raise LimitNOFILE or ulimit -n)") }
+        usleep(2_000_000)  // the scenario: time in which a spinning loop would write thousands of lines
+        let lines = tree.read("svtree.err").lines()
+        #expect(lines.count < 80, "\(lines.count) lines in 2 s: \(lines.suffix(3))")
+        #expect(Set(lines).count == lines.count, "a line said twice: \(lines.count) lines, \(Set(lines).count) distinct")
+        #expect(kill(pid, 0) == 0)
+        #expect((1...30).contains { tree.isRunning("dir/s\($0)") }, "nothing runs")
+        kill(pid, SIGTERM)
+        #expect(try tree.waitExit(pid) == 0)
+        #expect(tree.processes().isEmpty)
+    }
+}

@@ -84,7 +84,7 @@ final class TreeFixture {
     @discardableResult
     /// Its stdout (what services without a logger print) goes to `svtree.out`.
     func startSvtree(_ relative: String, stderrFile: String = "svtree.err", options: [String] = [],
-                     environment: [String: String] = [:]) throws -> Int32 {
+                     environment: [String: String] = [:], wrapper: [String] = []) throws -> Int32 {
         let fd = open(root + "/" + stderrFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         let out = open(root + "/svtree.out", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         defer { close(out) }
@@ -93,11 +93,11 @@ final class TreeFixture {
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, fd, 2)
         posix_spawn_file_actions_adddup2(&actions, out, 1)
-        let argv = [TreeFixture.svtreeBinary] + options + [root + "/" + relative]
+        let argv = wrapper + [TreeFixture.svtreeBinary] + options + [root + "/" + relative]
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = TreeFixture.environment(environment).map { strdup($0) } + [nil]
         defer { (cArgs + cEnv).forEach { free($0) } }
-        let rc = posix_spawn(&pid, TreeFixture.svtreeBinary, &actions, nil, cArgs, cEnv)
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
         posix_spawn_file_actions_destroy(&actions)
         close(fd)
         guard rc == 0 else { throw TimedOut(description: "cannot spawn svtree: \(rc)") }

@@ -18,6 +18,9 @@ public struct ServiceDefinition: Sendable {
     public struct Problem: Sendable, Equatable, Error {
         public var message: String
         public var watch: [String]
+        /// Out of descriptors: no change to a file fixes it (and watching our own attempts
+        /// would loop); retried on a timer instead.
+        public var exhausted = false
     }
 
     /// The identity of an entry without checking its contents: a running entry is not re-checked.

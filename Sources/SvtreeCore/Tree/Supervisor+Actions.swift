@@ -26,7 +26,8 @@ extension Supervisor {
                 perform(entry.machine.handle(.spawned(pid: pid), for: role, now: EventLoop.now), on: entry)
             case .failure(let error):
                 // run exists (it was checked): ENOENT or ENOEXEC from exec mean its #! line.
-                let hint = error == .noSuchFileOrDirectory || error == .execFormatError ? ": check its #! line" : ""
+                let hint = error == .noSuchFileOrDirectory || error == .execFormatError ? ": check its #! line"
+                    : error == .tooManyOpenFiles ? ": the descriptor limit (raise LimitNOFILE or ulimit -n)" : ""
                 let message = "\(directory)/\(entry.label(role)): cannot start run (\(error))\(hint); retrying with backoff"
                 // Said once, not at every retry of the backoff.
                 if entry.spawnFailure[role] != message { Diagnostics.warn(message) }

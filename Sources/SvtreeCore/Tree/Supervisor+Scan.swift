@@ -8,6 +8,14 @@ extension Supervisor {
         // A watch is added after the look that asked for it: look again until no watch is new.
         var looks = 1
         while scanOnce() && looks < 4 { looks += 1 }
+        // Out of descriptors: try again after 1 s, doubling to 30 s, until it passes.
+        if problems.values.contains(where: \.exhausted) {
+            exhaustionRetryDelay = exhaustionRetryDelay == 0 ? nanosPerSecond : min(2 * exhaustionRetryDelay, 30 * nanosPerSecond)
+            let at = EventLoop.now + exhaustionRetryDelay
+            fallbackRescanAt = min(fallbackRescanAt ?? at, at)
+        } else {
+            exhaustionRetryDelay = 0
+        }
     }
 
     /// One look at the directory; true if it added a watch.
@@ -16,6 +24,17 @@ extension Supervisor {
         var present: [FileSystem.Identity: String] = [:]
         var watchPaths: Set<String> = []
         switch FileSystem.list(directory) {
+        case .failure(let error) where error == .tooManyOpenFiles || error == .tooManyOpenFilesInSystem
+            || error == .noMemory:
+            // A resource ran out, the directory is still there: keep every entry as it is and
+            // look again later (stopping them would free descriptors and start a flip-flop).
+            if !exhaustionReported {
+                Diagnostics.error("\(directory): cannot read the directory (\(error)): the descriptor limit "
+                    + "(raise LimitNOFILE or ulimit -n); entries kept, retrying")
+                exhaustionReported = true
+            }
+            problems[""] = ServiceDefinition.Problem(message: "", watch: [], exhausted: true)
+            return false
         case .failure(let error):
             if !directoryMissingReported {
                 Diagnostics.error("\(directory): cannot read the directory (\(error)): stopping its entries")
@@ -24,8 +43,10 @@ extension Supervisor {
             watchPaths.insert(FileSystem.parentDirectory(directory))
             problems.removeAll()
         case .success(let names):
-            if directoryMissingReported { Diagnostics.info("\(directory): readable again") }
+            if directoryMissingReported || exhaustionReported { Diagnostics.info("\(directory): readable again") }
             directoryMissingReported = false
+            exhaustionReported = false
+            problems[""] = nil
             watchPaths.insert(directory)
             for name in names.sorted() where !name.hasPrefix(".") {
                 scanEntry(name, present: &present, watchPaths: &watchPaths)
@@ -81,6 +102,11 @@ extension Supervisor {
             }
         } catch {
             for directory in directories.values { directory.close() }
+            if case .io(_, let errno) = error, errno == .tooManyOpenFiles || errno == .tooManyOpenFilesInSystem {
+                return ServiceDefinition.Problem(
+                    message: "\(directory)/\(definition.name): \(error.briefDescription): the descriptor limit "
+                        + "(raise LimitNOFILE or ulimit -n); retrying", watch: [], exhausted: true)
+            }
             return ServiceDefinition.Problem(
                 message: "\(directory)/\(definition.name): \(error.briefDescription)",
                 watch: [definition.path, definition.path + "/supervise", definition.logPath + "/supervise"])
@@ -89,10 +115,11 @@ extension Supervisor {
         if definition.log != nil {
             var fds: [Int32] = [-1, -1]
             guard sv_pipe_cloexec(&fds) == 0 else {
+                let error = FileSystem.lastErrno
                 for directory in directories.values { directory.close() }
                 return ServiceDefinition.Problem(
-                    message: "\(directory)/\(definition.name): cannot create the log pipe (\(FileSystem.lastErrno))",
-                    watch: [definition.path])
+                    message: "\(directory)/\(definition.name): cannot create the log pipe (\(error)); retrying",
+                    watch: [], exhausted: true)
             }
             pipe = (fds[0], fds[1])
         }

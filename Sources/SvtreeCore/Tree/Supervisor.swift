@@ -29,6 +29,9 @@ public final class Supervisor {
     /// Without inotify the directory is rescanned on this period (runsvdir's 5 s).
     var fallbackRescanAt: Int64?
     static let fallbackRescanPeriod: Int64 = 5 * nanosPerSecond
+    /// The wait before retrying entries that found no descriptor left.
+    var exhaustionRetryDelay: Int64 = 0
+    var exhaustionReported = false
     public weak var observer: SupervisorObserver?
     /// Each unit in a cgroup of its own, where cgroup v2 is writable; else sessions and markers.
     let cgroups: CgroupTree?
