@@ -282,3 +282,38 @@ import Testing
         #expect(tree.processes().isEmpty)
     }
 }
+
+/// No inotify instance left for the user (fs.inotify.max_user_instances): svtree says so
+/// once, names the sysctl, and finds new entries by rescanning every 5 s. Run as `nobody`,
+/// whose instances a helper uses up, so no other test is touched.
+@Suite struct InotifyLimitTests {
+    @Test func withoutInotifySvtreeRescans() throws {
+        let tree = try TreeFixture("noinotify")
+        tree.makeDirectories(tree.root + "/dir")
+        tree.run("/bin/chown", ["-R", "nobody:nogroup", tree.root])
+        tree.run("/bin/chmod", ["755", tree.root])
+        let hog = tree.root + "/hog.out"
+        let helper = "import ctypes, time\nlibc = ctypes.CDLL(None)\nfds = [libc.inotify_init() for _ in range(100000)]\n"
+            + "print(sum(1 for f in fds if f >= 0), flush=True)\ntime.sleep(120)\n"
+        tree.write("hog.py", helper)
+        let asNobody = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        var pid: pid_t = 0
+        let argv = (asNobody + ["/bin/sh", "-c", "exec python3 \(tree.root)/hog.py > \(hog)"]).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        try #require(posix_spawn(&pid, "/usr/bin/setpriv", nil, nil, argv, environ) == 0)
+        tree.adopt(pid)
+        defer { kill(pid, SIGKILL) }
+        try tree.waitFor("the helper to hold every instance") { !tree.read("hog.out").isEmpty }
+        let root = try tree.startSvtree("dir", wrapper: asNobody)
+        try tree.waitFor("the warning") {
+            tree.read("svtree.err").contains("no inotify instance left (raise the sysctl fs.inotify.max_user_instances)")
+        }
+        tree.service("staging/late", logger: nil)
+        tree.run("/bin/chown", ["-R", "nobody:nogroup", tree.root + "/staging"])
+        rename(tree.root + "/staging/late", tree.root + "/dir/late")
+        try tree.waitFor("the rescan to start it", seconds: 12) { tree.isRunning("dir/late") }
+        #expect(tree.read("svtree.err").lines().count == 1, "\(tree.read("svtree.err"))")
+        kill(root, SIGTERM)
+        #expect(try tree.waitExit(root) == 0)
+    }
+}
