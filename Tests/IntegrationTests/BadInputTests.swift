@@ -315,5 +315,21 @@ import Testing
         #expect(tree.read("svtree.err").lines().count == 1, "\(tree.read("svtree.err"))")
         kill(root, SIGTERM)
         #expect(try tree.waitExit(root) == 0)
+
+        // snapwatch the same: one warning, then a listing every 5 s.
+        tree.makeDirectories(tree.root + "/repo/snapshots")
+        tree.write("hook", "#!/bin/sh\necho \"$*\" >> \(tree.root)/delivered\n", executable: true)
+        tree.run("/bin/chown", ["-R", "nobody:nogroup", tree.root])
+        let snapwatch = try tree.startSvtree("repo", stderrFile: "snapwatch.err", options: [], wrapper: asNobody
+            + [TreeFixture.buildDirectory + "/snapwatch", "--hook", tree.root + "/hook", "--state", tree.root + "/state",
+               "--repo"], replacingProgram: true)
+        try tree.waitFor("snapwatch's warning") {
+            tree.read("snapwatch.err").contains("no inotify instance (Too many open files; raise the sysctl fs.inotify.max_user_instances)")
+        }
+        let id = String(repeating: "5", count: 64)
+        tree.write("repo/snapshots/" + id, "{}")
+        try tree.waitFor("the listing to deliver it", seconds: 12) { tree.read("delivered").contains(id) }
+        kill(snapwatch, SIGTERM)
+        #expect(try tree.waitExit(snapwatch) == 0)
     }
 }

@@ -84,7 +84,8 @@ final class TreeFixture {
     @discardableResult
     /// Its stdout (what services without a logger print) goes to `svtree.out`.
     func startSvtree(_ relative: String, stderrFile: String = "svtree.err", options: [String] = [],
-                     environment: [String: String] = [:], wrapper: [String] = []) throws -> Int32 {
+                     environment: [String: String] = [:], wrapper: [String] = [],
+                     replacingProgram: Bool = false) throws -> Int32 {
         let fd = open(root + "/" + stderrFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         let out = open(root + "/svtree.out", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         defer { close(out) }
@@ -93,7 +94,8 @@ final class TreeFixture {
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, fd, 2)
         posix_spawn_file_actions_adddup2(&actions, out, 1)
-        let argv = wrapper + [TreeFixture.svtreeBinary] + options + [root + "/" + relative]
+        // replacingProgram: the wrapper names another program, which gets the path last.
+        let argv = wrapper + (replacingProgram ? [] : [TreeFixture.svtreeBinary]) + options + [root + "/" + relative]
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = TreeFixture.environment(environment).map { strdup($0) } + [nil]
         defer { (cArgs + cEnv).forEach { free($0) } }

@@ -20,9 +20,12 @@ public final class SnapshotsWatcher {
     private var ancestorWatch: Int32 = -1
     public private(set) var waitingFor: String?
 
-    public init(repository: String) throws(Errno) {
+    /// Why there is no inotify instance (fd -1): the caller lists on a timer instead.
+    public let unavailable: Errno?
+
+    public init(repository: String) {
         fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
-        guard fd >= 0 else { throw FileSystem.lastErrno }
+        unavailable = fd < 0 ? FileSystem.lastErrno : nil
         snapshots = repository + "/snapshots"
     }
 
@@ -31,6 +34,10 @@ public final class SnapshotsWatcher {
     /// Watches `snapshots/` when it exists, else the nearest ancestor; returns whether
     /// `snapshots/` is watched (the caller then lists it).
     public func arm() -> Bool {
+        guard fd >= 0 else {
+            waitingFor = FileSystem.exists(snapshots) ? nil : snapshots
+            return waitingFor == nil
+        }
         for wd in [snapshotsWatch, ancestorWatch] where wd >= 0 { inotify_rm_watch(fd, wd) }
         snapshotsWatch = -1
         ancestorWatch = -1
@@ -59,6 +66,7 @@ public final class SnapshotsWatcher {
     /// Pending events, in order.
     public func drain() -> [Event] {
         var events: [Event] = []
+        guard fd >= 0 else { return events }
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }

@@ -51,12 +51,16 @@ public final class Snapwatch {
             throw StartError(description: "hook \(options.hook) is not an executable file")
         }
         hookPath = hook
+        watcher = SnapshotsWatcher(repository: options.repository)
         do {
             loop = try EventLoop(signals: [SIGCHLD, SIGTERM, SIGINT, SIGHUP])
-            watcher = try SnapshotsWatcher(repository: options.repository)
-            try loop.add(watcher.fd, token: Self.inotifyToken)
+            if watcher.unavailable == nil { try loop.add(watcher.fd, token: Self.inotifyToken) }
         } catch {
             throw StartError(description: "cannot set up the event loop: \(error)")
+        }
+        if let error = watcher.unavailable {
+            Diagnostics.warn("no inotify instance (\(error); raise the sysctl fs.inotify.max_user_instances): "
+                + "listing \(watcher.snapshots) every 5 s instead")
         }
         let now = EventLoop.wallNow / nanosPerSecond
         let saved = FileSystem.readBytes(options.stateFile, limit: 64 << 20)
@@ -76,23 +80,29 @@ public final class Snapwatch {
     func run() -> Int32 {
         rearm()
         while exitCode == nil {
+            loop.setDeadline([queue.deadline, listingDue].compactMap { $0 }.min())
             for token in loop.wait() {
                 switch token {
                 case EventLoop.signalToken: handleSignals()
                 case EventLoop.timerToken:
                     loop.acknowledgeTimer()
+                    if let at = listingDue, at <= EventLoop.now { rearm() }
                     apply(queue.timer(now: EventLoop.now))
                 case Self.inotifyToken: handleWatchEvents()
                 default: break
                 }
             }
-            loop.setDeadline(queue.deadline)
             writeStatus()
         }
         return exitCode ?? 0
     }
 
+    /// Without inotify: the next periodic listing (runsvdir's 5 s), else nil (never idle-wakes).
+    var listingDue: Int64?
+    static let listingPeriod: Int64 = 5 * nanosPerSecond
+
     func rearm() {
+        if watcher.unavailable != nil { listingDue = EventLoop.now + Self.listingPeriod }
         if watcher.arm() {
             relist()
             if announcedMissing != nil {
