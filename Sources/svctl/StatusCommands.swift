@@ -27,6 +27,11 @@ struct Status: ParsableCommand {
         for name in clientNames where !Names.isValid(name) {
             throw fail(SvctlError("bad client name \(Names.quoted(name)): \(Names.rule)", exitCode: 3))
         }
+        if clientNames.isEmpty, case .failure(let error) = FileSystem.list(layout.enabled) {
+            // Monitoring must not read "no client" as "all fine" when the tree is not there.
+            throw fail(SvctlError("cannot read the enabled directory \(layout.enabled): \(error) (--root or SVTREE_ROOT names it)",
+                                  exitCode: 3))
+        }
         let names = clientNames.isEmpty ? layout.enabledClients : clientNames
         // Named clients are shown in full, with each service's ./check run for readiness.
         let reports = names.map { ClientReport.read($0, layout: layout, now: now, runChecks: !clientNames.isEmpty) }

@@ -163,6 +163,7 @@ import Testing
             (["status", "../x"], 3, Names.rule),
             (["status", ""], 3, Names.rule),
             (["status", "nobody"], 3, "no such client"),
+            (["status", "--root", "/nonexistent/enabled"], 3, "cannot read the enabled directory /nonexistent/enabled"),
             (["add", "a b"], 1, Names.rule),
             (["add", String(repeating: "x", count: 65)], 1, Names.rule),
             (["add", "new\nline"], 1, Names.rule),
