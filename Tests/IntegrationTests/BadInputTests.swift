@@ -334,3 +334,28 @@ import Testing
         #expect(try tree.waitExit(snapwatch) == 0)
     }
 }
+
+/// Files the supervisor's user may not read or run (svtree as nobody; root reads everything).
+@Suite struct PermissionTests {
+    @Test func unreadableAndUnrunnableAreSaidAsSuch() throws {
+        let tree = try TreeFixture("perm")
+        tree.service("dir/fine", logger: nil)
+        tree.service("dir/closed", logger: nil)
+        tree.service("dir/rootonly", logger: nil)
+        tree.run("/bin/chown", ["-R", "nobody:nogroup", tree.root])
+        tree.run("/bin/chmod", ["755", tree.root])
+        // closed/: a directory nobody may not look into; rootonly/run: root's, mode 0700.
+        tree.run("/bin/chown", ["root:root", tree.root + "/dir/closed"])
+        tree.run("/bin/chmod", ["700", tree.root + "/dir/closed"])
+        tree.run("/bin/chown", ["root:root", tree.root + "/dir/rootonly/run"])
+        tree.run("/bin/chmod", ["700", tree.root + "/dir/rootonly/run"])
+        let root = try tree.startSvtree("dir", wrapper: ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        try tree.waitFor("both said and fine running") {
+            let text = tree.read("svtree.err")
+            return text.contains("/dir/closed: cannot look at run (Permission denied) as uid 65534")
+                && text.contains("/dir/rootonly: run may not be executed by uid 65534") && tree.isRunning("dir/fine")
+        }
+        kill(root, SIGTERM)
+        #expect(try tree.waitExit(root) == 0)
+    }
+}

@@ -80,12 +80,19 @@ public struct ServiceDefinition: Sendable {
 
     static func checkRunnable(_ path: String, label: String) -> String? {
         switch FileSystem.info(path + "/run") {
-        case .failure:
+        case .failure(let error) where error == .noSuchFileOrDirectory:
             return "\(label): no run file: not starting it until it appears"
+        case .failure(let error):
+            return "\(label): cannot look at run (\(error)) as uid \(geteuid())"
         case .success(let run) where run.kind == .directory:
             return "\(label): run is a directory, not a program"
-        case .success:
+        case .success(let run):
             if !FileSystem.isExecutableFile(path + "/run") {
+                // Execute bits set, yet refused: it is this user that may not run it.
+                if run.mode & 0o111 != 0 {
+                    return "\(label): run may not be executed by uid \(geteuid()) (\(FileSystem.lastErrno)): "
+                        + "not starting it until that changes"
+                }
                 return "\(label): run is not executable (chmod +x it): not starting it until it is"
             }
             return nil
