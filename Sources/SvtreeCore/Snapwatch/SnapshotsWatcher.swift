@@ -65,35 +65,14 @@ public final class SnapshotsWatcher {
 
     /// Pending events, in order.
     public func drain() -> [Event] {
-        var events: [Event] = []
-        guard fd >= 0 else { return events }
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            var offset = 0
-            while offset + 16 <= n {
-                let wd = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int32.self) }
-                let mask = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self) }
-                let length = Int(buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self) })
-                let nameBytes = buffer[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 }
-                offset += 16 + length
-                if mask & UInt32(IN_Q_OVERFLOW) != 0 {
-                    events.append(.overflow)
-                } else if wd == snapshotsWatch {
-                    if mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED) != 0 {
-                        events.append(.relist)
-                    } else if SnapwatchRecord.isSnapshotID(nameBytes) {
-                        events.append(.snapshot(String(decoding: nameBytes, as: UTF8.self),
-                                                writtenInPlace: mask & UInt32(IN_CLOSE_WRITE) != 0))
-                    }
-                } else if wd == ancestorWatch {
-                    events.append(.relist)
-                }
-            }
+        InotifyEvent.drain(fd).compactMap { event in
+            if event.has(IN_Q_OVERFLOW) { return .overflow }
+            if event.watch == ancestorWatch { return .relist }
+            guard event.watch == snapshotsWatch else { return nil }
+            if event.has(IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED) { return .relist }
+            guard SnapwatchRecord.isSnapshotID(event.name) else { return nil }
+            return .snapshot(String(decoding: event.name, as: UTF8.self), writtenInPlace: event.has(IN_CLOSE_WRITE))
         }
-        return events
     }
 
     /// The snapshot ids in `snapshots/` with their modification times, oldest first.

@@ -40,24 +40,11 @@ public final class DirectoryWatcher {
 
     /// Reads pending events (the caller rescans after any); forgets watches the kernel dropped.
     public func drain() {
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            var offset = 0
-            while offset + 16 <= n {
-                let wd = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int32.self) }
-                let mask = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self) }
-                let length = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self) }
-                if mask & UInt32(IN_IGNORED | IN_MOVE_SELF | IN_DELETE_SELF) != 0,
-                   let path = watches.first(where: { $0.value == wd })?.key {
-                    // A moved directory keeps its watch on the old inode: drop it so the path is watched anew.
-                    if mask & UInt32(IN_MOVE_SELF) != 0 { inotify_rm_watch(fd, wd) }
-                    watches[path] = nil
-                }
-                offset += 16 + Int(length)
-            }
+        for event in InotifyEvent.drain(fd) where event.has(IN_IGNORED | IN_MOVE_SELF | IN_DELETE_SELF) {
+            guard let path = watches.first(where: { $0.value == event.watch })?.key else { continue }
+            // A moved directory keeps its watch on the old inode: drop it so the path is watched anew.
+            if event.has(IN_MOVE_SELF) { inotify_rm_watch(fd, event.watch) }
+            watches[path] = nil
         }
     }
 }

@@ -1,0 +1,33 @@
+import Glibc
+
+/// One inotify event as the kernel queued it.
+public struct InotifyEvent {
+    public var watch: Int32
+    public var mask: UInt32
+    /// The name within the watched directory (empty for events on the directory itself).
+    public var name: ArraySlice<UInt8>
+
+    public func has(_ flags: Int32) -> Bool { mask & UInt32(flags) != 0 }
+
+    /// Every event pending on a non-blocking inotify descriptor, in order.
+    public static func drain(_ fd: Int32) -> [InotifyEvent] {
+        var events: [InotifyEvent] = []
+        guard fd >= 0 else { return events }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            var offset = 0
+            while offset + 16 <= n {
+                let wd = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int32.self) }
+                let mask = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self) }
+                let length = Int(buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self) })
+                let name = buffer[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 }
+                events.append(InotifyEvent(watch: wd, mask: mask, name: name))
+                offset += 16 + length
+            }
+        }
+        return events
+    }
+}
