@@ -69,14 +69,8 @@ public enum FileSystem {
     /// Writes `name.new` and renames it over `name`, so readers never see half a file.
     @discardableResult
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Errno? {
-        let temporary = path + ".new"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { return lastErrno }
-        let ok = writeAll(fd, bytes)
-        let writeError = ok ? nil : lastErrno
-        close(fd)
-        if let writeError { return writeError }
-        return rename(temporary, path) == 0 ? nil : lastErrno
+        if let error = writeTemporary(path, bytes, mode: mode, sync: false) { return error }
+        return rename(path + ".new", path) == 0 ? nil : lastErrno
     }
 
     /// Like `writeAtomically` for a file rewritten again and again (`supervise/status`): the
@@ -86,35 +80,33 @@ public enum FileSystem {
     /// most of a thousand-client teardown).
     @discardableResult
     public static func writeReplacing(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Errno? {
-        let temporary = path + ".new"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { return lastErrno }
-        let ok = writeAll(fd, bytes)
-        let writeError = ok ? nil : lastErrno
-        close(fd)
-        if let writeError { return writeError }
-        if sv_rename_exchange(temporary, path) == 0 { return nil }
+        if let error = writeTemporary(path, bytes, mode: mode, sync: false) { return error }
+        if sv_rename_exchange(path + ".new", path) == 0 { return nil }
         // The first write (no file to swap with), or a file system without RENAME_EXCHANGE.
-        return rename(temporary, path) == 0 ? nil : lastErrno
+        return rename(path + ".new", path) == 0 ? nil : lastErrno
     }
 
-    /// The same, flushed to disk (file, then the rename in its directory) before returning:
-    /// for state that must survive a power cut.
+    /// Like `writeAtomically`, flushed to disk (file, then the rename in its directory) before
+    /// returning: for state that must survive a power cut.
     public static func writeDurably(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Errno? {
-        let temporary = path + ".new"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { return lastErrno }
-        let ok = writeAll(fd, bytes) && fsync(fd) == 0
-        let writeError = ok ? nil : lastErrno
-        close(fd)
-        if let writeError { return writeError }
-        guard rename(temporary, path) == 0 else { return lastErrno }
+        if let error = writeTemporary(path, bytes, mode: mode, sync: true) { return error }
+        guard rename(path + ".new", path) == 0 else { return lastErrno }
         let directory = open(parentDirectory(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directory >= 0 {
             fsync(directory)
             close(directory)
         }
         return nil
+    }
+
+    /// `path.new` with `bytes` in it (fsynced when asked), closed.
+    private static func writeTemporary(_ path: String, _ bytes: [UInt8], mode: mode_t, sync: Bool) -> Errno? {
+        let fd = open(path + ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { return lastErrno }
+        let ok = writeAll(fd, bytes) && (!sync || fsync(fd) == 0)
+        let writeError = ok ? nil : lastErrno
+        close(fd)
+        return writeError
     }
 
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
