@@ -103,13 +103,13 @@ public struct BackupReport: Sendable, Equatable {
             found.append((.warning, "backup: no snapshot in \(Duration.text(seconds: nowSeconds - since))"))
         }
         if let hook = lastHook, hook.exit != .exited(0) {
-            found.append((.warning, "backup: last replication failed (\(Duration.exitText(hook.exit))), \(waiting) waiting"))
+            found.append((.warning, "backup: last replication failed (\(hook.exit)), \(waiting) waiting"))
         }
         return found
     }
 }
 
-/// Human durations and exit statuses, shared by the text views.
+/// Human durations, shared by the text views.
 public enum Duration {
     /// "45s", "3m12s", "5h02m", "2d03h".
     public static func text(seconds: Int64) -> String {
@@ -121,13 +121,6 @@ public enum Duration {
     }
 
     public static func text(nanos: Int64) -> String { text(seconds: nanos / 1_000_000_000) }
-
-    public static func exitText(_ exit: ExitStatus) -> String {
-        switch exit {
-        case .exited(let code): return "exit code \(code)"
-        case .signaled(let signal): return "signal \(SignalName.name(signal) ?? String(signal))"
-        }
-    }
 
     private static func pad(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
 }

@@ -84,7 +84,7 @@ public enum StatusView {
                 if let delay = probe.restartDelayMs, delay > 0 { text += ", restart delay \(delay) ms" }
             }
             if let exit = probe.lastExit, status.state != .run || (probe.quickDeaths ?? 0) > 0 {
-                text += ", last " + Duration.exitText(exit)
+                text += ", last \(exit)"
             }
         }
         return withLog ? text + logText(probe, now: now) : text
@@ -111,7 +111,7 @@ public enum StatusView {
         }
         if let hook = backup.lastHook {
             text += "; last replication \(Duration.text(seconds: nowSeconds - hook.startMs / 1000)) ago, "
-                + Duration.exitText(hook.exit) + " in \(milliseconds(hook.durationMs))"
+                + "\(hook.exit) in \(milliseconds(hook.durationMs))"
         } else {
             text += "; no replication yet"
         }

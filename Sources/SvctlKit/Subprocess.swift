@@ -4,20 +4,10 @@ import SvtreeCore
 
 /// Runs a helper program (never through a shell) and waits for it.
 enum Subprocess {
-    /// The program's path from PATH, or nil.
-    static func find(_ program: String) -> String? {
-        if program.contains("/") { return FileSystem.isExecutableFile(program) ? program : nil }
-        let path = Spawner.environmentValue("PATH") ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") where FileSystem.isExecutableFile("\(directory)/\(program)") {
-            return "\(directory)/\(program)"
-        }
-        return nil
-    }
-
     /// Runs `arguments[0]` with `input` on its stdin and its chatter (stdout, stderr) discarded;
     /// returns the wait status.
     static func run(_ arguments: [String], input: String, directory: String = ".") throws(SvctlError) -> Int32 {
-        guard let program = find(arguments[0]) else {
+        guard let program = Spawner.findProgram(arguments[0]) else {
             throw SvctlError("\(arguments[0]) not found on PATH")
         }
         var fds: [Int32] = [-1, -1]
@@ -45,7 +35,7 @@ enum Subprocess {
 
     /// Runs a program (stdin /dev/null) and returns its wait status and its whole stdout.
     static func capture(_ arguments: [String]) throws(SvctlError) -> (Int32, [UInt8]) {
-        guard let program = find(arguments[0]) else { throw SvctlError("\(arguments[0]) not found on PATH") }
+        guard let program = Spawner.findProgram(arguments[0]) else { throw SvctlError("\(arguments[0]) not found on PATH") }
         var fds: [Int32] = [-1, -1]
         guard sv_pipe_cloexec(&fds) == 0 else { throw SvctlError("pipe: \(FileSystem.lastErrno)") }
         let spawned = Spawner.spawn(program, arguments: arguments, environment: Spawner.environment(setting: "LC_ALL", to: "C"),

@@ -21,10 +21,9 @@ public struct TreeLayout: Sendable {
         self.data = Self.trimmed(data ?? environment("SVTREE_DATA") ?? base + "/data")
     }
 
+    /// A variable that is set and not empty (an empty SVTREE_ROOT means the default).
     public static func environmentValue(_ name: String) -> String? {
-        guard let value = getenv(name) else { return nil }
-        let text = String(cString: value)
-        return text.isEmpty ? nil : text
+        Spawner.environmentValue(name).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     private static func trimmed(_ path: String) -> String {

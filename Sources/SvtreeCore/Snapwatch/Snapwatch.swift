@@ -47,7 +47,7 @@ public final class Snapwatch {
 
     init(options: SnapwatchOptions) throws(StartError) {
         self.options = options
-        guard let hook = Self.resolve(options.hook) else {
+        guard let hook = Spawner.findProgram(options.hook) else {
             throw StartError(description: "hook \(options.hook) is not an executable file")
         }
         hookPath = hook
@@ -68,13 +68,6 @@ public final class Snapwatch {
             ?? SnapwatchRecord(watchingSince: now)
         queue = SnapshotQueue(delivered: record.delivered, settings: .init(
             hookTimeout: options.hookTimeout, retryInitial: options.retryInitial, termGrace: options.termGrace))
-    }
-
-    /// A hook named with a slash is a path; a bare name is looked up on PATH, like a shell would.
-    static func resolve(_ hook: String) -> String? {
-        if hook.contains("/") { return FileSystem.isExecutableFile(hook) ? hook : nil }
-        let path = Spawner.environmentValue("PATH") ?? "/usr/bin:/bin"
-        return path.split(separator: ":").map { "\($0)/\(hook)" }.first(where: FileSystem.isExecutableFile)
     }
 
     func run() -> Int32 {
@@ -166,8 +159,7 @@ public final class Snapwatch {
             if pid <= 0 { break }
             guard pid == hookPid else { continue }
             hookPid = 0
-            let exit: ExitStatus = status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
-            hookEnded(exit)
+            hookEnded(ExitStatus(waitStatus: status))
         }
     }
 
@@ -182,15 +174,8 @@ public final class Snapwatch {
         apply(queue.hookExited(exit, now: EventLoop.now))
         if exit != .exited(0) {
             let retry = "; retry in \(queue.retryDelay / 1_000_000) ms"
-            Diagnostics.warn("hook \(options.hook) failed (\(Self.describe(exit))) for \(count) snapshot\(count == 1 ? "" : "s")"
+            Diagnostics.warn("hook \(options.hook) failed (\(exit)) for \(count) snapshot\(count == 1 ? "" : "s")"
                 + (queue.stopping ? "" : retry))
-        }
-    }
-
-    static func describe(_ exit: ExitStatus) -> String {
-        switch exit {
-        case .exited(let code): return "exit code \(code)"
-        case .signaled(let sig): return "signal \(SignalName.name(sig) ?? String(sig))"
         }
     }
 

@@ -1,3 +1,4 @@
+import CSupport
 import Glibc
 
 /// What one service directory says about how to run it (runit's files plus s6's names).
@@ -25,9 +26,22 @@ public struct ServiceSettings: Sendable, Equatable {
 }
 
 /// How a process ended, as `waitpid` reports it.
-public enum ExitStatus: Sendable, Equatable {
+public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32)
+
+    /// Decodes a status from waitpid.
+    public init(waitStatus raw: Int32) {
+        self = raw & 0x7f == 0 ? .exited((raw >> 8) & 0xff) : .signaled(raw & 0x7f)
+    }
+
+    /// "exit code 3" or "signal TERM".
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exit code \(code)"
+        case .signaled(let sig): return "signal \(SignalName.name(sig) ?? String(sig))"
+        }
+    }
 
     /// runit's first argument to `finish`: the exit code, or -1 when killed by a signal.
     public var runitExitCode: Int32 {

@@ -39,6 +39,14 @@ public enum Spawner {
         return rc == 0 ? .success(pid) : .failure(Errno(rawValue: rc))
     }
 
+    /// A program named with a slash is a path; a bare name is looked up on PATH, as a shell
+    /// would. nil unless an executable file is found.
+    public static func findProgram(_ name: String) -> String? {
+        if name.contains("/") { return FileSystem.isExecutableFile(name) ? name : nil }
+        let path = environmentValue("PATH") ?? "/usr/local/bin:/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first(where: FileSystem.isExecutableFile)
+    }
+
     /// A variable of this process's environment.
     public static func environmentValue(_ name: String) -> String? {
         guard let value = getenv(name) else { return nil }

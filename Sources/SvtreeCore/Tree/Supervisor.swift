@@ -181,7 +181,7 @@ public final class Supervisor {
         while !pendingExits.isEmpty {
             let (pid, raw) = pendingExits.removeFirst()
             guard let owner = owners.removeValue(forKey: pid) else { continue }
-            let status = Supervisor.exitStatus(raw)
+            let status = ExitStatus(waitStatus: raw)
             let now = EventLoop.now
             switch owner {
             case .run(let identity, let role), .finish(let identity, let role):
@@ -212,11 +212,6 @@ public final class Supervisor {
         let total = entries.count
         return "\(total) \(total == 1 ? "entry" : "entries"): \(up) up, \(down) down, \(restarting) restarting"
             + (stopping ? ", stopping" : "") + (cgroups == nil ? "; session mode" : "; cgroup mode")
-    }
-
-    static func exitStatus(_ raw: Int32) -> ExitStatus {
-        if raw & 0x7f == 0 { return .exited((raw >> 8) & 0xff) }
-        return .signaled(raw & 0x7f)
     }
 
     func allocateToken() -> UInt64 {
