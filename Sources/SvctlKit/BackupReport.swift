@@ -1,14 +1,9 @@
 import SvtreeCore
 
-/// Backup health as snapwatch records it in `backup-status` in its service directory:
-///
-///     watching_since UNIX_SECONDS
-///     last_snapshot ID UNIX_SECONDS          (the newest snapshot file and its mtime)
-///     last_hook START_UNIX_MS DURATION_MS code N|signal N
-///     last_success UNIX_SECONDS              (end of the last hook run that exited 0)
-///     waiting N                              (snapshots not yet delivered to the hook)
-///
+/// Backup health as snapwatch records it in `backup-status` in its service directory (the
+/// format is `SnapwatchRecord`'s: last snapshot, last hook run, last success, waiting).
 /// Ages are judged against the client's `alert-ages` file (`warning 24h`, `critical 28h`).
+@dynamicMemberLookup
 public struct BackupReport: Sendable, Equatable {
     public struct AlertAges: Sendable, Equatable {
         public var warningSeconds: Int64
@@ -20,52 +15,30 @@ public struct BackupReport: Sendable, Equatable {
     }
 
     public var service: String
-    public var watchingSince: Int64?
-    public var lastSnapshot: (id: String, time: Int64)?
-    public var lastHook: (startMs: Int64, durationMs: Int64, exit: ExitStatus)?
-    public var lastSuccess: Int64?
-    public var waiting: Int
+    public var record: SnapwatchRecord
     public var alertAges: AlertAges
 
-    public static func == (a: BackupReport, b: BackupReport) -> Bool {
-        a.service == b.service && a.watchingSince == b.watchingSince && a.lastSnapshot?.id == b.lastSnapshot?.id
-            && a.lastSnapshot?.time == b.lastSnapshot?.time && a.lastHook?.startMs == b.lastHook?.startMs
-            && a.lastSuccess == b.lastSuccess && a.waiting == b.waiting && a.alertAges == b.alertAges
-    }
+    /// `report.lastSnapshot`, `report.waiting`, ...: the record's fields.
+    public subscript<T>(dynamicMember field: KeyPath<SnapwatchRecord, T>) -> T { record[keyPath: field] }
 
     public static let fileName = "backup-status"
 
     /// The first service of the client with a `backup-status` file, if any.
-    public static func read(clientDirectory: String, defaults: AlertAges) -> BackupReport? {
+    public static func read(clientDirectory: String, defaults: AlertAges, now: Int64) -> BackupReport? {
         let ages = readAlertAges(clientDirectory + "/alert-ages") ?? defaults
         for service in TreeLayout.services(ofClient: clientDirectory) {
             let path = clientDirectory + "/services/" + service + "/" + fileName
             if let bytes = FileSystem.readBytes(path, limit: 65536) {
-                return parse(String(decoding: bytes, as: UTF8.self), service: service, alertAges: ages)
+                return parse(String(decoding: bytes, as: UTF8.self), service: service, alertAges: ages, now: now)
             }
         }
         return nil
     }
 
-    public static func parse(_ text: String, service: String, alertAges: AlertAges) -> BackupReport {
-        var report = BackupReport(service: service, waiting: 0, alertAges: alertAges)
-        for line in text.split(separator: "\n") {
-            let words = line.split(separator: " ").map(String.init)
-            guard let key = words.first else { continue }
-            switch (key, words.count) {
-            case ("watching_since", 2): report.watchingSince = Int64(words[1])
-            case ("last_snapshot", 3):
-                if let time = Int64(words[2]) { report.lastSnapshot = (words[1], time) }
-            case ("last_hook", 5):
-                if let start = Int64(words[1]), let duration = Int64(words[2]), let value = Int32(words[4]) {
-                    report.lastHook = (start, duration, words[3] == "signal" ? .signaled(value) : .exited(value))
-                }
-            case ("last_success", 2): report.lastSuccess = Int64(words[1])
-            case ("waiting", 2): report.waiting = Int(words[1]) ?? 0
-            default: break
-            }
-        }
-        return report
+    /// `now` (ns) stands for a missing `watching_since`.
+    public static func parse(_ text: String, service: String, alertAges: AlertAges, now: Int64) -> BackupReport {
+        BackupReport(service: service, record: SnapwatchRecord.parse(text, now: now / 1_000_000_000).record,
+                     alertAges: alertAges)
     }
 
     /// `warning 24h` / `critical 28h` lines; units s, m, h, d (seconds when none).
@@ -92,18 +65,18 @@ public struct BackupReport: Sendable, Equatable {
     public func judge(now: Int64) -> [(Health, String)] {
         let nowSeconds = now / 1_000_000_000
         var found: [(Health, String)] = []
-        if let snapshot = lastSnapshot {
+        if let snapshot = record.lastSnapshot {
             let age = nowSeconds - snapshot.time
             if age > alertAges.criticalSeconds {
                 found.append((.critical, "backup: last snapshot \(Duration.text(seconds: age)) old"))
             } else if age > alertAges.warningSeconds {
                 found.append((.warning, "backup: last snapshot \(Duration.text(seconds: age)) old"))
             }
-        } else if let since = watchingSince, nowSeconds - since > alertAges.warningSeconds {
-            found.append((.warning, "backup: no snapshot in \(Duration.text(seconds: nowSeconds - since))"))
+        } else if nowSeconds - record.watchingSince > alertAges.warningSeconds {
+            found.append((.warning, "backup: no snapshot in \(Duration.text(seconds: nowSeconds - record.watchingSince))"))
         }
-        if let hook = lastHook, hook.exit != .exited(0) {
-            found.append((.warning, "backup: last replication failed (\(hook.exit)), \(waiting) waiting"))
+        if let hook = record.lastHook, hook.exit != .exited(0) {
+            found.append((.warning, "backup: last replication failed (\(hook.exit)), \(record.waiting) waiting"))
         }
         return found
     }

@@ -66,7 +66,7 @@ public struct ClientReport: Sendable {
             }
             return probe
         }
-        let backup = BackupReport.read(clientDirectory: directory, defaults: alertAges)
+        let backup = BackupReport.read(clientDirectory: directory, defaults: alertAges, now: now)
         return ClientReport(name: name, enabled: enabled, defined: defined, directory: directory,
                             supervisor: supervisor, services: services, backup: backup, now: now)
     }

@@ -109,7 +109,7 @@ import Testing
         case .exited(let code): text += "last_hook \(Self.now * 1000) 10 code \(code)\n"
         case .signaled(let signal): text += "last_hook \(Self.now * 1000) 10 signal \(signal)\n"
         }
-        return BackupReport.parse(text, service: "snapwatch", alertAges: ages)
+        return BackupReport.parse(text, service: "snapwatch", alertAges: ages, now: Self.now * 1_000_000_000)
     }
 
     func worst(_ report: BackupReport) -> Health {

@@ -105,11 +105,16 @@ import Testing
 @Suite struct SnapwatchFormatTests {
     @Test func recordRoundTrip() {
         var record = SnapwatchRecord(watchingSince: 100)
-        record.lastHook = (5000, 12, .exited(1))
+        record.lastHook = .init(startMs: 5000, durationMs: 12, exit: .exited(1))
         record.lastSuccess = 4
-        record.delivered = [String(repeating: "d", count: 64)]
-        #expect(SnapwatchRecord.parse(record.stateText(), now: 0) == record)
+        let delivered: Set<String> = [String(repeating: "d", count: 64)]
+        let parsed = SnapwatchRecord.parse(record.stateText(delivered: delivered), now: 0)
+        #expect(parsed.record == record && parsed.delivered == delivered)
         #expect(SnapwatchRecord.parse("garbage\ndelivered ../x\ndelivered ABC\n", now: 7).delivered.isEmpty)
+        record.lastSnapshot = .init(id: String(repeating: "e", count: 64), time: 9)
+        record.waiting = 2
+        record.failures = 1
+        #expect(SnapwatchRecord.parse(record.statusText(), now: 0).record == record)
     }
 
     @Test func snapshotNames() {

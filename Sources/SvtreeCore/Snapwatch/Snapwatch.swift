@@ -13,7 +13,6 @@ public final class Snapwatch {
     let watcher: SnapshotsWatcher
     var queue: SnapshotQueue
     var record: SnapwatchRecord
-    var newest: (id: String, time: Int64)?
     var hookPid: Int32 = 0
     var hookStarted: (monotonic: Int64, wall: Int64) = (0, 0)
     var writtenStatus = ""
@@ -63,10 +62,10 @@ public final class Snapwatch {
                 + "listing \(watcher.snapshots) every 5 s instead")
         }
         let now = EventLoop.wallNow / nanosPerSecond
-        let saved = FileSystem.readBytes(options.stateFile, limit: 64 << 20)
-        record = saved.map { SnapwatchRecord.parse(String(decoding: $0, as: UTF8.self), now: now) }
-            ?? SnapwatchRecord(watchingSince: now)
-        queue = SnapshotQueue(delivered: record.delivered, settings: .init(
+        let saved = FileSystem.readBytes(options.stateFile, limit: 64 << 20).map { String(decoding: $0, as: UTF8.self) }
+        let (record, delivered) = SnapwatchRecord.parse(saved ?? "", now: now)
+        self.record = record
+        queue = SnapshotQueue(delivered: delivered, settings: .init(
             hookTimeout: options.hookTimeout, retryInitial: options.retryInitial, termGrace: options.termGrace))
     }
 
@@ -138,7 +137,7 @@ public final class Snapwatch {
     }
 
     func noteNewest(_ id: String, _ time: Int64) {
-        if newest == nil || time >= newest!.time { newest = (id, time) }
+        if time >= record.lastSnapshot?.time ?? Int64.min { record.lastSnapshot = .init(id: id, time: time) }
     }
 
     func handleSignals() {
@@ -166,7 +165,7 @@ public final class Snapwatch {
     func hookEnded(_ exit: ExitStatus) {
         let duration = (EventLoop.now - hookStarted.monotonic) / 1_000_000
         let count = queue.running?.count ?? 0
-        record.lastHook = (hookStarted.wall / 1_000_000, duration, exit)
+        record.lastHook = .init(startMs: hookStarted.wall / 1_000_000, durationMs: duration, exit: exit)
         if exit == .exited(0) {
             record.lastSuccess = EventLoop.wallNow / nanosPerSecond
             Diagnostics.info("delivered \(count) snapshot\(count == 1 ? "" : "s") to \(options.hook) in \(duration) ms")
@@ -212,8 +211,7 @@ public final class Snapwatch {
     }
 
     func saveState() {
-        record.delivered = queue.delivered
-        if let error = FileSystem.writeDurably(options.stateFile, Array(record.stateText().utf8)) {
+        if let error = FileSystem.writeDurably(options.stateFile, Array(record.stateText(delivered: queue.delivered).utf8)) {
             Diagnostics.error("cannot write state \(options.stateFile): \(error) (delivered snapshots may be delivered again)")
         }
         writeStatus()
@@ -221,7 +219,9 @@ public final class Snapwatch {
 
     func writeStatus() {
         guard let path = options.statusFile else { return }
-        let text = record.statusText(lastSnapshot: newest, waiting: queue.waiting, failures: queue.failures)
+        record.waiting = queue.waiting
+        record.failures = queue.failures
+        let text = record.statusText()
         guard text != writtenStatus else { return }
         if let error = FileSystem.writeAtomically(path, Array(text.utf8)) {
             Diagnostics.error("cannot write status \(path): \(error)")

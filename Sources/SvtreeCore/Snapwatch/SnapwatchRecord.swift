@@ -1,24 +1,44 @@
-import Glibc
-
 /// What snapwatch keeps across restarts (`--state`) and shows (`--status`, read by svctl):
 ///
 ///     watching_since UNIX_SECONDS
 ///     last_hook START_UNIX_MS DURATION_MS code N|signal N
 ///     last_success UNIX_SECONDS
-///     delivered ID                 (state only, one line per delivered snapshot)
+///     delivered ID                  (state only, one line per delivered snapshot)
 ///     last_snapshot ID UNIX_SECONDS (status only)
 ///     waiting N / failures N        (status only)
+///
+/// One type writes and reads both files, so snapwatch and svctl cannot disagree on them.
 public struct SnapwatchRecord: Sendable, Equatable {
-    public var watchingSince: Int64
-    public var lastHook: (startMs: Int64, durationMs: Int64, exit: ExitStatus)?
-    public var lastSuccess: Int64?
-    public var delivered: Set<String> = []
+    public struct Hook: Sendable, Equatable {
+        public var startMs: Int64
+        public var durationMs: Int64
+        public var exit: ExitStatus
 
-    public static func == (a: SnapwatchRecord, b: SnapwatchRecord) -> Bool {
-        a.watchingSince == b.watchingSince && a.lastHook?.startMs == b.lastHook?.startMs
-            && a.lastHook?.durationMs == b.lastHook?.durationMs && a.lastHook?.exit == b.lastHook?.exit
-            && a.lastSuccess == b.lastSuccess && a.delivered == b.delivered
+        public init(startMs: Int64, durationMs: Int64, exit: ExitStatus) {
+            self.startMs = startMs
+            self.durationMs = durationMs
+            self.exit = exit
+        }
     }
+
+    public struct Snapshot: Sendable, Equatable {
+        public var id: String
+        /// Modification time of its file, Unix seconds.
+        public var time: Int64
+
+        public init(id: String, time: Int64) {
+            self.id = id
+            self.time = time
+        }
+    }
+
+    public var watchingSince: Int64
+    public var lastHook: Hook?
+    public var lastSuccess: Int64?
+    /// Status only: the newest snapshot seen, what waits for delivery, failed runs in a row.
+    public var lastSnapshot: Snapshot?
+    public var waiting = 0
+    public var failures = 0
 
     public init(watchingSince: Int64) {
         self.watchingSince = watchingSince
@@ -29,22 +49,29 @@ public struct SnapwatchRecord: Sendable, Equatable {
         name.count == 64 && name.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 
-    public static func parse(_ text: String, now: Int64) -> SnapwatchRecord {
+    /// Either file; `now` stands for a missing `watching_since`. The delivered ids come apart.
+    public static func parse(_ text: String, now: Int64) -> (record: SnapwatchRecord, delivered: Set<String>) {
         var record = SnapwatchRecord(watchingSince: now)
+        var delivered = Set<String>()
         for line in text.split(separator: "\n") {
             let words = line.split(separator: " ").map(String.init)
             switch (words.first ?? "", words.count) {
             case ("watching_since", 2): record.watchingSince = Int64(words[1]) ?? now
             case ("last_hook", 5):
                 if let start = Int64(words[1]), let duration = Int64(words[2]), let value = Int32(words[4]) {
-                    record.lastHook = (start, duration, words[3] == "signal" ? .signaled(value) : .exited(value))
+                    record.lastHook = Hook(startMs: start, durationMs: duration,
+                                           exit: words[3] == "signal" ? .signaled(value) : .exited(value))
                 }
             case ("last_success", 2): record.lastSuccess = Int64(words[1])
-            case ("delivered", 2) where isSnapshotID(words[1].utf8): record.delivered.insert(words[1])
+            case ("last_snapshot", 3):
+                if let time = Int64(words[2]) { record.lastSnapshot = Snapshot(id: words[1], time: time) }
+            case ("waiting", 2): record.waiting = Int(words[1]) ?? 0
+            case ("failures", 2): record.failures = Int(words[1]) ?? 0
+            case ("delivered", 2) where isSnapshotID(words[1].utf8): delivered.insert(words[1])
             default: break
             }
         }
-        return record
+        return (record, delivered)
     }
 
     func header() -> String {
@@ -59,11 +86,11 @@ public struct SnapwatchRecord: Sendable, Equatable {
         return text
     }
 
-    public func stateText() -> String {
+    public func stateText(delivered: Set<String>) -> String {
         header() + delivered.sorted().map { "delivered \($0)\n" }.joined()
     }
 
-    public func statusText(lastSnapshot: (id: String, time: Int64)?, waiting: Int, failures: Int) -> String {
+    public func statusText() -> String {
         var text = header()
         if let snapshot = lastSnapshot { text += "last_snapshot \(snapshot.id) \(snapshot.time)\n" }
         return text + "waiting \(waiting)\nfailures \(failures)\n"
