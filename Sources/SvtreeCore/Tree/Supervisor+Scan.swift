@@ -9,7 +9,7 @@ extension Supervisor {
         var looks = 1
         while scanOnce() && looks < 4 { looks += 1 }
         // Out of descriptors: try again after 1 s, doubling to 30 s, until it passes.
-        if problems.values.contains(where: \.exhausted) {
+        if exhaustionReported || problems.values.contains(where: \.exhausted) {
             exhaustionRetryDelay = exhaustionRetryDelay == 0 ? nanosPerSecond : min(2 * exhaustionRetryDelay, 30 * nanosPerSecond)
             let at = EventLoop.now + exhaustionRetryDelay
             fallbackRescanAt = min(fallbackRescanAt ?? at, at)
@@ -33,7 +33,6 @@ extension Supervisor {
                     + "(raise LimitNOFILE or ulimit -n); entries kept, retrying")
                 exhaustionReported = true
             }
-            problems[""] = ServiceDefinition.Problem(message: "", watch: [], exhausted: true)
             return false
         case .failure(let error):
             if !directoryMissingReported {
@@ -46,7 +45,6 @@ extension Supervisor {
             if directoryMissingReported || exhaustionReported { Diagnostics.info("\(directory): readable again") }
             directoryMissingReported = false
             exhaustionReported = false
-            problems[""] = nil
             watchPaths.insert(directory)
             for name in names.sorted() where !name.hasPrefix(".") {
                 scanEntry(name, present: &present, watchPaths: &watchPaths)
