@@ -95,14 +95,8 @@ public struct ClientReport: Sendable {
     }
 
     private mutating func judge(_ probe: ServiceProbe, as label: String, now: Int64) {
-        switch probe.supervisor {
-        case .never: return flag(.critical, "\(label): never started (see the log of the svtree above it)")
-        case .notRunning: return flag(.critical, "\(label): no supervisor running")
-        case .running: break
-        }
-        guard let status = probe.status else {
-            return flag(.unknown, "\(label): unreadable status: \(probe.path)/supervise/status")
-        }
+        guard let status = supervised(probe.supervisor, probe.status, label: label, path: probe.path,
+                                      neverStarted: "never started (see the log of the svtree above it)") else { return }
         if status.state != .run {
             if probe.normallyUp || status.want == .up {
                 flag(.critical, "\(label): \(status.state == .finish ? "finishing" : "down")"
@@ -115,17 +109,26 @@ public struct ClientReport: Sendable {
         } else if let deaths = probe.quickDeaths, deaths > 0, now - status.since < Self.flappingWindowNanos {
             flag(.warning, "\(label): restarted after \(deaths) quick death\(deaths == 1 ? "" : "s")")
         }
-        if let log = probe.log {
-            switch log.supervisor {
-            case .never: flag(.critical, "\(label)/log: never started")
-            case .notRunning: flag(.critical, "\(label)/log: no supervisor running")
-            case .running:
-                if let logStatus = log.status {
-                    if logStatus.state != .run { flag(.critical, "\(label)/log: down") }
-                } else {
-                    flag(.unknown, "\(label)/log: unreadable status: \(probe.path)/log/supervise/status")
-                }
-            }
+        if let log = probe.log, let logStatus = supervised(log.supervisor, log.status, label: label + "/log",
+                                                           path: probe.path + "/log", neverStarted: "never started"),
+           logStatus.state != .run {
+            flag(.critical, "\(label)/log: down")
+        }
+    }
+
+    /// The status of a unit whose supervisor runs; nil, with the problem flagged, otherwise.
+    private mutating func supervised(_ supervisor: ServiceProbe.Supervisor, _ status: StatusFormat.Snapshot?,
+                                     label: String, path: String, neverStarted: String) -> StatusFormat.Snapshot? {
+        switch supervisor {
+        case .never:
+            flag(.critical, "\(label): \(neverStarted)")
+            return nil
+        case .notRunning:
+            flag(.critical, "\(label): no supervisor running")
+            return nil
+        case .running:
+            if status == nil { flag(.unknown, "\(label): unreadable status: \(path)/supervise/status") }
+            return status
         }
     }
 }

@@ -59,12 +59,16 @@ public enum StatusView {
 
     /// "up 3h12m" / "down 4s" / "no supervisor".
     static func brief(_ probe: ServiceProbe, now: Int64) -> String {
-        switch probe.supervisor {
+        brief(supervisor: probe.supervisor, status: probe.status, now: now)
+    }
+
+    static func brief(supervisor: ServiceProbe.Supervisor, status: StatusFormat.Snapshot?, now: Int64) -> String {
+        switch supervisor {
         case .never: return "not started"
         case .notRunning: return "no supervisor"
         case .running: break
         }
-        guard let status = probe.status else { return "status unreadable" }
+        guard let status else { return "status unreadable" }
         return stateWord(status.state) + " " + Duration.text(nanos: now - status.since)
     }
 
@@ -92,12 +96,9 @@ public enum StatusView {
 
     /// "; log up 3h12m (pid N)", or nothing without a logger.
     static func logText(_ probe: ServiceProbe, now: Int64) -> String {
-        var text = ""
-        if let log = probe.log {
-            text += "; log " + brief(ServiceProbe(name: "log", path: probe.path + "/log", supervisor: log.supervisor,
-                                                   status: log.status, normallyUp: true), now: now)
-            if let status = log.status, status.state == .run, log.supervisor == .running { text += " (pid \(status.pid))" }
-        }
+        guard let log = probe.log else { return "" }
+        var text = "; log " + brief(supervisor: log.supervisor, status: log.status, now: now)
+        if let status = log.status, status.state == .run, log.supervisor == .running { text += " (pid \(status.pid))" }
         return text
     }
 
