@@ -22,9 +22,15 @@ struct Enable: ParsableCommand {
             guard let wait else { return }
             let deadline = EventLoop.now + Int64(wait * 1e9)
             var report = ClientReport.read(client, layout: tree.layout, now: EventLoop.wallNow)
+            // A check that passed is not run again (each is a process) while the others catch up.
+            var checked = Set<String>()
             func ready(_ report: ClientReport) -> Bool {
-                report.health != .critical && report.health != .unknown
-                    && report.services.allSatisfy { Control.checkPasses($0.path) }
+                guard report.health != .critical && report.health != .unknown else { return false }
+                for service in report.services where !checked.contains(service.path) {
+                    guard Control.checkPasses(service.path) else { return false }
+                    checked.insert(service.path)
+                }
+                return true
             }
             while !ready(report) {
                 if EventLoop.now > deadline {
