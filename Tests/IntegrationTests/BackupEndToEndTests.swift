@@ -15,12 +15,12 @@ import Testing
 
     /// Whether the replica's snapshots/ folder holds the snapshot (full or short id).
     static func replicaHas(_ tree: TreeFixture, _ id: String) -> Bool {
-        TreeLayout_entries(tree.root + "/replica/alice/snapshots").contains { $0.hasPrefix(id) }
+        TreeLayout.entries(tree.root + "/replica/alice/snapshots").contains { $0.hasPrefix(id) }
     }
 
     /// The full id of a snapshot in the client's repository.
     static func fullID(_ tree: TreeFixture, _ id: String) -> String {
-        TreeLayout_entries(tree.root + "/data/alice/snapshots").first { $0.hasPrefix(id) } ?? id
+        TreeLayout.entries(tree.root + "/data/alice/snapshots").first { $0.hasPrefix(id) } ?? id
     }
 
     /// How many times the hook reported replicating `id` (its log lines name the ids).
@@ -109,7 +109,7 @@ import Testing
 
     static func files(_ directory: String) -> [String] {
         var result: [String] = []
-        for name in TreeLayout_entries(directory) {
+        for name in TreeLayout.entries(directory) {
             let path = directory + "/" + name
             if case .success(let info) = FileSystem.info(path), info.kind == .directory {
                 result += files(path)
@@ -119,10 +119,4 @@ import Testing
         }
         return result
     }
-}
-
-/// Sorted names in a directory, without dot-names.
-func TreeLayout_entries(_ directory: String) -> [String] {
-    guard case .success(let names) = FileSystem.list(directory) else { return [] }
-    return names.filter { !$0.hasPrefix(".") }.sorted()
 }

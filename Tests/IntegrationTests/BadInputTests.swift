@@ -132,14 +132,13 @@ import Testing
         var noise = [UInt8](repeating: 0, count: 1 << 20)
         for i in noise.indices { noise[i] = harmless[(i * 7919) % harmless.count] }
         var offset = 0
-        while offset < noise.count {
+        try tree.waitFor("svtree to read a megabyte of noise from control") {
             let n = noise[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n > 0 { offset += n } else { usleep(1000) }
+            if n > 0 { offset += n }
+            return offset == noise.count
         }
         close(fd)
         try tree.waitFor("the FIFO to be drained") {
-            var st = stat()
-            stat(control, &st)
             let probe = open(control, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
             defer { close(probe) }
             var available: Int32 = 0
@@ -293,17 +292,11 @@ import Testing
         tree.makeDirectories(tree.root + "/dir")
         tree.run("/bin/chown", ["-R", "nobody:nogroup", tree.root])
         tree.run("/bin/chmod", ["755", tree.root])
-        let hog = tree.root + "/hog.out"
         let helper = "import ctypes, time\nlibc = ctypes.CDLL(None)\nfds = [libc.inotify_init() for _ in range(100000)]\n"
             + "print(sum(1 for f in fds if f >= 0), flush=True)\ntime.sleep(120)\n"
         tree.write("hog.py", helper)
         let asNobody = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-        var pid: pid_t = 0
-        let argv = (asNobody + ["/bin/sh", "-c", "exec python3 \(tree.root)/hog.py > \(hog)"]).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        try #require(posix_spawn(&pid, "/usr/bin/setpriv", nil, nil, argv, environ) == 0)
-        tree.adopt(pid)
-        defer { kill(pid, SIGKILL) }
+        try tree.start(asNobody + ["/usr/bin/python3", tree.root + "/hog.py"], stdoutFile: "hog.out", stderrFile: "hog.err")
         try tree.waitFor("the helper to hold every instance") { !tree.read("hog.out").isEmpty }
         let root = try tree.startSvtree("dir", wrapper: asNobody)
         try tree.waitFor("the warning") {
@@ -321,9 +314,9 @@ import Testing
         tree.makeDirectories(tree.root + "/repo/snapshots")
         tree.write("hook", "#!/bin/sh\necho \"$*\" >> \(tree.root)/delivered\n", executable: true)
         tree.run("/bin/chown", ["-R", "nobody:nogroup", tree.root])
-        let snapwatch = try tree.startSvtree("repo", stderrFile: "snapwatch.err", options: [], wrapper: asNobody
-            + [TreeFixture.buildDirectory + "/snapwatch", "--hook", tree.root + "/hook", "--state", tree.root + "/state",
-               "--repo"], replacingProgram: true)
+        let snapwatch = try tree.start(asNobody + [TreeFixture.buildDirectory + "/snapwatch", "--hook", tree.root + "/hook",
+                                                   "--state", tree.root + "/state", "--repo", tree.root + "/repo"],
+                                       stdoutFile: "snapwatch.err", stderrFile: "snapwatch.err")
         try tree.waitFor("snapwatch's warning") {
             tree.read("snapwatch.err").contains("no inotify instance (Too many open files; raise the sysctl fs.inotify.max_user_instances)")
         }

@@ -16,12 +16,7 @@ import Testing
         tree.service("svtree-dir/svc", logger: nil)
         tree.service("runsv-svc", logger: nil)
         try tree.startSvtree("svtree-dir")
-        var pid: pid_t = 0
-        let arguments: [String] = ["/usr/bin/runsv", tree.root + "/runsv-svc"]
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        try #require(posix_spawn(&pid, "/usr/bin/runsv", nil, nil, argv, environ) == 0)
-        tree.adopt(pid)
+        let pid = try tree.start(["/usr/bin/runsv", tree.root + "/runsv-svc"], stdoutFile: "runsv.out", stderrFile: "runsv.err")
         defer {
             _ = tree.run("/usr/bin/sv", ["exit", tree.root + "/runsv-svc"])
             _ = try? tree.waitExit(pid)

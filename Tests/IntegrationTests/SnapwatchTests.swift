@@ -1,4 +1,3 @@
-import CSupport
 import Glibc
 import SvtreeCore
 import Testing
@@ -23,28 +22,9 @@ import Testing
     }
 
     static func start(_ tree: TreeFixture, _ extra: [String] = []) throws -> Int32 {
-        let pid = try spawn(tree, [binary, "--repo", tree.root + "/repo", "--hook", tree.root + "/hook",
-                                   "--state", tree.root + "/state", "--status", tree.root + "/backup-status"] + extra)
-        tree.adopt(pid)
-        return pid
-    }
-
-    static func spawn(_ tree: TreeFixture, _ argv: [String]) throws -> Int32 {
-        let err = open(tree.root + "/snapwatch.err", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        defer { close(err) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, err, 1)
-        posix_spawn_file_actions_adddup2(&actions, err, 2)
-        sv_spawn_actions_addchdir(&actions, tree.root)
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = TreeFixture.environment([:]).map { strdup($0) } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
-        guard rc == 0 else { throw TimedOut(description: "cannot spawn \(argv[0]): \(rc)") }
-        return pid
+        try tree.start([binary, "--repo", tree.root + "/repo", "--hook", tree.root + "/hook", "--state", tree.root + "/state",
+                        "--status", tree.root + "/backup-status"] + extra,
+                       stdoutFile: "snapwatch.err", stderrFile: "snapwatch.err")
     }
 
     /// Every id the hook got, in order, one entry per delivery.

@@ -81,28 +81,37 @@ final class TreeFixture {
     // MARK: - processes
 
     /// Starts svtree on `relative` with stderr into `stderrFile`; kills it when the fixture goes.
+    /// Its stdout (what services without a logger print) goes to `svtree.out`. `wrapper` runs
+    /// it under another program (prlimit, setpriv).
     @discardableResult
-    /// Its stdout (what services without a logger print) goes to `svtree.out`.
     func startSvtree(_ relative: String, stderrFile: String = "svtree.err", options: [String] = [],
-                     environment: [String: String] = [:], wrapper: [String] = [],
-                     replacingProgram: Bool = false) throws -> Int32 {
-        let fd = open(root + "/" + stderrFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        let out = open(root + "/svtree.out", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        defer { close(out) }
-        var pid: pid_t = 0
+                     environment: [String: String] = [:], wrapper: [String] = []) throws -> Int32 {
+        try start(wrapper + [TreeFixture.svtreeBinary] + options + [root + "/" + relative],
+                  stdoutFile: "svtree.out", stderrFile: stderrFile, environment: environment)
+    }
+
+    /// Starts `argv` in `root`, stdout and stderr appended to files there; killed by PID when
+    /// the fixture goes.
+    @discardableResult
+    func start(_ argv: [String], stdoutFile: String, stderrFile: String, environment: [String: String] = [:]) throws -> Int32 {
+        let out = open(root + "/" + stdoutFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let err = open(root + "/" + stderrFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        defer {
+            close(out)
+            close(err)
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_adddup2(&actions, fd, 2)
+        defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, out, 1)
-        // replacingProgram: the wrapper names another program, which gets the path last.
-        let argv = wrapper + (replacingProgram ? [] : [TreeFixture.svtreeBinary]) + options + [root + "/" + relative]
+        posix_spawn_file_actions_adddup2(&actions, err, 2)
+        sv_spawn_actions_addchdir(&actions, root)
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = TreeFixture.environment(environment).map { strdup($0) } + [nil]
         defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
-        posix_spawn_file_actions_destroy(&actions)
-        close(fd)
-        guard rc == 0 else { throw TimedOut(description: "cannot spawn svtree: \(rc)") }
+        guard rc == 0 else { throw TimedOut(description: "cannot spawn \(argv[0]): \(rc)") }
         started.append(pid)
         return pid
     }
