@@ -35,33 +35,6 @@ def tree_processes(tree):
     return [(pid, cmdline) for pid, cmdline, cwd in tb.processes() if tb.under(cwd, tree.base) or pid == root]
 
 
-def sample(pids):
-    switches, ticks = 0, 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if "ctxt_switches" in line:
-                        switches += int(line.split()[1])
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])
-        except OSError:
-            pass
-    return switches, ticks
-
-
-def pss(pids):
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                total += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
-        except OSError:
-            pass
-    return total
-
-
 def run(kind, base, bin_dir, clients, idle_seconds):
     tree = tb.Tree(kind, base, bin_dir, "svlog" if kind == "svtree" else "svlogd")
     for i in range(clients):
@@ -78,12 +51,7 @@ def run(kind, base, bin_dir, clients, idle_seconds):
 
     # Every 100 ms: a scan of /proc costs a core's worth of time at this size, and the tree
     # has two cores to start on.
-    up = None
-    while time.monotonic() - start < 300:
-        if all_up():
-            up = time.monotonic() - start
-            break
-        time.sleep(0.1)
+    up = None if tb.wait_until(all_up, 300, interval=0.1) is None else time.monotonic() - start
     time.sleep(5)
     result = {"up": up}
 
@@ -102,23 +70,19 @@ def run(kind, base, bin_dir, clients, idle_seconds):
 
     pids = [pid for pid, _ in tree_processes(tree)]
     result["processes"] = len(pids)
-    before = sample(pids)
+    before = tb.sample(pids)
     time.sleep(idle_seconds)
-    after = sample(pids)
+    after = tb.sample(pids)
     hz = os.sysconf("SC_CLK_TCK")
     result["wakeups"] = (after[0] - before[0]) / idle_seconds
     result["cpu"] = (after[1] - before[1]) / hz * 60 / idle_seconds
-    result["pss"] = pss(pids) / clients
+    result["pss"] = tb.pss(pids) / clients
     result["root_fds"] = len(os.listdir(f"/proc/{tree.root.pid}/fd"))
 
     start = time.monotonic()
     tree.root.send_signal(signal.SIGTERM if kind == "svtree" else signal.SIGHUP)
-    result["teardown"] = None
-    while time.monotonic() - start < 60:
-        if not [p for p, _, cwd in tb.processes() if tb.under(cwd, base)]:
-            result["teardown"] = time.monotonic() - start
-            break
-        time.sleep(0.1)
+    result["teardown"] = tb.wait_until(lambda: not [p for p, _, cwd in tb.processes() if tb.under(cwd, base)], 60,
+                                       interval=0.1)
     result["left"] = len([p for p, _, cwd in tb.processes() if tb.under(cwd, base)])
     tree.stop()
     return result

@@ -134,14 +134,43 @@ class Tree:
                     pass
 
 
-def wait_until(condition, limit):
+def wait_until(condition, limit, interval=0.0002):
     """Polls (this is a benchmark, not a test) until condition() or limit seconds; returns seconds or None."""
     start = time.monotonic()
     while time.monotonic() - start < limit:
         if condition():
             return time.monotonic() - start
-        time.sleep(0.0002)
+        time.sleep(interval)
     return None
+
+
+def sample(pids):
+    """Context switches and CPU ticks of these processes so far."""
+    switches, ticks = 0, 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if "ctxt_switches" in line:
+                        switches += int(line.split()[1])
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return switches, ticks
+
+
+def pss(pids):
+    """Their proportional set size, kB."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+        except OSError:
+            pass
+    return total
 
 
 def enable_disable(tree, rounds):
@@ -201,35 +230,10 @@ def idle_and_memory(tree, clients, seconds):
     sup = [pid for pid, cmdline in table if os.path.basename(cmdline.split(b"\0")[0]) in supervisors]
     loggers = [pid for pid, cmdline in table if os.path.basename(cmdline.split(b"\0")[0]) in (b"svlogd", b"svlog")]
 
-    def sample():
-        switches, ticks = 0, 0
-        for pid in sup:
-            try:
-                with open(f"/proc/{pid}/status") as f:
-                    for line in f:
-                        if "ctxt_switches" in line:
-                            switches += int(line.split()[1])
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                    ticks += int(fields[11]) + int(fields[12])
-            except OSError:
-                pass
-        return switches, ticks
-
-    before = sample()
+    before = sample(sup)
     time.sleep(seconds)
-    after = sample()
+    after = sample(sup)
     hz = os.sysconf("SC_CLK_TCK")
-
-    def pss(pids):
-        total = 0
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/smaps_rollup") as f:
-                    total += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
-            except OSError:
-                pass
-        return total
 
     result = {
         "wakeups": (after[0] - before[0]) / seconds,
