@@ -1,3 +1,5 @@
+import SvtreeCore
+
 /// Client and service names: `[A-Za-z0-9][A-Za-z0-9._-]*`, at most 64 characters, so that a
 /// name is always one path component, one htpasswd user and one URL path segment.
 public enum Names {
@@ -23,22 +25,11 @@ public enum Names {
         return (parts[0], parts.count == 2 ? parts[1] : nil)
     }
 
-    /// The text in double quotes, with anything unprintable escaped, for error messages.
+    /// The text in double quotes, control characters escaped as Diagnostics does, at most 80
+    /// characters, for error messages.
     public static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars.prefix(80) {
-            switch scalar {
-            case "\"", "\\": result += "\\" + String(scalar)
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f: result += "\\x" + hex2(scalar.value)
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + (text.unicodeScalars.count > 80 ? "...\"" : "\"")
-    }
-
-    private static func hex2(_ value: UInt32) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(value >> 4) & 15], digits[Int(value) & 15]])
+        let shown = String(text.prefix(80)).replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"")
+        return "\"" + Diagnostics.escaped(shown) + (text.count > 80 ? "...\"" : "\"")
     }
 
     private static func isAlphanumeric(_ byte: UInt8) -> Bool {

@@ -189,17 +189,22 @@ public enum Diagnostics {
     public static func info(_ message: String) { emit(message) }
 
     static func emit(_ message: String) {
-        var line = Array("\(program): ".utf8)
-        line.reserveCapacity(line.count + message.utf8.count + 1)
-        for byte in message.utf8 {
+        _ = FileSystem.writeAll(2, Array("\(program): \(escaped(message))\n".utf8))
+    }
+
+    /// Control characters (a newline in a file name) as \xNN: what is shown stays one line.
+    public static func escaped<S: StringProtocol>(_ text: S) -> String {
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { return String(text) }
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count + 8)
+        for byte in text.utf8 {
             if byte < 0x20 || byte == 0x7f {
-                let digits = Array("0123456789abcdef".utf8)
-                line += [UInt8(ascii: "\\"), UInt8(ascii: "x"), digits[Int(byte >> 4)], digits[Int(byte & 15)]]
+                bytes += [UInt8(ascii: "\\"), UInt8(ascii: "x"), digits[Int(byte >> 4)], digits[Int(byte & 15)]]
             } else {
-                line.append(byte)
+                bytes.append(byte)
             }
         }
-        line.append(UInt8(ascii: "\n"))
-        _ = FileSystem.writeAll(2, line)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
