@@ -38,63 +38,65 @@ struct ControlOptions: ParsableArguments {
     }
 }
 
-struct Up: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Start (and keep restarting) services.")
-    @OptionGroup var options: ControlOptions
-    func run() throws { try options.run(.up) }
+/// A control subcommand: its runit letter and one line of help; the rest is shared.
+protocol ControlSubcommand: ParsableCommand {
+    static var command: Command { get }
+    static var abstract: String { get }
+    var options: ControlOptions { get }
 }
 
-struct Down: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop services and keep them down.")
-    @OptionGroup var options: ControlOptions
-    func run() throws { try options.run(.down) }
+extension ControlSubcommand {
+    static var configuration: CommandConfiguration { CommandConfiguration(abstract: abstract) }
+    func run() throws { try options.run(Self.command) }
 }
 
-struct Once: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Start services once; do not restart them.")
+struct Up: ControlSubcommand {
+    static let command = Command.up, abstract = "Start (and keep restarting) services."
     @OptionGroup var options: ControlOptions
-    func run() throws { try options.run(.once) }
 }
 
-struct Restart: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop services and start them again (TERM, CONT, up).")
+struct Down: ControlSubcommand {
+    static let command = Command.down, abstract = "Stop services and keep them down."
     @OptionGroup var options: ControlOptions
-    func run() throws { try options.run(.restart) }
 }
 
-struct Term: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send SIGTERM to services.")
+struct Once: ControlSubcommand {
+    static let command = Command.once, abstract = "Start services once; do not restart them."
     @OptionGroup var options: ControlOptions
-    func run() throws { try options.run(.term) }
 }
 
-struct Kill: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send SIGKILL to services.")
+struct Restart: ControlSubcommand {
+    static let command = Command.restart, abstract = "Stop services and start them again (TERM, CONT, up)."
     @OptionGroup var options: ControlOptions
-    func run() throws { try options.run(.kill) }
 }
 
-struct Pause: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send SIGSTOP to services.")
+struct Term: ControlSubcommand {
+    static let command = Command.term, abstract = "Send SIGTERM to services."
     @OptionGroup var options: ControlOptions
-    func run() throws { try options.run(.pause) }
 }
 
-struct Cont: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send SIGCONT to services.")
+struct Kill: ControlSubcommand {
+    static let command = Command.kill, abstract = "Send SIGKILL to services."
     @OptionGroup var options: ControlOptions
-    func run() throws { try options.run(.cont) }
 }
 
-struct Hup: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send SIGHUP to services.")
+struct Pause: ControlSubcommand {
+    static let command = Command.pause, abstract = "Send SIGSTOP to services."
     @OptionGroup var options: ControlOptions
-    func run() throws { try options.run(.hup) }
 }
 
-struct Exit: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Stop services and end their supervision (until the client's svtree gets SIGHUP).")
+struct Cont: ControlSubcommand {
+    static let command = Command.cont, abstract = "Send SIGCONT to services."
     @OptionGroup var options: ControlOptions
-    func run() throws { try options.run(.exit) }
+}
+
+struct Hup: ControlSubcommand {
+    static let command = Command.hup, abstract = "Send SIGHUP to services."
+    @OptionGroup var options: ControlOptions
+}
+
+struct Exit: ControlSubcommand {
+    static let command = Command.exit
+    static let abstract = "Stop services and end their supervision (until the client's svtree gets SIGHUP)."
+    @OptionGroup var options: ControlOptions
 }
