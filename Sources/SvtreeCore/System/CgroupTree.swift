@@ -72,11 +72,7 @@ public final class CgroupTree {
                 rounds += 1
             }
         }
-        var waits = 0
-        while !isEmpty(path) && waits < 2000 {
-            usleep(500)
-            waits += 1
-        }
+        waitEmpty(path, milliseconds: 1000)
         // A killed cgroup is not reused: on this kernel a child cloned into a cgroup that was
         // ever killed is killed at birth. The next spawn makes a fresh one.
         removeTree(path)
@@ -102,6 +98,27 @@ public final class CgroupTree {
             }
         }
         rmdir(path)
+    }
+
+    /// Waits, bounded, for `populated 0`: the kernel signals every change of cgroup.events to
+    /// poll(2) as POLLPRI, so this sleeps until the last process is gone, never in steps.
+    private func waitEmpty(_ path: String, milliseconds: Int32) {
+        let fd = open(path + "/cgroup.events", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let deadline = EventLoop.now + Int64(milliseconds) * 1_000_000
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while true {
+            // Reading through this descriptor is what the next POLLPRI is measured against.
+            let n = pread(fd, &buffer, buffer.count, 0)
+            if n <= 0 || String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n").contains("populated 0") {
+                return
+            }
+            let left = Int32((deadline - EventLoop.now) / 1_000_000)
+            guard left > 0 else { return }
+            var entry = pollfd(fd: fd, events: Int16(POLLPRI), revents: 0)
+            _ = poll(&entry, 1, left)
+        }
     }
 
     public func isEmpty(_ path: String) -> Bool {
