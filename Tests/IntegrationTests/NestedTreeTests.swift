@@ -23,14 +23,18 @@ import Testing
     /// root's client svtree, two services, two loggers, and (with escape) two escaped sleeps.
     private func expectOneCopyOfEverything(_ tree: TreeFixture, escape: Bool) throws {
         let expected = escape ? 7 : 5
+        // Command lines too: a run just started is still "/bin/sh ./run" until it execs sleep.
+        func oneCopyEach(_ lines: [String]) -> Bool {
+            lines.count == expected && lines.filter { $0.hasSuffix("svtree services") }.count == 1
+                && lines.filter { $0 == "cat" }.count == 2 && lines.filter { $0 == "sleep 3600" }.count == (escape ? 4 : 2)
+        }
         try tree.waitFor("exactly one copy of every process") {
-            tree.processes(under: "clients/alice").count == expected
+            oneCopyEach(tree.commandLines(under: "clients/alice"))
                 && [storage, snapwatch, storage + "/log", snapwatch + "/log"].allSatisfy(tree.isRunning)
         }
-        let lines = tree.commandLines(under: "clients/alice")
-        #expect(lines.filter { $0.hasSuffix("svtree services") }.count == 1)
-        #expect(lines.filter { $0 == "cat" }.count == 2)
-        #expect(lines.filter { $0 == "sleep 3600" }.count == (escape ? 4 : 2))
+        // And it stays so: nothing restarts or duplicates a moment later.
+        let settled = tree.commandLines(under: "clients/alice")
+        #expect(oneCopyEach(settled), "\(settled)")
     }
 
     @Test func linkStartsClientAndRemovalEndsEveryProcessIncludingEscapees() throws {
