@@ -200,12 +200,6 @@ int sv_spawn_in_cgroup(pid_t *pid, const char *path, char *const argv[], char *c
     return 0;
 }
 
-int sv_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-             const char *cwd, int in_fd, int out_fd) {
-    int fds[2] = { in_fd, out_fd };
-    return sv_spawn_mapped(pid, path, argv, envp, cwd, fds, 2, 1);
-}
-
 int sv_spawn_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
 }

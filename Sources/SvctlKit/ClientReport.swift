@@ -61,7 +61,8 @@ public struct ClientReport: Sendable {
         let supervisor = ServiceProbe.read(name: name, path: directory, checkSupervisor: checkSupervisors)
         let services = TreeLayout.services(ofClient: directory).map {
             var probe = ServiceProbe.read(name: $0, path: directory + "/services/" + $0, checkSupervisor: checkSupervisors)
-            if runChecks, probe.status?.state == .run, FileSystem.isExecutableFile(probe.path + "/check") {
+            if runChecks, probe.notificationFD == nil, probe.status?.state == .run,
+               FileSystem.isExecutableFile(probe.path + "/check") {
                 probe.ready = Control.checkPasses(probe.path)
             }
             return probe
@@ -105,7 +106,8 @@ public struct ClientReport: Sendable {
         } else if status.paused {
             flag(.warning, "\(label): paused")
         } else if probe.ready == false {
-            flag(.warning, "\(label): up but not ready (its ./check fails)")
+            flag(.warning, "\(label): up but not ready ("
+                + (probe.notificationFD.map { "nothing written to notification-fd \($0) yet" } ?? "its ./check fails") + ")")
         } else if let deaths = probe.quickDeaths, deaths > 0, now - status.since < Self.flappingWindowNanos {
             flag(.warning, "\(label): restarted after \(deaths) quick death\(deaths == 1 ? "" : "s")")
         }

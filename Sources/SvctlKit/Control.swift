@@ -29,9 +29,9 @@ public enum Command: String, CaseIterable, Sendable {
         // A new process: svtree may rewrite `since` when only the wanted state changes.
         let changed = before.map { status.pid != $0.pid || ($0.state != .run && status.since > $0.since) } ?? true
         switch self {
-        case .up, .once: return status.state == .run && Control.checkPasses(now.path)
+        case .up, .once: return status.state == .run && Control.isReady(now)
         case .down: return status.state == .down
-        case .restart: return status.state == .run && changed && Control.checkPasses(now.path)
+        case .restart: return status.state == .run && changed && Control.isReady(now)
         case .term, .kill: return changed && (status.state == .run || status.want != .up)
         case .pause: return status.paused
         case .cont: return !status.paused
@@ -53,6 +53,13 @@ public enum Command: String, CaseIterable, Sendable {
 }
 
 public enum Control {
+    /// Ready as the service can tell: s6's `notification-fd` (svtree records the newline; no
+    /// process to run), else runit's `./check`.
+    public static func isReady(_ probe: ServiceProbe) -> Bool {
+        if probe.notificationFD != nil { return probe.readySince != nil }
+        return checkPasses(probe.path)
+    }
+
     /// runit's readiness test, as `sv -w` uses it: an executable `check` in the service
     /// directory, run there, exiting 0 once the service is ready. No `check`: ready when up.
     public static func checkPasses(_ service: String) -> Bool {

@@ -25,8 +25,13 @@ public struct ServiceProbe: Sendable, Equatable {
     /// Written by svtree (it has `supervise/svtree`), else by runsv or nothing yet.
     public var writtenBySvtree: Bool
     public var log: LogProbe?
-    /// runit's readiness: whether the service's `./check` passes; nil without one, or unasked.
+    /// Whether the running service is ready: by s6's `notification-fd` when it has one (svtree
+    /// records it), else by runit's `./check`; nil without either, or unasked.
     public var ready: Bool?
+    /// The service's `notification-fd`, as svtree records it: readiness is known without `./check`.
+    public var notificationFD: Int32?
+    /// Wall-clock ns at which the current run said it was ready through `notification-fd`.
+    public var readySince: Int64?
 
     public struct LogProbe: Sendable, Equatable {
         public var supervisor: Supervisor
@@ -62,6 +67,7 @@ public struct ServiceProbe: Sendable, Equatable {
         if let extra = FileSystem.readBytes(supervise + "/svtree", limit: 4096) {
             probe.writtenBySvtree = true
             probe.apply(extra: String(decoding: extra, as: UTF8.self))
+            if probe.notificationFD != nil, probe.status?.state == .run { probe.ready = probe.readySince != nil }
         }
         if case .success(let info) = FileSystem.info(path + "/log"), info.kind == .directory {
             let logSupervise = path + "/log/supervise"
@@ -72,7 +78,8 @@ public struct ServiceProbe: Sendable, Equatable {
         return probe
     }
 
-    /// `quick_deaths N`, `restart_delay_ms N`, `last_exit code|signal N`, `cgroup PATH`.
+    /// `quick_deaths N`, `restart_delay_ms N`, `last_exit code|signal N`, `cgroup PATH`,
+    /// `notification_fd N`, `ready_since_ns N`.
     mutating func apply(extra: String) {
         for line in extra.split(separator: "\n") {
             let words = line.split(separator: " ", maxSplits: 1).map(String.init)
@@ -81,6 +88,8 @@ public struct ServiceProbe: Sendable, Equatable {
             case "quick_deaths": quickDeaths = Int(words[1])
             case "restart_delay_ms": restartDelayMs = Int(words[1])
             case "cgroup": cgroup = words[1]
+            case "notification_fd": notificationFD = Int32(words[1])
+            case "ready_since_ns": readySince = Int64(words[1])
             case "last_exit":
                 let parts = words[1].split(separator: " ")
                 if parts.count == 2, let value = Int32(parts[1]) {

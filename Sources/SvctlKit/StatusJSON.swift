@@ -33,6 +33,7 @@ public enum StatusJSON {
         members += [
             ("normally", .string(probe.normallyUp ? "up" : "down")),
             ("ready", probe.ready.map(JSON.bool) ?? .null),
+            ("ready_since", probe.readySince.map { .int($0 / 1_000_000_000) } ?? .null),
             ("quick_deaths", .optional(probe.quickDeaths)),
             ("restart_delay_ms", .optional(probe.restartDelayMs)),
             ("last_exit", probe.lastExit.map(exit) ?? .null),

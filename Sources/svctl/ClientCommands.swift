@@ -22,12 +22,12 @@ struct Enable: ParsableCommand {
             guard let wait else { return }
             let deadline = EventLoop.now + Int64(wait * 1e9)
             var report = ClientReport.read(client, layout: tree.layout, now: EventLoop.wallNow)
-            // A check that passed is not run again (each is a process) while the others catch up.
+            // A service found ready is not looked at again (a check is a process) while the others catch up.
             var checked = Set<String>()
             func ready(_ report: ClientReport) -> Bool {
                 guard report.health != .critical && report.health != .unknown else { return false }
                 for service in report.services where !checked.contains(service.path) {
-                    guard Control.checkPasses(service.path) else { return false }
+                    guard Control.isReady(service) else { return false }
                     checked.insert(service.path)
                 }
                 return true
@@ -35,7 +35,7 @@ struct Enable: ParsableCommand {
             while !ready(report) {
                 if EventLoop.now > deadline {
                     throw SvctlError("timed out after \(Int(wait)) s: "
-                        + (report.problems.isEmpty ? "a service's check does not pass yet" : report.problems.joined(separator: "; ")))
+                        + (report.problems.isEmpty ? "a service is not ready yet" : report.problems.joined(separator: "; ")))
                 }
                 usleep(10_000)
                 report = ClientReport.read(client, layout: tree.layout, now: EventLoop.wallNow)

@@ -202,4 +202,22 @@ private func running(_ settings: ServiceSettings = ServiceSettings(), pid: Int32
             == .signal(pid: 100, SIGTERM, .process))
         #expect(machine.deadline != nil)
     }
+
+    @Test func readinessBelongsToTheCurrentRun() {
+        var machine = running(ServiceSettings(notificationFD: 3), pid: 100, now: 0)
+        #expect(machine.readyAt == nil)
+        #expect(machine.handle(.ready(pid: 100), now: 5) == [.statusChanged])
+        #expect(machine.readyAt == 5)
+        // A second newline changes nothing.
+        #expect(machine.handle(.ready(pid: 100), now: 9).isEmpty)
+        #expect(machine.readyAt == 5)
+        // The run dies: the next one starts not ready, and a late line of the old one is ignored.
+        _ = machine.handle(.exited(pid: 100, status: .exited(1)), now: 20 * second)
+        #expect(machine.readyAt == nil)
+        _ = machine.handle(.spawned(pid: 101), now: 20 * second)
+        #expect(machine.handle(.ready(pid: 100), now: 21 * second).isEmpty)
+        #expect(machine.readyAt == nil)
+        #expect(machine.handle(.ready(pid: 101), now: 22 * second) == [.statusChanged])
+        #expect(machine.readyAt == 22 * second)
+    }
 }

@@ -125,14 +125,17 @@ import Testing
     }
 
     @Test func options() {
-        guard case .success(let options) = SnapwatchOptions.parse(["--repo", "r", "--hook", "h", "--retry", "0.1"]) else {
+        guard case .success(let options) = SnapwatchOptions.parse(["--repo", "r", "--hook", "h", "--retry", "0.1",
+                                                                         "--ready-fd", "3"]) else {
             Issue.record("refused good options")
             return
         }
         #expect(options.retryInitial == 100_000_000)
         #expect(options.stateFile == "./state")
+        #expect(options.readyFD == 3)
         for bad in [["--repo", "r"], ["--hook", "h"], ["--repo"], ["--repo", "r", "--hook", "h", "--bogus", "1"],
-                    ["--repo", "r", "--hook", "h", "--timeout", "-1"]] {
+                    ["--repo", "r", "--hook", "h", "--timeout", "-1"], ["--repo", "r", "--hook", "h", "--ready-fd", "2"],
+                    ["--repo", "r", "--hook", "h", "--ready-fd", "x"]] {
             guard case .failure = SnapwatchOptions.parse(bad) else {
                 Issue.record("accepted \(bad)")
                 continue

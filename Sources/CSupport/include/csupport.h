@@ -44,14 +44,9 @@ char **sv_environ(void);
 // into services. Returns 0 or -1.
 int sv_cloexec_from(int first);
 
-// posix_spawn in a new session with an empty signal mask and default dispositions.
-// in_fd / out_fd: -1 inherits, -2 opens /dev/null, otherwise dup2 onto 0 / 1.
-// Returns 0 or an errno value (exec failures included: glibc reports them).
-int sv_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-             const char *cwd, int in_fd, int out_fd);
-
-// posix_spawn with descriptors mapped: for i < count, fds[i] >= 0 is dup2'd onto i, -2 opens
-// /dev/null there, -1 leaves i as it is. new_session: setsid in the child. Returns 0 or errno.
+// posix_spawn with an empty signal mask, default dispositions and descriptors mapped: for
+// i < count, fds[i] >= 0 is dup2'd onto i, -2 opens /dev/null there, -1 leaves i as it is.
+// new_session: setsid in the child. Returns 0 or errno (exec failures included: glibc reports them).
 int sv_spawn_mapped(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                     const char *cwd, const int *fds, int count, int new_session);
 

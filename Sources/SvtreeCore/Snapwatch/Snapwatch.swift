@@ -32,7 +32,14 @@ public final class Snapwatch {
             Diagnostics.error(error.description)
             _ = FileSystem.writeAll(2, Array((SnapwatchOptions.usage + "\n").utf8))
             return 100
-        case .success(let options):
+        case .success(var options):
+            // Checked before snapwatch opens anything: a descriptor number it does not inherit
+            // would soon name one of its own, which a newline and a close would wreck.
+            if let fd = options.readyFD, fcntl(fd, F_GETFD) < 0 {
+                Diagnostics.warn("--ready-fd \(fd): no such descriptor (\(FileSystem.lastErrno)): is notification-fd \(fd)"
+                    + " in the service directory? Not announcing readiness")
+                options.readyFD = nil
+            }
             do {
                 return try Snapwatch(options: options).run()
             } catch {
@@ -71,6 +78,7 @@ public final class Snapwatch {
 
     func run() -> Int32 {
         rearm()
+        announceReadiness()
         while exitCode == nil {
             loop.setDeadline([queue.deadline, listingDue].compactMap { $0 }.min())
             for token in loop.wait() {
@@ -87,6 +95,17 @@ public final class Snapwatch {
             writeStatus()
         }
         return exitCode ?? 0
+    }
+
+    /// Watching (the snapshots, or the nearest ancestor until restic init) and listed once:
+    /// say so on `--ready-fd`, once, and let the descriptor go.
+    func announceReadiness() {
+        guard let fd = options.readyFD else { return }
+        var newline = UInt8(ascii: "\n")
+        var written = write(fd, &newline, 1)
+        while written < 0 && errno == EINTR { written = write(fd, &newline, 1) }
+        if written != 1 { Diagnostics.warn("--ready-fd \(fd): cannot write (\(FileSystem.lastErrno))") }
+        close(fd)
     }
 
     /// Without inotify: the next periodic listing (runsvdir's 5 s), else nil (never idle-wakes).

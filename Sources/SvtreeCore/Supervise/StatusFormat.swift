@@ -82,13 +82,18 @@ public enum StatusFormat {
     }
 
     /// svtree's own `supervise/svtree` file: what runit's formats have no room for.
-    public static func extraText(quickDeaths: Int, restartDelay: Int64, lastExit: ExitStatus?) -> String {
+    /// `notificationFD`: the service's `notification-fd`, so a reader knows readiness is tracked;
+    /// `readySince`: wall-clock ns at which the current run said it was ready.
+    public static func extraText(quickDeaths: Int, restartDelay: Int64, lastExit: ExitStatus?,
+                                 notificationFD: Int32? = nil, readySince: Int64? = nil) -> String {
         var text = "quick_deaths \(quickDeaths)\nrestart_delay_ms \(restartDelay / nanosPerMilli)\n"
         switch lastExit {
         case .exited(let code): text += "last_exit code \(code)\n"
         case .signaled(let sig): text += "last_exit signal \(sig)\n"
         case nil: break
         }
+        if let notificationFD { text += "notification_fd \(notificationFD)\n" }
+        if let readySince { text += "ready_since_ns \(readySince)\n" }
         return text
     }
 

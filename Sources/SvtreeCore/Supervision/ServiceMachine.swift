@@ -24,6 +24,8 @@ public struct ServiceMachine: Sendable {
         case tick
         /// Stop for good: by the down signal, or (`byEOF`) by closing the logger's pipe.
         case teardown(byEOF: Bool)
+        /// The run wrote its newline to `notification-fd` (s6's readiness protocol).
+        case ready(pid: Int32)
     }
 
     public enum Target: Sendable, Equatable { case process, group }
@@ -54,6 +56,9 @@ public struct ServiceMachine: Sendable {
     public private(set) var restartDelay: Int64 = 0
     public private(set) var restartAt: Int64?
     public private(set) var lastExit: ExitStatus?
+    /// Monotonic ns at which the current run said it was ready; nil until then, and for a
+    /// service without `notification-fd`.
+    public private(set) var readyAt: Int64?
     public private(set) var stopStage: StopStage?
     /// An operator asked for this death (`t`, `k`): it does not count as a quick death.
     private var killedOnRequest = false
@@ -87,6 +92,11 @@ public struct ServiceMachine: Sendable {
             gotTerm = false
             killedOnRequest = false
             restartAt = nil
+            readyAt = nil
+        case .ready(let readyPid):
+            // A late line from an earlier run says nothing about this one.
+            guard state == .run, readyPid == pid, readyAt == nil else { return [] }
+            readyAt = now
         case .spawnFailed:
             // runsv's rule: a run that cannot be executed counts as exit 111.
             startedAt = now
@@ -127,6 +137,7 @@ public struct ServiceMachine: Sendable {
 
     private mutating func runEnded(status: ExitStatus, now: Int64, into out: inout [Action]) {
         lastExit = status
+        readyAt = nil
         stopDeadline = nil
         stopStage = nil
         gotTerm = false

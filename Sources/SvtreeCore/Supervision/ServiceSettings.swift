@@ -12,16 +12,20 @@ public struct ServiceSettings: Sendable, Equatable {
     /// Letters with an executable `control/<letter>` script (runit's customised control).
     public var controlScripts: Set<UInt8> = []
     public var isLogger = false
+    /// s6's `notification-fd`: the run gets a pipe as this descriptor and writes a newline to
+    /// it once ready. nil: no readiness is tracked.
+    public var notificationFD: Int32?
 
     public init(timeoutKill: Int64 = 7000 * nanosPerMilli, timeoutFinish: Int64 = 5000 * nanosPerMilli,
                 downSignal: Int32 = SIGTERM, hasFinish: Bool = false,
-                controlScripts: Set<UInt8> = [], isLogger: Bool = false) {
+                controlScripts: Set<UInt8> = [], isLogger: Bool = false, notificationFD: Int32? = nil) {
         self.timeoutKill = timeoutKill
         self.timeoutFinish = timeoutFinish
         self.downSignal = downSignal
         self.hasFinish = hasFinish
         self.controlScripts = controlScripts
         self.isLogger = isLogger
+        self.notificationFD = notificationFD
     }
 }
 

@@ -16,26 +16,32 @@ public enum Spawner {
         }
     }
 
+    /// A descriptor of ours that the child gets as `target` (above 2), like s6's notification-fd.
+    public typealias ExtraDescriptor = (source: Int32, target: Int32)
+
+    /// Starts `path`; with `cgroup`, the child starts inside that cgroup (clone3,
+    /// CLONE_INTO_CGROUP), so nothing it forks can be left outside.
     public static func spawn(_ path: String, arguments: [String], environment: [String], directory: String,
-                             stdin: Stream, stdout: Stream) -> Result<Int32, Errno> {
+                             stdin: Stream, stdout: Stream, extra: ExtraDescriptor? = nil,
+                             cgroup: String? = nil) -> Result<Int32, Errno> {
+        // -1: the child's descriptor is left as ours is (closed on exec: all of ours are CLOEXEC).
+        var fds = [stdin.raw, stdout.raw]
+        if let extra {
+            fds += [Int32](repeating: -1, count: Int(extra.target) + 1 - fds.count)
+            fds[Int(extra.target)] = extra.source
+        }
         var pid: pid_t = 0
         let argv = CStringArray(arguments)
         let envp = CStringArray(environment)
-        let rc = sv_spawn(&pid, path, argv.pointers, envp.pointers, directory, stdin.raw, stdout.raw)
-        return rc == 0 ? .success(pid) : .failure(Errno(rawValue: rc))
-    }
-
-    /// The same, with the child started inside the cgroup at `cgroup` (clone3, CLONE_INTO_CGROUP).
-    public static func spawn(_ path: String, arguments: [String], environment: [String], directory: String,
-                             stdin: Stream, stdout: Stream, cgroup: String) -> Result<Int32, Errno> {
+        guard let cgroup else {
+            let rc = sv_spawn_mapped(&pid, path, argv.pointers, envp.pointers, directory, fds, Int32(fds.count), 1)
+            return rc == 0 ? .success(pid) : .failure(Errno(rawValue: rc))
+        }
         let cgroupFD = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard cgroupFD >= 0 else { return .failure(Errno(rawValue: errno)) }
         defer { close(cgroupFD) }
-        var pid: pid_t = 0
-        let argv = CStringArray(arguments)
-        let envp = CStringArray(environment)
-        let fds = [stdin.raw, stdout.raw]
-        let rc = sv_spawn_in_cgroup(&pid, path, argv.pointers, envp.pointers, directory, fds, 2, cgroupFD)
+        let rc = sv_spawn_in_cgroup(&pid, path, argv.pointers, envp.pointers, directory, fds, Int32(fds.count),
+                                    cgroupFD)
         return rc == 0 ? .success(pid) : .failure(Errno(rawValue: rc))
     }
 

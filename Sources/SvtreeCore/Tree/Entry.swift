@@ -10,6 +10,8 @@ final class Entry {
     var machine: EntryMachine
     var supervise: [EntryMachine.Role: SuperviseDirectory]
     var controlTokens: [UInt64] = []
+    /// The loop token of each role's notification pipe while its run is not ready yet.
+    var readinessTokens: [EntryMachine.Role: UInt64] = [:]
     /// The last "cannot start run" said for a role, until a start succeeds.
     var spawnFailure: [EntryMachine.Role: String] = [:]
     private(set) var pipeRead: Int32 = -1

@@ -110,6 +110,14 @@ public struct ServiceDefinition: Sendable {
                 Diagnostics.warn("\(label)/down-signal: unknown signal \"\(text)\": using TERM")
             }
         }
+        if let text = FileSystem.readLine(path + "/notification-fd") {
+            if let fd = Int32(text), notificationDescriptors.contains(fd) {
+                settings.notificationFD = fd
+            } else {
+                Diagnostics.warn("\(label)/notification-fd: not a descriptor number from 3 to 1023: \"\(text)\":"
+                    + " readiness not tracked")
+            }
+        }
         settings.hasFinish = FileSystem.isExecutableFile(path + "/finish")
         for letter in "udoxtkpchaiq12".utf8
         where FileSystem.isExecutableFile(path + "/control/" + String(UnicodeScalar(letter))) {
@@ -117,6 +125,9 @@ public struct ServiceDefinition: Sendable {
         }
         return settings
     }
+
+    /// 0-2 are the run's stdio; s6 refuses them too.
+    static let notificationDescriptors: ClosedRange<Int32> = 3...1023
 
     static func milliseconds(_ file: String, label: String) -> Int64? {
         guard let text = FileSystem.readLine(file) else { return nil }

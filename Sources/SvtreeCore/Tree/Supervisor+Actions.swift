@@ -19,12 +19,18 @@ extension Supervisor {
     private func perform(_ action: ServiceMachine.Action, role: EntryMachine.Role, on entry: Entry) {
         switch action {
         case .spawnRun:
-            switch spawn(entry, role, program: "./run", arguments: []) {
+            let readiness = openReadinessPipe(entry, role)
+            let notification = readiness.map { (source: $0.write, target: $0.target) }
+            let spawned = spawn(entry, role, program: "./run", arguments: [], notification: notification)
+            if let readiness { close(readiness.write) }
+            switch spawned {
             case .success(let pid):
                 owners[pid] = .run(entry.identity, role)
+                if let readiness { watchReadiness(readiness.read, pid: pid, entry, role) }
                 entry.spawnFailure[role] = nil
                 perform(entry.machine.handle(.spawned(pid: pid), for: role, now: EventLoop.now), on: entry)
             case .failure(let error):
+                if let readiness { close(readiness.read) }
                 // run exists (it was checked): ENOENT or ENOEXEC from exec mean its #! line.
                 let hint = error == .noSuchFileOrDirectory || error == .execFormatError ? ": check its #! line"
                     : error == .tooManyOpenFiles ? ": the descriptor limit (raise LimitNOFILE or ulimit -n)" : ""
@@ -70,18 +76,17 @@ extension Supervisor {
         }
     }
 
-    private func spawn(_ entry: Entry, _ role: EntryMachine.Role, program: String,
-                       arguments: [String]) -> Result<Int32, Errno> {
+    private func spawn(_ entry: Entry, _ role: EntryMachine.Role, program: String, arguments: [String],
+                       notification: Spawner.ExtraDescriptor? = nil) -> Result<Int32, Errno> {
         let (stdin, stdout) = entry.streams(role)
+        var group: String?
         if let cgroups {
-            guard let group = cgroups.unitPath(entry: entry.cgroupName, unit: role == .main ? "main" : "log") else {
-                return .failure(FileSystem.lastErrno)
-            }
-            return Spawner.spawn(program, arguments: [program] + arguments, environment: entry.environment(role),
-                                 directory: entry.path(role), stdin: stdin, stdout: stdout, cgroup: group)
+            group = cgroups.unitPath(entry: entry.cgroupName, unit: role == .main ? "main" : "log")
+            if group == nil { return .failure(FileSystem.lastErrno) }
         }
         return Spawner.spawn(program, arguments: [program] + arguments, environment: entry.environment(role),
-                             directory: entry.path(role), stdin: stdin, stdout: stdout)
+                             directory: entry.path(role), stdin: stdin, stdout: stdout, extra: notification,
+                             cgroup: group)
     }
 
     /// Writes what changed; the summary for systemd can only change when something did.
@@ -100,8 +105,10 @@ extension Supervisor {
         let since = EventLoop.wallNow - (EventLoop.now - machine.since)
         let snapshot = StatusFormat.Snapshot(state: machine.state, pid: machine.pid, paused: machine.paused,
                                              want: machine.want, gotTerm: machine.gotTerm, since: since)
+        let readySince = machine.readyAt.map { EventLoop.wallNow - (EventLoop.now - $0) }
         var extra = StatusFormat.extraText(quickDeaths: machine.quickDeaths, restartDelay: machine.restartDelay,
-                                           lastExit: machine.lastExit)
+                                           lastExit: machine.lastExit, notificationFD: machine.settings.notificationFD,
+                                           readySince: readySince)
         if let cgroups {
             extra += "cgroup \(cgroups.base)/\(entry.cgroupName)/\(role == .main ? "main" : "log")\n"
         }
@@ -112,6 +119,7 @@ extension Supervisor {
     private func release(_ entry: Entry) {
         let exitedByLetter = !entry.machine.tearingDown
         for token in entry.controlTokens { controlTokens[token] = nil }
+        for role in [EntryMachine.Role.main, .log] { stopWatchingReadiness(entry, role) }
         // The final "down" must reach the files before they are let go.
         for role in [EntryMachine.Role.main, .log] {
             if dirtyStatus.remove(StatusKey(identity: entry.identity, role: role)) != nil { writeStatus(entry, role) }

@@ -20,6 +20,8 @@ public final class Supervisor {
     var unwatchable: Set<String> = []
     var owners: [Int32: ProcessOwner] = [:]
     var controlTokens: [UInt64: (FileSystem.Identity, EntryMachine.Role)] = [:]
+    /// Notification pipes of runs that have not said they are ready yet.
+    var readiness: [UInt64: ReadinessPipe] = [:]
     var nextToken = EventLoop.firstFreeToken
     var pendingExits: [(Int32, Int32)] = []
     var dirtyStatus: Set<StatusKey> = []
@@ -92,7 +94,8 @@ public final class Supervisor {
                 case Supervisor.watcherToken:
                     watcher?.drain()
                     if !stopping { rescan() }
-                default: handleControl(token: token)
+                default:
+                    if readiness[token] != nil { handleReadiness(token: token) } else { handleControl(token: token) }
                 }
                 drainExits()
             }
@@ -186,6 +189,7 @@ public final class Supervisor {
             switch owner {
             case .run(let identity, let role), .finish(let identity, let role):
                 guard let entry = entries[identity] else { continue }
+                if case .run = owner { stopWatchingReadiness(entry, role) }
                 perform(entry.machine.handle(.exited(pid: pid, status: status), for: role, now: now), on: entry)
             case .control(let identity, let role, let letter):
                 guard let entry = entries[identity] else { continue }
