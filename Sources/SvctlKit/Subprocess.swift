@@ -23,11 +23,16 @@ enum Subprocess {
         close(savedStderr)
         close(devNull)
         close(fds[0])
-        _ = FileSystem.writeAll(fds[1], Array(input.utf8))
-        close(fds[1])
         guard case .success(let pid) = spawned else {
-            throw SvctlError("cannot start \(program): \(FileSystem.lastErrno)")
+            close(fds[1])
+            throw SvctlError("cannot start \(program): \(spawned.failure.map { "\($0)" } ?? "")")
         }
+        // A helper that exits without reading its input must not kill svctl with SIGPIPE; the
+        // default comes back afterwards, so that `svctl logs -f | head` still ends as it should.
+        let previous = signal(SIGPIPE, SIG_IGN)
+        _ = FileSystem.writeAll(fds[1], Array(input.utf8))
+        signal(SIGPIPE, previous)
+        close(fds[1])
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return status
@@ -50,9 +55,18 @@ enum Subprocess {
             output += buffer[0..<n]
         }
         close(fds[0])
-        guard case .success(let pid) = spawned else { throw SvctlError("cannot start \(program): \(FileSystem.lastErrno)") }
+        guard case .success(let pid) = spawned else {
+            throw SvctlError("cannot start \(program): \(spawned.failure.map { "\($0)" } ?? "")")
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return (status, output)
+    }
+}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
     }
 }

@@ -15,6 +15,9 @@ final class TreeFixture {
     private(set) var reaped: [Int32: Int32] = [:]
 
     init(_ name: String) throws {
+        // Tests write to pipes of processes that may have exited (a logger refusing its
+        // directory): EPIPE, not the death of the whole test process.
+        signal(SIGPIPE, SIG_IGN)
         var template = Array("/tmp/svtree-test-\(name)-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw TimedOut(description: "mkdtemp failed") }
         root = String(cString: made)
