@@ -83,7 +83,12 @@ public final class EventLoop {
         while true {
             let n = sv_epoll_wait(epollFD, &tokens, &events, 64, -1)
             if n >= 0 { return (0..<Int(n)).map { (tokens[$0], events[$0] & sv_epollhup() != 0) } }
-            if errno != EINTR { return [] }
+            if errno != EINTR {
+                // The loop's own descriptor is broken: going round again would spin forever.
+                // Exiting lets the supervisor above (or systemd) start a fresh process.
+                Diagnostics.error("epoll_wait: \(FileSystem.lastErrno): the event loop cannot go on")
+                exit(111)
+            }
         }
     }
 
