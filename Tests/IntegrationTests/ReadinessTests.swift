@@ -86,6 +86,23 @@ import Testing
         #expect(again == 1 && againOutput.contains("not ready"), "\(againOutput)")
     }
 
+    /// Both spawn paths (clone3 into a cgroup, posix_spawn in session mode) map the descriptor;
+    /// a high number, and the newline written after other bytes, count too.
+    @Test(arguments: ["cgroup", "session"]) func descriptorReachesTheRunInEitherMode(_ mode: String) throws {
+        let tree = try TreeFixture("readymode")
+        tree.write("services/a/run", """
+            #!/bin/sh
+            printf 'starting, ' >&9
+            echo ready >&9
+            exec sleep 3600
+            """, executable: true)
+        tree.write("services/a/notification-fd", "9\n")
+        try tree.startSvtree("services", environment: mode == "session" ? ["SVTREE_CGROUPS": "off"] : [:])
+        try tree.waitFor("a ready in \(mode) mode") { tree.read("services/a/supervise/svtree").contains("ready_since_ns ") }
+        // The mode is the one asked for (this machine's unified hierarchy is writable).
+        #expect(tree.read("services/a/supervise/svtree").contains("\ncgroup ") == (mode == "cgroup"))
+    }
+
     @Test func badNumberIsNamedAndTheServiceRunsWithoutReadiness() throws {
         let tree = try TreeFixture("badready")
         tree.service("services/a")
