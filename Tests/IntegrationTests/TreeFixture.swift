@@ -207,6 +207,8 @@ final class TreeFixture {
             var status: Int32 = 0
             waitpid(pid, &status, 0)
         }
+        // A SIGKILLed root svtree could not remove its cgroup; the next svtree would.
+        CgroupTree.removeStaleBases()
     }
 
     /// Runs a program to completion; returns its exit code and what it printed.

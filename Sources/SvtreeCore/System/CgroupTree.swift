@@ -36,7 +36,7 @@ public final class CgroupTree {
             return (nil, "cannot move into \(base)/supervisor (\(FileSystem.lastErrno))")
         }
         let tree = CgroupTree(base: base, original: original, createdBase: createdBase)
-        if createdBase { tree.removeStale(in: original) }
+        if createdBase { removeStale(in: original) }
         return (tree, base)
     }
 
@@ -66,7 +66,7 @@ public final class CgroupTree {
         if !CgroupTree.write("1", to: path + "/cgroup.kill") {
             // Kernels before 5.14: SIGKILL each member until none is left.
             var rounds = 0
-            while !isEmpty(path) && rounds < 100 {
+            while !CgroupTree.isEmpty(path) && rounds < 100 {
                 for pid in members(path) { Glibc.kill(pid, SIGKILL) }
                 usleep(1000)
                 rounds += 1
@@ -75,11 +75,11 @@ public final class CgroupTree {
         waitEmpty(path, milliseconds: 1000)
         // A killed cgroup is not reused: on this kernel a child cloned into a cgroup that was
         // ever killed is killed at birth. The next spawn makes a fresh one.
-        removeTree(path)
+        CgroupTree.removeTree(path)
     }
 
     /// Bases left by svtrees that died without dismantling theirs (SIGKILL): empty, so removable.
-    private func removeStale(in parent: String) {
+    static func removeStale(in parent: String) {
         guard case .success(let names) = FileSystem.list(parent) else { return }
         for name in names where name.hasPrefix("svtree-") {
             guard let pid = Int32(name.dropFirst("svtree-".count)), pid != getpid(),
@@ -88,8 +88,15 @@ public final class CgroupTree {
         }
     }
 
+    /// The same, beside this process's own cgroup: what a SIGKILLed svtree started from here
+    /// left (tests end their trees that way).
+    public static func removeStaleBases() {
+        guard let mount = cgroup2Mount(), let own = ownPath() else { return }
+        removeStale(in: mount + (own == "/" ? "" : own))
+    }
+
     /// rmdir of a cgroup and of those a nested svtree made below it, deepest first.
-    private func removeTree(_ path: String) {
+    private static func removeTree(_ path: String) {
         if case .success(let names) = FileSystem.list(path) {
             for name in names where !name.contains(".") {
                 if case .success(let info) = FileSystem.info(path + "/" + name), info.kind == .directory {
@@ -121,7 +128,7 @@ public final class CgroupTree {
         }
     }
 
-    public func isEmpty(_ path: String) -> Bool {
+    public static func isEmpty(_ path: String) -> Bool {
         let events = String(decoding: FileSystem.readBytes(path + "/cgroup.events") ?? [], as: UTF8.self)
         return events.split(separator: "\n").contains("populated 0") || !FileSystem.exists(path)
     }
