@@ -231,11 +231,7 @@ import Testing
 
     @Test func readOnlyTreeSaysSoAndASuperviseLinkFixesIt() throws {
         let tree = try TreeFixture("readonly")
-        let disk = tree.root + "/ro"
-        tree.makeDirectories(disk)
-        let (mounted, output) = tree.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", disk])
-        try #require(mounted == 0, "cannot mount a tmpfs (run the tests as root): \(output)")
-        defer { _ = tree.run("/bin/umount", ["-l", disk]) }
+        let disk = try tree.mountTmpfs("ro", kilobytes: 1024)
         tree.service("ro/plain", logger: nil)
         tree.service("ro/linked", logger: nil)
         tree.makeDirectories(tree.root + "/state")

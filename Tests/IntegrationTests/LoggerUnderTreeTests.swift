@@ -48,4 +48,53 @@ import Testing
         // At worst a line is repeated after a kill; report how many were.
         print("svlog under 20 SIGKILLs: \(last) lines, \(numbers.count - firsts.count) repeated, none lost")
     }
+
+    /// A line whose end has not come yet stays in the pipe, even without patterns: a logger
+    /// killed meanwhile leaves it whole for the next one, not split across two files.
+    @Test func aLineStaysWholeWhenItsLoggerIsKilledMidLine() throws {
+        let tree = try TreeFixture("svlog-midline")
+        tree.write("dir/talker/run", """
+            #!/bin/sh
+            printf 'first\nabc'
+            read go < ./gate
+            echo def
+            exec sleep 3600
+            """, executable: true)
+        #expect(mkfifo(tree.root + "/dir/talker/gate", 0o600) == 0)
+        tree.write("dir/talker/log/run", "#!/bin/sh\nexec \(TreeFixture.svlogBinary) ./main\n", executable: true)
+        tree.makeDirectories(tree.root + "/dir/talker/log/main")
+        try tree.startSvtree("dir")
+        // "first" and "abc" came in one write, so the logger has looked at "abc" by now.
+        try tree.waitFor("the first line logged") { tree.read("dir/talker/log/main/current").contains("first\n") }
+        let logger = try #require(tree.supervisedPid("dir/talker/log"))
+        kill(logger, SIGKILL)
+        _ = try tree.waitForNewPid("dir/talker/log", other: logger, "the logger restarted")
+        try tree.start(["/bin/sh", "-c", "echo go > " + tree.root + "/dir/talker/gate"],
+                       stdoutFile: "gate.out", stderrFile: "gate.err")
+        try tree.waitFor("the rest of the line logged") { tree.logLines("dir/talker/log/main").contains("abcdef") }
+        #expect(tree.logLines("dir/talker/log/main") == ["first", "abcdef"])
+    }
+
+    /// A paused logger (full disk, here a write error it cannot get past) must not spin on
+    /// the unread input: its CPU time over a second is next to nothing.
+    @Test func aPausedLoggerDoesNotSpin() throws {
+        let tree = try TreeFixture("svlog-paused")
+        _ = try tree.mountTmpfs("disk", kilobytes: 64)
+        tree.write("disk/filler", String(repeating: "f", count: 60_000))
+        let logger = try tree.startLoggerService("disk")
+        logger.send(String(repeating: "a line to keep\n", count: 2000))
+        try tree.waitFor("the pause warning") { tree.read("svlog.err").contains("pausing") }
+        func cpuTicks() -> Int {
+            let stat = String(decoding: FileSystem.readBytes("/proc/\(logger.pid)/stat") ?? [], as: UTF8.self)
+            let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+            return fields.count > 13 ? (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0) : -1
+        }
+        let before = cpuTicks()
+        usleep(1_000_000)  // the observation window, not a wait for a condition
+        let used = cpuTicks() - before
+        #expect(before >= 0 && used <= 10, "\(used) ticks of CPU in 1 s while paused")
+        tree.remove("disk/filler")
+        try tree.stopLogger(logger)
+        #expect(tree.logLines("disk").count == 2000)
+    }
 }

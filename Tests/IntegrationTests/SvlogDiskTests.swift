@@ -4,16 +4,6 @@ import Testing
 
 /// svlog on a full disk (a small tmpfs: the tests run as root, as CI does) and its memory.
 @Suite(.serialized) struct SvlogDiskTests {
-    private func mountSmallDisk(_ tree: TreeFixture, kilobytes: Int) throws -> String {
-        let disk = tree.root + "/disk"
-        tree.makeDirectories(disk)
-        let (code, output) = tree.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(kilobytes)k", "tmpfs", disk])
-        guard code == 0 else {
-            throw TimedOut(description: "cannot mount a tmpfs for the full-disk test (run the tests as root): \(output)")
-        }
-        return disk
-    }
-
     /// Spawns `seq 1 count` writing into the logger's stdin.
     private func feed(_ tree: TreeFixture, _ logger: TreeFixture.RunningLogger, count: Int) -> Int32 {
         var pid: pid_t = 0
@@ -31,8 +21,7 @@ import Testing
 
     @Test func fullDiskPausesWithOneWarningAndLosesNothing() throws {
         let tree = try TreeFixture("svlog-full")
-        let disk = try mountSmallDisk(tree, kilobytes: 512)
-        defer { _ = tree.run("/bin/umount", ["-l", disk]) }
+        _ = try tree.mountTmpfs("disk", kilobytes: 512)
         tree.write("disk/log/config", "s40000\nn0\n")
         tree.write("disk/filler", String(repeating: "f", count: 400_000))
         let logger = try tree.startLoggerService("disk/log")
@@ -49,8 +38,7 @@ import Testing
 
     @Test func fullDiskDeletesDownToTheMinimumKept() throws {
         let tree = try TreeFixture("svlog-minimum")
-        let disk = try mountSmallDisk(tree, kilobytes: 128)
-        defer { _ = tree.run("/bin/umount", ["-l", disk]) }
+        _ = try tree.mountTmpfs("disk", kilobytes: 128)
         tree.write("disk/log/config", "s10000\nn20\nN2\n")
         let logger = try tree.startLoggerService("disk/log")
         let writer = feed(tree, logger, count: 40_000)

@@ -164,6 +164,17 @@ import Testing
         #expect(again == 0 && tree.read("log/current") == "after\nmore\n")
     }
 
+    /// A regular file as stdin (epoll refuses those): read to its end, the last line without a
+    /// newline given one, at once.
+    @Test func aFileAsInput() throws {
+        let tree = try TreeFixture("svlog-file")
+        tree.write("input", "one\ntwo\nno newline")
+        tree.makeDirectories(tree.root + "/log")
+        let (code, output) = tree.run("/bin/sh", ["-c", "exec \(TreeFixture.svlogBinary) \(tree.root)/log < \(tree.root)/input"])
+        #expect(code == 0, "\(output)")
+        #expect(tree.read("log/current") == "one\ntwo\nno newline\n")
+    }
+
     @Test func unusableDirectoriesAreNamed() throws {
         let tree = try TreeFixture("svlog-bad")
         tree.write("afile", "x")

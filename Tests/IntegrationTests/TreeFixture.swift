@@ -13,6 +13,8 @@ final class TreeFixture {
     let root: String
     private(set) var started: [Int32] = []
     private(set) var reaped: [Int32: Int32] = [:]
+    /// tmpfs mounts a test made, unmounted before the directory goes.
+    private var mounts: [String] = []
 
     init(_ name: String) throws {
         // Tests write to pipes of processes that may have exited (a logger refusing its
@@ -25,6 +27,7 @@ final class TreeFixture {
 
     deinit {
         killEverything()
+        for disk in mounts { _ = run("/bin/umount", ["-l", disk]) }
         _ = run("/bin/rm", ["-rf", root])
     }
 
@@ -48,6 +51,18 @@ final class TreeFixture {
             current += "/" + part
             _ = FileSystem.makeDirectory(current)
         }
+    }
+
+    /// A small tmpfs at `relative` (a full disk, a read-only tree); the tests run as root, as CI does.
+    func mountTmpfs(_ relative: String, kilobytes: Int) throws -> String {
+        let disk = root + "/" + relative
+        makeDirectories(disk)
+        let (code, output) = run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(kilobytes)k", "tmpfs", disk])
+        guard code == 0 else {
+            throw TimedOut(description: "cannot mount a tmpfs at \(disk) (run the tests as root): \(output)")
+        }
+        mounts.append(disk)
+        return disk
     }
 
     func read(_ relative: String) -> String {

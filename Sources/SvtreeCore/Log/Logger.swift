@@ -16,12 +16,15 @@ public final class Logger {
     var pausedUntil: Int64?
     /// A paused write is due again: process even without new input.
     var retryDue = false
-    /// A partial line waits in the pipe for its rest (patterns need the whole line): stdin is
-    /// not watched meanwhile, and this backs off from 10 ms; past 2 s the piece is written.
-    var partialWaitStep: Int64 = 0
+    /// A partial line waits in the pipe for its rest (so that a line is matched whole, and one
+    /// written by a killed logger is never split across files); past 2 s the piece is written.
     var partialWaitUntil: Int64?
-    var partialWaitStarted: Int64 = 0
+    var partialExpired = false
+    /// Whether the last `process` let any input go: the line waiting now is a new one.
+    var consumedSome = false
     static let partialWaitLimit: Int64 = 2 * nanosPerSecond
+    /// How stdin is watched now; nil when it cannot be (a regular file: always readable).
+    var inputTrigger: EventLoop.Trigger?
     var rotateAllPending = false
     var reopenPending = false
     /// Per directory, how much of the unconsumed input it has written or holds in `pending`:
@@ -32,12 +35,25 @@ public final class Logger {
 
     public init(options: LogOptions) throws {
         self.options = options
-        loop = try EventLoop(signals: [SIGHUP, SIGALRM, SIGTERM, SIGCHLD])
+        loop = try EventLoop(signals: [SIGHUP, SIGALRM, SIGTERM, SIGCHLD, SIGIO])
         input = LogInput(minimumBuffer: options.bufferSize)
         directories = options.directories.map { LogDirectory(path: $0, verbose: options.verbose) }
         writtenUpTo = Array(repeating: 0, count: directories.count)
         // Level-triggered: a pipe that is never emptied gets no edge when a blocked writer fills it.
-        try loop.add(0, token: Logger.inputToken)
+        do {
+            try loop.add(0, token: Logger.inputToken)
+            inputTrigger = .level
+            if input.isPipe {
+                // SIGIO on every write into the pipe, even one that blocks on a full pipe (epoll
+                // gives no edge then): what wakes the loop while a partial line waits.
+                _ = fcntl(0, F_SETOWN, getpid())
+                _ = fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_ASYNC)
+            }
+        } catch {
+            // A regular file as stdin: epoll refuses it (EPERM), and reads never block:
+            // `process` reads it to its end in one go.
+            guard error == .notPermitted else { throw error }
+        }
     }
 
     /// Opens every directory; false when none can be used.
@@ -55,6 +71,7 @@ public final class Logger {
             return 111
         }
         process()
+        watchInput()
         while true {
             if finished() { return 0 }
             loop.setDeadline(nextDeadline())
@@ -69,28 +86,34 @@ public final class Logger {
             rotateByAge()
             if let until = partialWaitUntil, EventLoop.now >= until {
                 partialWaitUntil = nil
-                loop.setEnabled(0, token: Logger.inputToken, true)
+                partialExpired = true
             }
-            guard partialWaitUntil == nil else { continue }
             process()
+            partialExpired = false
             // A HUP or ALRM read while processing is acted on now, not at the next wakeup.
             if !midLine && pausedUntil == nil { betweenLines() }
-            waitForRestOfLine()
+            watchInput()
         }
     }
 
-    /// A partial line left in the pipe would wake a level-triggered loop at once, forever:
-    /// stop watching stdin for a short, growing while instead.
-    private func waitForRestOfLine() {
-        guard input.count > 0, pausedUntil == nil, !input.atEOF, !exiting else {
-            partialWaitStep = 0
-            return
+    /// Unconsumed input keeps a pipe readable, so a level-triggered loop would wake at once,
+    /// forever: while a write error pauses, stdin is not watched; while a partial line waits
+    /// for its rest, only SIGIO (new data written) wakes the loop, and a timer ends the wait.
+    private func watchInput() {
+        let wanted: EventLoop.Trigger
+        if pausedUntil != nil {
+            wanted = .off
+            partialWaitUntil = nil
+        } else if input.count > 0 && !input.atEOF {
+            wanted = input.isPipe ? .off : .level
+            if partialWaitUntil == nil || consumedSome { partialWaitUntil = EventLoop.now + Logger.partialWaitLimit }
+        } else {
+            wanted = .level
+            partialWaitUntil = nil
         }
-        let now = EventLoop.now
-        if partialWaitStep == 0 { partialWaitStarted = now }
-        partialWaitStep = partialWaitStep == 0 ? 10 * nanosPerMilli : min(partialWaitStep * 2, 640 * nanosPerMilli)
-        partialWaitUntil = now + partialWaitStep
-        loop.setEnabled(0, token: Logger.inputToken, false)
+        guard let current = inputTrigger, current != wanted else { return }
+        loop.setTrigger(0, token: Logger.inputToken, wanted)
+        inputTrigger = wanted
     }
 
     /// Exit once the input ended or TERM came, the line in progress is complete, and processors are done.
@@ -133,6 +156,7 @@ public final class Logger {
             case SIGALRM: rotateAllPending = true
             case SIGHUP: reopenPending = true
             case SIGCHLD: reapProcessors()
+            case SIGIO: break  // new input: the loop processes after every wakeup
             default: break
             }
         }
@@ -173,6 +197,7 @@ public final class Logger {
 
     /// Processes everything available, chunk by chunk, until input waits or writing pauses.
     private func process() {
+        consumedSome = false
         if let until = pausedUntil {
             guard EventLoop.now >= until else { return }
             pausedUntil = nil
@@ -189,13 +214,16 @@ public final class Logger {
         while true {
             handleSignals()  // a TERM that came while busy stops at the next line's end
             let grew = input.peek()
-            guard input.count > 0, grew || input.atEOF || retryDue || partialWaitStep > 0 else { return }
+            guard input.count > 0, grew || input.atEOF || retryDue || partialExpired else { return }
             retryDue = false
             guard let consumed = processChunk() else { return }  // paused on a write error
             input.consume(consumed)
+            if consumed > 0 { consumedSome = true }
             for i in writtenUpTo.indices { writtenUpTo[i] = 0 }
             if !midLine { betweenLines() }
-            if consumed == 0 { return }  // only a partial line waits: wait for more
+            // Only a partial line waits: wait for more. (A regular file needs no wait: the next
+            // read brings the rest or its end.)
+            if consumed == 0 && !(inputTrigger == nil && !input.atEOF) { return }
         }
     }
 
@@ -207,9 +235,7 @@ public final class Logger {
         // A pipe is full by pages, not bytes: a partial line left in it must not hold more than
         // half of it, or the writer could block before the newline comes.
         let pieceSize = max(4096, input.fullAt / 2)
-        // Without patterns nothing depends on the whole line: write what came, empty the pipe.
-        let writePartial = directories.allSatisfy { $0.rules.isEmpty }
-            || partialWaitStep > 0 && EventLoop.now - partialWaitStarted >= Logger.partialWaitLimit
+        let writePartial = partialExpired
         let atEOF = input.atEOF
         var end = 0
         // A paused write retries this chunk from its start: keep the line state it began with.

@@ -40,9 +40,12 @@ public final class EventLoop {
         guard sv_epoll_add(epollFD, fd, sv_epollin(), token) == 0 else { throw FileSystem.lastErrno }
     }
 
-    /// Stops (or resumes) reporting a level-triggered descriptor without forgetting it.
-    public func setEnabled(_ fd: Int32, token: UInt64, _ enabled: Bool) {
-        _ = sv_epoll_mod(epollFD, fd, enabled ? sv_epollin() : 0, token)
+    /// Whether a registered descriptor is reported while readable (the default), or not at
+    /// all for now, without forgetting it.
+    public enum Trigger: Sendable { case level, off }
+
+    public func setTrigger(_ fd: Int32, token: UInt64, _ trigger: Trigger) {
+        _ = sv_epoll_mod(epollFD, fd, trigger == .level ? sv_epollin() : 0, token)
     }
 
     public func remove(_ fd: Int32) {
