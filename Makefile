@@ -13,7 +13,7 @@ SWIFT ?= swift
 # The price is a fixed address for the executables' own images (heap, stack and libraries
 # stay randomised). `make PIE=1 ...` builds all four as ordinary PIE binaries instead.
 # All four end up in $(BIN), which demo, bench, chaos and install use.
-BIN = .build/svtree-bin
+BIN = $(CURDIR)/.build/svtree-bin
 ifeq ($(PIE),1)
 RELEASE_FLAGS = -c release --static-swift-stdlib
 STATIC_FLAGS = $(RELEASE_FLAGS)

@@ -4,7 +4,7 @@
 # backup replicated to ./demo/replica, svctl status, and a teardown that leaves nothing.
 # DEMO_HOLD=1 keeps the tree running until Ctrl-C.
 set -euo pipefail
-bin=${1:?usage: demo.sh BIN_DIR}
+bin=$(cd "${1:?usage: demo.sh BIN_DIR}" && pwd)  # absolute: the services run elsewhere
 top=$(pwd)
 demo="$top/demo"
 export PATH="$bin:$PATH" SVTREE_ROOT="$demo/enabled" SVTREE_TEMPLATES="$top/service-templates"
