@@ -74,6 +74,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--idle", type=float, default=10.0)
     args = parser.parse_args()
+    args.bin_dir = os.path.abspath(args.bin_dir)  # the watcher runs in another directory
     work = tempfile.mkdtemp(prefix="snapwatch-bench-")
     out = f"{work}/hook.out"
     hook = f"{work}/hook"
