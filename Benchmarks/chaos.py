@@ -138,10 +138,22 @@ def main():
             os.symlink(client_path(name), f"{enabled_dir}/{name}")
         if not settle(all_up, 60):
             failures.append("the tree did not come up")
+        # A spawn holds a few descriptors for a moment (the cgroup, clone3's report pipe), and
+        # the crasher is always being spawned: counts are each process's least over a few looks,
+        # so a leak is a count that stays.
+        def steady_fds(pid):
+            counts = []
+            for _ in range(5):
+                counts.append(fd_count(pid))
+                time.sleep(0.05)
+            return min(counts)
+
+        def client_fds_now():
+            return {steady_fds(pid) for pid in client_svtrees(table())}
+
         time.sleep(1)
-        procs = table()
-        baseline_root_fds = fd_count(root.pid)
-        baseline_client_fds = {fd_count(pid) for pid in client_svtrees(procs)}
+        baseline_root_fds = steady_fds(root.pid)
+        baseline_client_fds = client_fds_now()
 
         # Kill storm: supervisors, services, loggers at random.
         kinds = {"client svtree": 0, "service": 0, "service's child": 0, "logger": 0}
@@ -251,12 +263,19 @@ def main():
         orphans = [p for p, info in procs.items() if info[2] and info[2].startswith(base) and info[0] not in tree_pids]
         if orphans:
             failures.append(f"orphans outside the tree: {[procs[p][3] for p in orphans[:5]]}")
-        root_fds = fd_count(root.pid)
+        root_fds = steady_fds(root.pid)
         if root_fds != baseline_root_fds:
             failures.append(f"root svtree holds {root_fds} descriptors, {baseline_root_fds} at the start")
-        client_fds = {fd_count(pid) for pid in client_svtrees(procs)}
+        client_fds = client_fds_now()
         if client_fds != baseline_client_fds:
             failures.append(f"client svtrees hold {sorted(client_fds)} descriptors, {sorted(baseline_client_fds)} at the start")
+            for pid in client_svtrees(table()):
+                if steady_fds(pid) not in baseline_client_fds:
+                    try:
+                        targets = sorted(os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))
+                    except OSError:
+                        continue
+                    failures.append(f"client svtree {pid} ({procs.get(pid, (0, '', '', ''))[3]}) holds: {targets}")
 
         # Logs complete: the counters stopped (sv down), their loggers given time to drain,
         # then for each run id, 1..last with no gap (across rotated files).

@@ -65,8 +65,13 @@ import Testing
         tree.makeDirectories(tree.root + "/dir/talker/log/main")
         try tree.startSvtree("dir")
         // "first" and "abc" came in one write, so the logger has looked at "abc" by now.
-        try tree.waitFor("the first line logged") { tree.read("dir/talker/log/main/current").contains("first\n") }
-        let logger = try #require(tree.supervisedPid("dir/talker/log"))
+        // (and svtree has written the logger's status: it may lag the logger's first write).
+        var found: Int32?
+        try tree.waitFor("the first line logged") {
+            found = tree.supervisedPid("dir/talker/log")
+            return found != nil && tree.read("dir/talker/log/main/current").contains("first\n")
+        }
+        let logger = try #require(found)
         kill(logger, SIGKILL)
         _ = try tree.waitForNewPid("dir/talker/log", other: logger, "the logger restarted")
         try tree.start(["/bin/sh", "-c", "echo go > " + tree.root + "/dir/talker/gate"],
