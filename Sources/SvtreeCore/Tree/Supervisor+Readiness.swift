@@ -27,6 +27,12 @@ extension Supervisor {
             // posix_spawn's dup2 onto itself would keep close-on-exec: use another number.
             write = fcntl(fds[1], F_DUPFD_CLOEXEC, target + 1)
             close(fds[1])
+            if write < 0 {
+                close(fds[0])
+                Diagnostics.warn("\(directory)/\(entry.label(role)): no descriptor for notification-fd"
+                    + " (\(FileSystem.lastErrno)): starting it without readiness")
+                return nil
+            }
         }
         let flags = fcntl(fds[0], F_GETFL)
         _ = fcntl(fds[0], F_SETFL, flags | O_NONBLOCK)  // the read end only: the service's end blocks as usual
