@@ -126,12 +126,18 @@ class Tree:
             except subprocess.TimeoutExpired:
                 self.root.kill()
                 self.root.wait()
-        for pid, _, cwd in processes():
-            if under(cwd, self.base):
+        # Until nothing is left: a runsv killed after its service may start it again between
+        # two looks, and that new process must not outlive the benchmark.
+        for _ in range(100):
+            left = [pid for pid, _, cwd in processes() if under(cwd, self.base)]
+            if not left:
+                break
+            for pid in left:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+            time.sleep(0.05)
 
 
 def wait_until(condition, limit, interval=0.0002):
