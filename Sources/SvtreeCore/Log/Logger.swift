@@ -19,7 +19,6 @@ public final class Logger {
     /// A partial line waits in the pipe for its rest (so that a line is matched whole, and one
     /// written by a killed logger is never split across files); past 2 s the piece is written.
     var partialWaitUntil: Int64?
-    var partialExpired = false
     /// Whether the last `process` let any input go: the line waiting now is a new one.
     var consumedSome = false
     static let partialWaitLimit: Int64 = 2 * nanosPerSecond
@@ -70,7 +69,7 @@ public final class Logger {
             Diagnostics.error("no usable log directory: exiting")
             return 111
         }
-        process()
+        process(partialDue: false)
         watchInput()
         while true {
             if finished() { return 0 }
@@ -84,12 +83,9 @@ public final class Logger {
                 }
             }
             rotateByAge()
-            if let until = partialWaitUntil, EventLoop.now >= until {
-                partialWaitUntil = nil
-                partialExpired = true
-            }
-            process()
-            partialExpired = false
+            let partialDue = partialWaitUntil.map { EventLoop.now >= $0 } ?? false
+            if partialDue { partialWaitUntil = nil }
+            process(partialDue: partialDue)
             // A HUP or ALRM read while processing is acted on now, not at the next wakeup.
             if !midLine && pausedUntil == nil { betweenLines() }
             watchInput()
@@ -196,7 +192,8 @@ public final class Logger {
     // MARK: - lines
 
     /// Processes everything available, chunk by chunk, until input waits or writing pauses.
-    private func process() {
+    /// `partialDue`: a partial line has waited its 2 s for the rest: write the piece it has.
+    private func process(partialDue: Bool) {
         consumedSome = false
         if let until = pausedUntil {
             guard EventLoop.now >= until else { return }
@@ -214,28 +211,29 @@ public final class Logger {
         while true {
             handleSignals()  // a TERM that came while busy stops at the next line's end
             let grew = input.peek()
-            guard input.count > 0, grew || input.atEOF || retryDue || partialExpired else { return }
+            guard input.count > 0, grew || input.atEOF || retryDue || partialDue else { return }
             retryDue = false
-            guard let consumed = processChunk() else { return }  // paused on a write error
+            guard let consumed = processChunk(writePartial: partialDue) else { return }  // paused on a write error
             input.consume(consumed)
             if consumed > 0 { consumedSome = true }
             for i in writtenUpTo.indices { writtenUpTo[i] = 0 }
             if !midLine { betweenLines() }
-            // Only a partial line waits: wait for more. (A regular file needs no wait: the next
-            // read brings the rest or its end.)
-            if consumed == 0 && !(inputTrigger == nil && !input.atEOF) { return }
+            // Only a partial line waits: wait for more. A regular file (never watched) needs no
+            // wait: the next read brings the rest or its end.
+            let regularFile = inputTrigger == nil
+            if consumed == 0 && (!regularFile || input.atEOF) { return }
         }
     }
 
     /// Formats and writes the complete lines at the head of the input (or a piece of an
-    /// over-long one); returns how many input bytes are now in every log, nil when paused.
-    private func processChunk() -> Int? {
+    /// over-long line, or with `writePartial` of one that waited long enough); returns how
+    /// many input bytes are now in every log, nil when paused.
+    private func processChunk(writePartial: Bool) -> Int? {
         let stamp = LogStamp.text(options.stamp, unixNanos: EventLoop.wallNow)
         let total = input.count
         // A pipe is full by pages, not bytes: a partial line left in it must not hold more than
         // half of it, or the writer could block before the newline comes.
         let pieceSize = max(4096, input.fullAt / 2)
-        let writePartial = partialExpired
         let atEOF = input.atEOF
         var end = 0
         // A paused write retries this chunk from its start: keep the line state it began with.
