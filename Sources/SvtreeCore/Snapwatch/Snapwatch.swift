@@ -101,10 +101,9 @@ public final class Snapwatch {
     /// say so on `--ready-fd`, once, and let the descriptor go.
     func announceReadiness() {
         guard let fd = options.readyFD else { return }
-        var newline = UInt8(ascii: "\n")
-        var written = write(fd, &newline, 1)
-        while written < 0 && errno == EINTR { written = write(fd, &newline, 1) }
-        if written != 1 { Diagnostics.warn("--ready-fd \(fd): cannot write (\(FileSystem.lastErrno))") }
+        if !FileSystem.writeAll(fd, [UInt8(ascii: "\n")]) {
+            Diagnostics.warn("--ready-fd \(fd): cannot write (\(FileSystem.lastErrno))")
+        }
         close(fd)
     }
 
