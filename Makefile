@@ -35,8 +35,10 @@ deps:
 build:
 	$(SWIFT) build
 
+# Each product built once, with its own flags.
 release:
-	$(SWIFT) build $(RELEASE_FLAGS)
+	$(SWIFT) build $(RELEASE_FLAGS) --product svtree
+	$(SWIFT) build $(RELEASE_FLAGS) --product svctl
 	$(SWIFT) build $(STATIC_FLAGS) --product svlog
 	$(SWIFT) build $(STATIC_FLAGS) --product snapwatch
 	mkdir -p $(BIN)
