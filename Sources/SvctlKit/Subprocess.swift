@@ -1,6 +1,7 @@
 import CSupport
 import Glibc
 import SvtreeCore
+import SystemPackage
 
 /// Runs a helper program (never through a shell) and waits for it.
 enum Subprocess {
@@ -13,19 +14,17 @@ enum Subprocess {
         var fds: [Int32] = [-1, -1]
         guard sv_pipe_cloexec(&fds) == 0 else { throw SvctlError("pipe: \(FileSystem.lastErrno)") }
         let environment = Spawner.environment(setting: "LC_ALL", to: "C")
-        // The child inherits stderr: point it at /dev/null for the spawn, then restore it.
-        let savedStderr = fcntl(2, F_DUPFD_CLOEXEC, 3)
         let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
-        dup2(devNull, 2)
-        let spawned = Spawner.spawn(program, arguments: arguments, environment: environment,
-                                    directory: directory, stdin: .descriptor(fds[0]), stdout: .devNull)
-        dup2(savedStderr, 2)
-        close(savedStderr)
+        let spawned = Spawner.spawn(program, arguments: arguments, environment: environment, directory: directory,
+                                    stdin: .descriptor(fds[0]), stdout: .devNull, extra: (source: devNull, target: 2))
         close(devNull)
         close(fds[0])
-        guard case .success(let pid) = spawned else {
+        let pid: Int32
+        do throws(SvctlError) {
+            pid = try started(spawned, program)
+        } catch {
             close(fds[1])
-            throw SvctlError("cannot start \(program): \(spawned.failure.map { "\($0)" } ?? "")")
+            throw error
         }
         // A helper that exits without reading its input must not kill svctl with SIGPIPE; the
         // default comes back afterwards, so that `svctl logs -f | head` still ends as it should.
@@ -55,18 +54,16 @@ enum Subprocess {
             output += buffer[0..<n]
         }
         close(fds[0])
-        guard case .success(let pid) = spawned else {
-            throw SvctlError("cannot start \(program): \(spawned.failure.map { "\($0)" } ?? "")")
-        }
+        let pid = try started(spawned, program)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return (status, output)
     }
-}
 
-extension Result {
-    var failure: Failure? {
-        if case .failure(let error) = self { return error }
-        return nil
+    private static func started(_ spawned: Result<Int32, Errno>, _ program: String) throws(SvctlError) -> Int32 {
+        switch spawned {
+        case .success(let pid): return pid
+        case .failure(let error): throw SvctlError("cannot start \(program): \(error)")
+        }
     }
 }

@@ -16,7 +16,8 @@ public enum Spawner {
         }
     }
 
-    /// A descriptor of ours that the child gets as `target` (above 2), like s6's notification-fd.
+    /// A descriptor of ours that the child gets as `target` (2 and up: its stderr, or one like
+    /// s6's notification-fd).
     public typealias ExtraDescriptor = (source: Int32, target: Int32)
 
     /// Starts `path`; with `cgroup`, the child starts inside that cgroup (clone3,
