@@ -1,6 +1,8 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+let system = Target.Dependency.product(name: "SystemPackage", package: "swift-system")
+
 let package = Package(
     name: "svtree",
     products: [
@@ -18,27 +20,40 @@ let package = Package(
         .target(name: "CSupport"),
         // libsystemd's sd-daemon header; the library is loaded by svtree --notify only.
         .systemLibrary(name: "CSystemd", providers: [.apt(["libsystemd-dev"])]),
-        // Foundation-free core shared by the daemons: a thousand clients multiply its footprint.
-        .target(
-            name: "SvtreeCore",
-            dependencies: [
-                "CSupport",
-                .product(name: "SystemPackage", package: "swift-system"),
-            ]
-        ),
-        .executableTarget(name: "svtree", dependencies: ["SvtreeCore", "CSystemd"]),
-        .executableTarget(name: "svlog", dependencies: ["SvtreeCore"]),
-        .executableTarget(name: "snapwatch", dependencies: ["SvtreeCore"]),
+        // The layers, imports pointing one way only (each list names every module a file imports).
+        // No syscalls: exit statuses, signal names, TAI64N, the service marker.
+        .target(name: "SvBase"),
+        // Pure decisions: the supervision state machines, taking events and returning actions.
+        .target(name: "SvSupervision", dependencies: ["SvBase"]),
+        // The system layer: event loop, files, spawning, inotify, /proc, diagnostics.
+        .target(name: "SvSystem", dependencies: ["SvBase", "CSupport", system]),
+        // Each on-disk format as one type that renders and parses it.
+        .target(name: "SvFormats", dependencies: ["SvBase"]),
+        // The daemons a thousand clients multiply: Foundation-free, none imports another.
+        .target(name: "SvtreeDaemon", dependencies: ["SvBase", "SvSupervision", "SvSystem", "SvFormats", "CSupport", system]),
+        .target(name: "SvlogDaemon", dependencies: ["SvBase", "SvSystem", "SvFormats", "CSupport", system]),
+        .target(name: "SnapwatchDaemon", dependencies: ["SvBase", "SvSystem", "SvFormats", "CSupport", system]),
+        .executableTarget(name: "svtree", dependencies: ["SvtreeDaemon", "SvSystem", "SvBase", "CSystemd"]),
+        .executableTarget(name: "svlog", dependencies: ["SvlogDaemon", "SvSystem"]),
+        .executableTarget(name: "snapwatch", dependencies: ["SnapwatchDaemon", "SvSystem"]),
         // svctl's logic without its command line: reports, control, templates (tested directly).
-        .target(name: "SvctlKit", dependencies: ["SvtreeCore", "CSupport"]),
+        // It reads the daemons' files through SvFormats and never links a daemon.
+        .target(name: "SvctlKit", dependencies: ["SvBase", "SvSupervision", "SvSystem", "SvFormats", "CSupport", system]),
         // A command a person types: ArgumentParser (and its FoundationEssentials) is fine here.
         .executableTarget(
             name: "svctl",
-            dependencies: ["SvctlKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SvctlKit", "SvBase", "SvSystem", "SvFormats",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "SvtreeCoreTests", dependencies: ["SvtreeCore"]),
-        .testTarget(name: "SvctlTests", dependencies: ["SvctlKit", "SvtreeCore"], exclude: ["Fixtures", "Golden"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SvtreeCore", "SvctlKit", "CSupport"]),
+        .testTarget(name: "SvtreeCoreTests", dependencies: [
+            "SvBase", "SvSupervision", "SvSystem", "SvFormats", "SvtreeDaemon", "SvlogDaemon", "SnapwatchDaemon",
+        ]),
+        .testTarget(name: "SvctlTests", dependencies: ["SvctlKit", "SvBase", "SvSupervision", "SvSystem", "SvFormats"],
+                    exclude: ["Fixtures", "Golden"]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "SvBase", "SvSupervision", "SvSystem", "SvFormats", "SvtreeDaemon", "SvlogDaemon", "SnapwatchDaemon",
+            "SvctlKit", "CSupport",
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

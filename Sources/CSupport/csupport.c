@@ -226,11 +226,6 @@ int sv_pipe_size(int fd) { return fcntl(fd, F_GETPIPE_SZ); }
 int sv_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
 int sv_pipe_nonblock_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC | O_NONBLOCK); }
 
-int sv_wifexited(int status) { return WIFEXITED(status); }
-int sv_wexitstatus(int status) { return WEXITSTATUS(status); }
-int sv_wifsignaled(int status) { return WIFSIGNALED(status); }
-int sv_wtermsig(int status) { return WTERMSIG(status); }
-
 int sv_rename_exchange(const char *from, const char *to) {
     return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_EXCHANGE) == 0 ? 0 : errno;
 }

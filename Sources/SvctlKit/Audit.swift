@@ -1,5 +1,6 @@
 import Glibc
-import SvtreeCore
+import SvFormats
+import SvSystem
 
 /// `svctl audit`: restic names every file under data/, index/, snapshots/ and keys/ by the
 /// sha256 of its content, so a file whose hash is not its name is damaged. Each run checks

@@ -1,4 +1,5 @@
-import SvtreeCore
+import SvFormats
+import SvSystem
 
 /// Backup health as snapwatch records it in `backup-status` in its service directory (the
 /// format is `SnapwatchRecord`'s: last snapshot, last hook run, last success, waiting).

@@ -1,5 +1,5 @@
 import Glibc
-import SvtreeCore
+import SvSystem
 
 /// Storage ports: one per client, recorded in `clients/NAME/port`, unique among clients and
 /// free on the host when chosen.

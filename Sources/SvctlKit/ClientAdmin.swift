@@ -1,5 +1,5 @@
 import Glibc
-import SvtreeCore
+import SvSystem
 
 /// Enabling, disabling, listing and removing clients: symlinks in the enabled directory,
 /// definitions in `clients/`.

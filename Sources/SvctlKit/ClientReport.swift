@@ -1,4 +1,5 @@
-import SvtreeCore
+import SvFormats
+import SvSystem
 
 /// Monitoring-plugin states. Exit codes are the raw values; when several clients are shown
 /// the worst wins, ranked ok < warning < unknown < critical so that a known outage is never

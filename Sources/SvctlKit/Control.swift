@@ -1,5 +1,6 @@
 import Glibc
-import SvtreeCore
+import SvFormats
+import SvSystem
 
 /// `svctl up|down|...`: the letters `sv` writes to `supervise/control`, and what "done" means
 /// for `-w` (read back from `supervise/status`, as `sv` does).

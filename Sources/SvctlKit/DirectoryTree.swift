@@ -1,5 +1,5 @@
 import Glibc
-import SvtreeCore
+import SvSystem
 
 /// Recursive copy (with placeholder substitution), removal and ownership change, none of
 /// which follows a symlink.

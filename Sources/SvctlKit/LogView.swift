@@ -1,5 +1,7 @@
 import Glibc
-import SvtreeCore
+import SvBase
+import SvFormats
+import SvSystem
 
 /// `svctl logs`: the last lines of svlog/svlogd directories with their stamps (TAI64N from
 /// `-t`, or UTC from `-tt`) shown in local time, merged by time across services, and `-f`.
@@ -43,7 +45,7 @@ public struct LogView {
 
     /// The last lines of one directory: `current`, then rotated files newest first.
     static func lastLines(of directory: String, count: Int) -> [String] {
-        let rotated = TreeLayout.entries(directory).filter { $0.hasPrefix("@") }.sorted().reversed()
+        let rotated = TreeLayout.entries(directory).filter { RotatedLogName($0) != nil }.sorted().reversed()
         var lines: [String] = []
         for file in ["current"] + rotated where lines.count < count {
             guard let bytes = FileSystem.readBytes(directory + "/" + file, limit: 1 << 30) else { continue }
@@ -56,10 +58,8 @@ public struct LogView {
     /// The line with its stamp in local time, and the stamp as Unix ns (nil without one).
     public static func localized(_ line: String) -> (Int64?, String) {
         let bytes = Array(line.utf8)
-        if bytes.count >= 26, bytes[0] == UInt8(ascii: "@"), bytes[25] == UInt8(ascii: " "),
-           let seconds = UInt64(String(decoding: bytes[1..<17], as: UTF8.self), radix: 16),
-           let nanos = UInt64(String(decoding: bytes[17..<25], as: UTF8.self), radix: 16) {
-            let unix = Int64(bitPattern: seconds &- StatusFormat.tai64Epoch) * 1_000_000_000 + Int64(nanos)
+        if bytes.count >= 26, bytes[25] == UInt8(ascii: " "),
+           let unix = TAI64N.parseLabel(String(decoding: bytes[0..<25], as: UTF8.self)) {
             return (unix, localTime(unix, digits: 9) + String(decoding: bytes[26...], as: UTF8.self))
         }
         // svlogd -tt / -ttt: 2026-11-22_06:14:03.12345 (or with T), in UTC.

@@ -1,4 +1,4 @@
-import SvtreeCore
+import SvSystem
 
 /// Client and service names: `[A-Za-z0-9][A-Za-z0-9._-]*`, at most 64 characters, so that a
 /// name is always one path component, one htpasswd user and one URL path segment.

@@ -1,5 +1,7 @@
 import Glibc
-import SvtreeCore
+import SvBase
+import SvFormats
+import SvSystem
 
 /// What the `supervise/` files of one service say, read as `sv` reads them: the 20-byte status
 /// (svtree's or runsv's), svtree's own `supervise/svtree` when present, the `down` file, and
@@ -66,7 +68,7 @@ public struct ServiceProbe: Sendable, Equatable {
             normallyUp: !FileSystem.exists(path + "/down"))
         if let extra = FileSystem.readBytes(supervise + "/svtree", limit: 4096) {
             probe.writtenBySvtree = true
-            probe.apply(extra: String(decoding: extra, as: UTF8.self))
+            probe.apply(SupervisorRecord(parsing: String(decoding: extra, as: UTF8.self)))
             if probe.notificationFD != nil, probe.status?.state == .run { probe.ready = probe.readySince != nil }
         }
         if case .success(let info) = FileSystem.info(path + "/log"), info.kind == .directory {
@@ -78,26 +80,14 @@ public struct ServiceProbe: Sendable, Equatable {
         return probe
     }
 
-    /// `quick_deaths N`, `restart_delay_ms N`, `last_exit code|signal N`, `cgroup PATH`,
-    /// `notification_fd N`, `ready_since_ns N`.
-    mutating func apply(extra: String) {
-        for line in extra.split(separator: "\n") {
-            let words = line.split(separator: " ", maxSplits: 1).map(String.init)
-            guard words.count == 2 else { continue }
-            switch words[0] {
-            case "quick_deaths": quickDeaths = Int(words[1])
-            case "restart_delay_ms": restartDelayMs = Int(words[1])
-            case "cgroup": cgroup = words[1]
-            case "notification_fd": notificationFD = Int32(words[1])
-            case "ready_since_ns": readySince = Int64(words[1])
-            case "last_exit":
-                let parts = words[1].split(separator: " ")
-                if parts.count == 2, let value = Int32(parts[1]) {
-                    lastExit = parts[0] == "signal" ? .signaled(value) : .exited(value)
-                }
-            default: break
-            }
-        }
+    /// What svtree's `supervise/svtree` says.
+    mutating func apply(_ record: SupervisorRecord) {
+        quickDeaths = record.quickDeaths
+        restartDelayMs = Int(record.restartDelayMs)
+        lastExit = record.lastExit
+        cgroup = record.cgroup
+        notificationFD = record.notificationFD
+        readySince = record.readySince
     }
 
     /// As `sv` tells: a supervisor keeps `supervise/ok` open for reading, so opening it for

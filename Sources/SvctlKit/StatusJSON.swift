@@ -1,4 +1,5 @@
-import SvtreeCore
+import SvBase
+import SvFormats
 
 /// `svctl status --json`: the same facts as the text, keys in a fixed, documented order.
 public enum StatusJSON {

@@ -1,4 +1,6 @@
-import SvtreeCore
+import SvFormats
+import SvSupervision
+import SvSystem
 
 /// `svctl status` output: one line per client, a block per client, or JSON. Pure: the
 /// reports and `now` in, text out (golden tests pin it).

@@ -1,6 +1,6 @@
 import CSupport
 import Glibc
-import SvtreeCore
+import SvSystem
 import SystemPackage
 
 /// Runs a helper program (never through a shell) and waits for it.

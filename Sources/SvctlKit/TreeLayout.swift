@@ -1,5 +1,5 @@
 import Glibc
-import SvtreeCore
+import SvSystem
 
 /// Where the tree lives: the enabled directory the root svtree watches, client definitions,
 /// repository data and the templates `svctl add` copies. Every path is a setting.

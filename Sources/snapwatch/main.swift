@@ -1,4 +1,4 @@
 import Glibc
-import SvtreeCore
+import SnapwatchDaemon
 
 exit(Snapwatch.main(arguments: Array(CommandLine.arguments.dropFirst())))

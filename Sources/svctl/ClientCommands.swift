@@ -1,7 +1,7 @@
 import ArgumentParser
 import Glibc
+import SvSystem
 import SvctlKit
-import SvtreeCore
 
 struct Enable: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,6 @@
 import ArgumentParser
+import SvSystem
 import SvctlKit
-import SvtreeCore
 
 /// The arguments every control command shares: targets and -w.
 struct ControlOptions: ParsableArguments {

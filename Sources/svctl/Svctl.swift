@@ -1,7 +1,7 @@
 import ArgumentParser
 import Glibc
+import SvSystem
 import SvctlKit
-import SvtreeCore
 
 /// svctl: status and control of an svtree: clients as a whole, their services, enabling,
 /// adding and removing clients, logs.

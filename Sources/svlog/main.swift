@@ -1,5 +1,6 @@
 import Glibc
-import SvtreeCore
+import SvSystem
+import SvlogDaemon
 
 Diagnostics.program = "svlog"
 if CommandLine.arguments.dropFirst().contains(where: { $0 == "-h" || $0 == "--help" }) {

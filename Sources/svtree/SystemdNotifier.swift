@@ -1,15 +1,12 @@
 import CSystemd
 import Glibc
-import SvtreeCore
+import SvSystem
+import SvtreeDaemon
 
 /// sd_notify for a Type=notify unit: READY, STATUS, RELOADING with MONOTONIC_USEC, STOPPING,
 /// and WATCHDOG pings at half the unit's WatchdogSec. Without NOTIFY_SOCKET nothing is sent.
 final class SystemdNotifier: SupervisorObserver {
-    /// sd-daemon.h's `sd_notify` and `sd_watchdog_enabled`, resolved from the loaded library.
-    private typealias Notify = @convention(c) (Int32, UnsafePointer<CChar>?) -> Int32
-    private typealias WatchdogEnabled = @convention(c) (Int32, UnsafeMutablePointer<UInt64>?) -> Int32
-
-    private let notify: Notify
+    private let notify: svtree_sd_notify_fn
     private var lastStatus = ""
     let watchdogInterval: Int64?
 
@@ -21,8 +18,8 @@ final class SystemdNotifier: SupervisorObserver {
             Diagnostics.warn("--notify: cannot load libsystemd.so.0: systemd is told nothing")
             return nil
         }
-        notify = unsafeBitCast(notifySymbol, to: Notify.self)
-        let watchdogEnabled = unsafeBitCast(watchdogSymbol, to: WatchdogEnabled.self)
+        notify = unsafeBitCast(notifySymbol, to: svtree_sd_notify_fn.self)
+        let watchdogEnabled = unsafeBitCast(watchdogSymbol, to: svtree_sd_watchdog_enabled_fn.self)
         var usec: UInt64 = 0
         watchdogInterval = watchdogEnabled(0, &usec) > 0 && usec > 0 ? Int64(usec) * 1000 / 2 : nil
     }

@@ -1,5 +1,6 @@
 import Glibc
-import SvtreeCore
+import SvSystem
+import SvtreeDaemon
 
 let usage = "usage: svtree [--notify] DIR"
 var directory: String?

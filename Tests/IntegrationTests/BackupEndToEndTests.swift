@@ -1,6 +1,6 @@
 import Glibc
+import SvSystem
 import SvctlKit
-import SvtreeCore
 import Testing
 
 /// The real thing: a client added by svctl under a root svtree, real restic backups through

@@ -1,6 +1,6 @@
 import Glibc
+@testable import SvSystem
 import Testing
-@testable import SvtreeCore
 
 /// Broken entries get one clear line naming them, are retried when they change (not in a
 /// loop), and never stop the rest of the tree.

@@ -1,6 +1,6 @@
 import Glibc
+import SvSystem
 import SvctlKit
-import SvtreeCore
 import Testing
 
 /// The bad-input corpus: each broken thing gets one clear line naming it, and the tree keeps

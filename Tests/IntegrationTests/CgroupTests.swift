@@ -1,6 +1,7 @@
 import Glibc
+@testable import SvSystem
+@testable import SvtreeDaemon
 import Testing
-@testable import SvtreeCore
 
 /// Exact teardown by cgroup v2 (this machine's unified hierarchy is writable), and the
 /// session mode that is used without one.

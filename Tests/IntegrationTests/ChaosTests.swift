@@ -1,5 +1,5 @@
 import Glibc
-import SvtreeCore
+import SvSystem
 import Testing
 
 /// The quick part of the fault-injection suite: Benchmarks/chaos.py (run in full by

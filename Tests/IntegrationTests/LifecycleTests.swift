@@ -1,6 +1,6 @@
 import Glibc
+@testable import SvSystem
 import Testing
-@testable import SvtreeCore
 
 /// Restarts with backoff, stop timeouts, finish bounds and descriptors, on real processes.
 @Suite(.serialized) struct LifecycleTests {

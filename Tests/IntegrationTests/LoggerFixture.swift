@@ -1,6 +1,6 @@
 import CSupport
 import Glibc
-import SvtreeCore
+import SvSystem
 
 extension TreeFixture {
     static var svlogBinary: String { buildDirectory + "/svlog" }

@@ -1,6 +1,6 @@
 import Glibc
+@testable import SvSystem
 import Testing
-@testable import SvtreeCore
 
 /// svlog as the logger of an svtree service: killed again and again, it loses no line.
 @Suite(.serialized) struct LoggerUnderTreeTests {

@@ -1,6 +1,6 @@
 import Glibc
+@testable import SvSystem
 import Testing
-@testable import SvtreeCore
 
 /// The tree the project exists for: a root svtree over enabled clients, each client an svtree
 /// over its services, each service with a logger. Real processes on a temporary directory.

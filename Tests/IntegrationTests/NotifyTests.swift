@@ -1,7 +1,7 @@
 import CSupport
 import Glibc
+@testable import SvSystem
 import Testing
-@testable import SvtreeCore
 
 /// `svtree --notify` talking to a stand-in for systemd: a datagram socket as NOTIFY_SOCKET.
 @Suite(.serialized) struct NotifyTests {

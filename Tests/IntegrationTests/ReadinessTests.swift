@@ -1,5 +1,6 @@
 import Glibc
-import SvtreeCore
+import SvBase
+import SvSystem
 import Testing
 
 /// s6's readiness protocol under svtree: `notification-fd`, the newline, what `supervise/svtree`

@@ -1,6 +1,6 @@
 import Glibc
+@testable import SvSystem
 import Testing
-@testable import SvtreeCore
 
 /// Debian's real `sv` (runit) driving services that svtree supervises.
 @Suite(.serialized) struct RunitCompatibilityTests {

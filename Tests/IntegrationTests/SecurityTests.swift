@@ -1,5 +1,5 @@
 import Glibc
-import SvtreeCore
+import SvSystem
 import Testing
 
 /// Permissions as runit's and no wider; no shell string built from data.

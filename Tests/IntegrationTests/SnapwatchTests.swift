@@ -1,5 +1,5 @@
 import Glibc
-import SvtreeCore
+import SvSystem
 import Testing
 
 /// snapwatch on a directory laid out like a restic repository, with shell hooks that log

@@ -1,6 +1,6 @@
 import Glibc
+import SvSystem
 import SvctlKit
-import SvtreeCore
 import Testing
 
 /// svctl against a running root svtree: add (real rclone storage, real htpasswd), enable,

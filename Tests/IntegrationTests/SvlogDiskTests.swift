@@ -1,6 +1,6 @@
 import Glibc
+@testable import SvSystem
 import Testing
-@testable import SvtreeCore
 
 /// svlog on a full disk (a small tmpfs: the tests run as root, as CI does) and its memory.
 @Suite(.serialized) struct SvlogDiskTests {

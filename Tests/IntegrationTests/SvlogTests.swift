@@ -1,6 +1,6 @@
 import Glibc
+@testable import SvSystem
 import Testing
-@testable import SvtreeCore
 
 /// svlog against Debian's svlogd on the same input, and svlog's own guarantees.
 @Suite(.serialized) struct SvlogTests {

@@ -1,6 +1,6 @@
 import Glibc
+@testable import SvSystem
 import Testing
-@testable import SvtreeCore
 
 /// The unit and its companions, checked by systemd's own tools as `make install` renders them.
 @Suite struct SystemdUnitTests {

@@ -1,6 +1,8 @@
 import CSupport
 import Glibc
-import SvtreeCore
+import SvFormats
+import SvSystem
+import SvtreeDaemon
 import Testing
 
 struct TimedOut: Error, CustomStringConvertible {

@@ -1,6 +1,6 @@
 import Glibc
+import SvSystem
 import SvctlKit
-import SvtreeCore
 import Testing
 
 /// `svctl status` on fixture `supervise/` files written by real svtree and Debian's runsv

@@ -1,6 +1,8 @@
 import Glibc
+import SvBase
+import SvFormats
+import SvSupervision
 @testable import SvctlKit
-import SvtreeCore
 import Testing
 
 @Suite struct NameTests {
@@ -80,7 +82,7 @@ import Testing
 
     @Test func tai64nStampsBecomeLocalTime() {
         // 2026-11-22 06:00:00.5 UTC
-        let label = StatusFormat.tai64nLabel(unixNanos: 1_795_327_200 * 1_000_000_000 + 500_000_000)
+        let label = TAI64N.label(unixNanos: 1_795_327_200 * 1_000_000_000 + 500_000_000)
         let (time, text) = LogView.localized(label + " hello world")
         #expect(time == Int64(1_795_327_200 * 1_000_000_000 + 500_000_000))
         #expect(text == "2026-11-22 06:00:00.500000000 hello world")
@@ -102,7 +104,7 @@ import Testing
     static let hour: Int64 = 3600
     static let now: Int64 = 1_795_330_000
 
-    func report(snapshotAge: Int64?, hookExit: SvtreeCore.ExitStatus = .exited(0), ages: BackupReport.AlertAges = .init()) -> BackupReport {
+    func report(snapshotAge: Int64?, hookExit: SvBase.ExitStatus = .exited(0), ages: BackupReport.AlertAges = .init()) -> BackupReport {
         var text = "watching_since \(Self.now - 100 * Self.hour)\nwaiting 1\n"
         if let age = snapshotAge { text += "last_snapshot \(String(repeating: "a", count: 64)) \(Self.now - age)\n" }
         switch hookExit {

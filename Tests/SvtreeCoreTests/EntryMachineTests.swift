@@ -1,6 +1,6 @@
 import Glibc
+@testable import SvSupervision
 import Testing
-@testable import SvtreeCore
 
 @Suite struct EntryMachineTests {
     private func started() -> EntryMachine {

@@ -1,5 +1,6 @@
+@testable import SvBase
+@testable import SvlogDaemon
 import Testing
-@testable import SvtreeCore
 
 @Suite struct LogFormatTests {
     @Test(arguments: [

@@ -1,6 +1,7 @@
 import Glibc
+@testable import SvBase
+@testable import SvSupervision
 import Testing
-@testable import SvtreeCore
 
 private let second = nanosPerSecond
 private func letter(_ c: Character) -> UInt8 { c.asciiValue! }

@@ -1,5 +1,6 @@
 import Glibc
-import SvtreeCore
+import SnapwatchDaemon
+import SvFormats
 import Testing
 
 @Suite struct SnapshotQueueTests {

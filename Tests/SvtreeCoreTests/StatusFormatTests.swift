@@ -1,5 +1,6 @@
+@testable import SvBase
+@testable import SvFormats
 import Testing
-@testable import SvtreeCore
 
 @Suite struct StatusFormatTests {
     @Test func twentyBytesInRunitLayout() {
@@ -32,8 +33,8 @@ import Testing
     }
 
     @Test func tai64nLabel() {
-        #expect(StatusFormat.tai64nLabel(unixNanos: 0) == "@400000000000000a00000000")
-        #expect(StatusFormat.tai64nLabel(unixNanos: 1 * nanosPerSecond + 255) == "@400000000000000b000000ff")
+        #expect(TAI64N.label(unixNanos: 0) == "@400000000000000a00000000")
+        #expect(TAI64N.label(unixNanos: 1 * nanosPerSecond + 255) == "@400000000000000b000000ff")
     }
 
     @Test func signalNames() {

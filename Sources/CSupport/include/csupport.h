@@ -68,10 +68,4 @@ int sv_pipe_nonblock_cloexec(int fds[2]);
 // posix_spawn_file_actions_addchdir_np, which needs _GNU_SOURCE.
 int sv_spawn_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
-// Wait-status decoding (macros on the C side).
-int sv_wifexited(int status);
-int sv_wexitstatus(int status);
-int sv_wifsignaled(int status);
-int sv_wtermsig(int status);
-
 #endif

@@ -1,0 +1,69 @@
+import SvBase
+
+/// `snapwatch --repo DIR --hook CMD [--state FILE] [--status FILE] [--timeout S]
+/// [--retry S] [--grace S] [--ready-fd N]`, parsed by hand: the daemon stays Foundation-free.
+public struct SnapwatchOptions: Sendable, Equatable {
+    public var repository = ""
+    public var hook = ""
+    public var stateFile = "./state"
+    public var statusFile: String?
+    public var hookTimeout: Int64 = 3600 * nanosPerSecond
+    public var retryInitial: Int64 = nanosPerSecond
+    public var termGrace: Int64 = 5 * nanosPerSecond
+    /// s6's readiness: a newline is written to this descriptor once the watch is set.
+    public var readyFD: Int32?
+
+    public static let usage = """
+        usage: snapwatch --repo DIR --hook CMD [--state FILE] [--status FILE] [--timeout SECONDS] [--retry SECONDS] [--grace SECONDS] [--ready-fd N]
+          --repo DIR        restic repository whose snapshots/ is watched (waited for if missing)
+          --hook CMD        program run with the new snapshot ids as arguments, SNAPWATCH_REPO set
+          --state FILE      delivered snapshots, kept across restarts (default ./state)
+          --status FILE     what svctl status shows (default: none)
+          --timeout SECONDS a hook run longer than this is stopped (default 3600)
+          --retry SECONDS   first delay before a failed hook is retried, doubling to 300 (default 1)
+          --grace SECONDS   on SIGTERM, how long a running hook may finish (default 5)
+          --ready-fd N      write a newline to descriptor N once watching (svtree's and s6's notification-fd)
+        """
+
+    public init() {}
+
+    public static func parse(_ arguments: [String]) -> Result<SnapwatchOptions, OptionError> {
+        var options = SnapwatchOptions()
+        var index = 0
+        while index < arguments.count {
+            let name = arguments[index]
+            guard index + 1 < arguments.count else { return .failure(OptionError("\(name) needs a value")) }
+            let value = arguments[index + 1]
+            index += 2
+            switch name {
+            case "--repo": options.repository = value
+            case "--hook": options.hook = value
+            case "--state": options.stateFile = value
+            case "--status": options.statusFile = value
+            case "--ready-fd":
+                guard let fd = Int32(value), fd >= 3, fd <= 1023 else {
+                    return .failure(OptionError("--ready-fd needs a descriptor number from 3 to 1023, not \(value)"))
+                }
+                options.readyFD = fd
+            case "--timeout", "--retry", "--grace":
+                guard let seconds = Double(value), seconds > 0, seconds < 1e9 else {
+                    return .failure(OptionError("\(name) needs a positive number of seconds, not \(value)"))
+                }
+                let nanos = Int64(seconds * 1e9)
+                if name == "--timeout" { options.hookTimeout = nanos }
+                if name == "--retry" { options.retryInitial = nanos }
+                if name == "--grace" { options.termGrace = nanos }
+            default:
+                return .failure(OptionError("unknown option \(name)"))
+            }
+        }
+        if options.repository.isEmpty { return .failure(OptionError("--repo DIR is required")) }
+        if options.hook.isEmpty { return .failure(OptionError("--hook CMD is required")) }
+        return .success(options)
+    }
+
+    public struct OptionError: Error, Equatable, CustomStringConvertible {
+        public var description: String
+        init(_ description: String) { self.description = description }
+    }
+}

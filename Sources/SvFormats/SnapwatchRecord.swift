@@ -1,0 +1,100 @@
+import SvBase
+
+/// What snapwatch keeps across restarts (`--state`) and shows (`--status`, read by svctl):
+///
+///     watching_since UNIX_SECONDS
+///     last_hook START_UNIX_MS DURATION_MS code N|signal N
+///     last_success UNIX_SECONDS
+///     delivered ID                  (state only, one line per delivered snapshot)
+///     last_snapshot ID UNIX_SECONDS (status only)
+///     waiting N / failures N        (status only)
+///
+/// One type writes and reads both files, so snapwatch and svctl cannot disagree on them.
+public struct SnapwatchRecord: Sendable, Equatable {
+    public struct Hook: Sendable, Equatable {
+        public var startMs: Int64
+        public var durationMs: Int64
+        public var exit: ExitStatus
+
+        public init(startMs: Int64, durationMs: Int64, exit: ExitStatus) {
+            self.startMs = startMs
+            self.durationMs = durationMs
+            self.exit = exit
+        }
+    }
+
+    public struct Snapshot: Sendable, Equatable {
+        public var id: String
+        /// Modification time of its file, Unix seconds.
+        public var time: Int64
+
+        public init(id: String, time: Int64) {
+            self.id = id
+            self.time = time
+        }
+    }
+
+    public var watchingSince: Int64
+    public var lastHook: Hook?
+    public var lastSuccess: Int64?
+    /// Status only: the newest snapshot seen, what waits for delivery, failed runs in a row.
+    public var lastSnapshot: Snapshot?
+    public var waiting = 0
+    public var failures = 0
+
+    public init(watchingSince: Int64) {
+        self.watchingSince = watchingSince
+    }
+
+    /// A snapshot id: 64 lowercase hex digits (restic names files by their sha256).
+    public static func isSnapshotID<S: Collection>(_ name: S) -> Bool where S.Element == UInt8 {
+        name.count == 64 && name.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
+
+    /// Either file; `now` stands for a missing `watching_since`. The delivered ids come apart.
+    public static func parse(_ text: String, now: Int64) -> (record: SnapwatchRecord, delivered: Set<String>) {
+        var record = SnapwatchRecord(watchingSince: now)
+        var delivered = Set<String>()
+        for line in text.split(separator: "\n") {
+            let words = line.split(separator: " ").map(String.init)
+            switch (words.first ?? "", words.count) {
+            case ("watching_since", 2): record.watchingSince = Int64(words[1]) ?? now
+            case ("last_hook", 5):
+                if let start = Int64(words[1]), let duration = Int64(words[2]), let value = Int32(words[4]) {
+                    record.lastHook = Hook(startMs: start, durationMs: duration,
+                                           exit: words[3] == "signal" ? .signaled(value) : .exited(value))
+                }
+            case ("last_success", 2): record.lastSuccess = Int64(words[1])
+            case ("last_snapshot", 3):
+                if let time = Int64(words[2]) { record.lastSnapshot = Snapshot(id: words[1], time: time) }
+            case ("waiting", 2): record.waiting = Int(words[1]) ?? 0
+            case ("failures", 2): record.failures = Int(words[1]) ?? 0
+            case ("delivered", 2) where isSnapshotID(words[1].utf8): delivered.insert(words[1])
+            default: break
+            }
+        }
+        return (record, delivered)
+    }
+
+    func header() -> String {
+        var text = "watching_since \(watchingSince)\n"
+        if let hook = lastHook {
+            switch hook.exit {
+            case .exited(let code): text += "last_hook \(hook.startMs) \(hook.durationMs) code \(code)\n"
+            case .signaled(let signal): text += "last_hook \(hook.startMs) \(hook.durationMs) signal \(signal)\n"
+            }
+        }
+        if let success = lastSuccess { text += "last_success \(success)\n" }
+        return text
+    }
+
+    public func stateText(delivered: Set<String>) -> String {
+        header() + delivered.sorted().map { "delivered \($0)\n" }.joined()
+    }
+
+    public func statusText() -> String {
+        var text = header()
+        if let snapshot = lastSnapshot { text += "last_snapshot \(snapshot.id) \(snapshot.time)\n" }
+        return text + "waiting \(waiting)\nfailures \(failures)\n"
+    }
+}

@@ -1,0 +1,65 @@
+import SvBase
+
+/// svtree's own `supervise/svtree` file: what runit's 20-byte status has no room for. One
+/// `key value` per line; svtree writes it, svctl reads it, unknown keys are skipped (so an
+/// older svctl reads a newer svtree's file).
+public struct SupervisorRecord: Sendable, Equatable {
+    /// Deaths in a row of a young run (the restart delay grows with it).
+    public var quickDeaths: Int
+    /// The delay before the next start, in ms (0 when none is pending).
+    public var restartDelayMs: Int64
+    public var lastExit: ExitStatus?
+    /// The unit's cgroup, relative to the cgroup v2 mount (cgroup mode only).
+    public var cgroup: String?
+    /// The service's `notification-fd`: readiness is tracked.
+    public var notificationFD: Int32?
+    /// Wall-clock ns at which the current run said it was ready.
+    public var readySince: Int64?
+
+    public init(quickDeaths: Int = 0, restartDelayMs: Int64 = 0, lastExit: ExitStatus? = nil,
+                cgroup: String? = nil, notificationFD: Int32? = nil, readySince: Int64? = nil) {
+        self.quickDeaths = quickDeaths
+        self.restartDelayMs = restartDelayMs
+        self.lastExit = lastExit
+        self.cgroup = cgroup
+        self.notificationFD = notificationFD
+        self.readySince = readySince
+    }
+
+    /// `quick_deaths N`, `restart_delay_ms N`, `last_exit code|signal N`, `notification_fd N`,
+    /// `ready_since_ns N`, `cgroup PATH`; optional keys only when set.
+    public var text: String {
+        var text = "quick_deaths \(quickDeaths)\nrestart_delay_ms \(restartDelayMs)\n"
+        switch lastExit {
+        case .exited(let code): text += "last_exit code \(code)\n"
+        case .signaled(let sig): text += "last_exit signal \(sig)\n"
+        case nil: break
+        }
+        if let notificationFD { text += "notification_fd \(notificationFD)\n" }
+        if let readySince { text += "ready_since_ns \(readySince)\n" }
+        if let cgroup { text += "cgroup \(cgroup)\n" }
+        return text
+    }
+
+    /// Parses what `text` renders; malformed lines and unknown keys are skipped.
+    public init(parsing text: String) {
+        self.init()
+        for line in text.split(separator: "\n") {
+            let words = line.split(separator: " ", maxSplits: 1).map(String.init)
+            guard words.count == 2 else { continue }
+            switch words[0] {
+            case "quick_deaths": quickDeaths = Int(words[1]) ?? 0
+            case "restart_delay_ms": restartDelayMs = Int64(words[1]) ?? 0
+            case "cgroup": cgroup = words[1]
+            case "notification_fd": notificationFD = Int32(words[1])
+            case "ready_since_ns": readySince = Int64(words[1])
+            case "last_exit":
+                let parts = words[1].split(separator: " ")
+                if parts.count == 2, let value = Int32(parts[1]) {
+                    lastExit = parts[0] == "signal" ? .signaled(value) : .exited(value)
+                }
+            default: break
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import CSupport
+import Glibc
+import SvBase
+import SystemPackage
+
+/// Small file-system helpers over Glibc; errors are swift-system's `Errno`.
+public enum FileSystem {
+    public static var lastErrno: Errno { Errno(rawValue: errno) }
+
+    public struct Identity: Hashable, Sendable {
+        public var device: UInt64
+        public var inode: UInt64
+    }
+
+    public enum Kind: Sendable { case directory, file, fifo, symlink, other }
+
+    public struct Info: Sendable {
+        public var identity: Identity
+        public var kind: Kind
+        public var mode: UInt32
+    }
+
+    /// stat (follows links) or lstat.
+    public static func info(_ path: String, followLinks: Bool = true) -> Result<Info, Errno> {
+        var st = stat()
+        let rc = followLinks ? stat(path, &st) : lstat(path, &st)
+        guard rc == 0 else { return .failure(lastErrno) }
+        let kind: Kind
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR: kind = .directory
+        case S_IFREG: kind = .file
+        case S_IFIFO: kind = .fifo
+        case S_IFLNK: kind = .symlink
+        default: kind = .other
+        }
+        return .success(Info(identity: Identity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)),
+                             kind: kind, mode: UInt32(st.st_mode)))
+    }
+
+    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    /// A regular file with an execute bit that this process may use.
+    public static func isExecutableFile(_ path: String) -> Bool {
+        guard case .success(let info) = info(path), info.kind == .file else { return false }
+        return access(path, X_OK) == 0
+    }
+
+    public static func readBytes(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while result.count < limit {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            result.append(contentsOf: buffer[0..<n])
+        }
+        return result
+    }
+
+    /// The first line of a small file, trimmed; nil when absent.
+    public static func readLine(_ path: String) -> String? {
+        guard let bytes = readBytes(path, limit: 4096) else { return nil }
+        let line = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first ?? []
+        return String(decoding: line, as: UTF8.self).trimmingSpaces()
+    }
+
+    /// Writes `name.new` and renames it over `name`, so readers never see half a file.
+    @discardableResult
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Errno? {
+        if let error = writeTemporary(path, bytes, mode: mode, sync: false) { return error }
+        return rename(path + ".new", path) == 0 ? nil : lastErrno
+    }
+
+    /// Like `writeAtomically` for a file rewritten again and again (`supervise/status`): the
+    /// new content goes into `name.new`, which is kept, and the two are swapped with
+    /// RENAME_EXCHANGE. Readers still see one whole file or the other, and no inode is made or
+    /// freed per write (on ext4 without a journal, new inodes among recently freed ones cost
+    /// most of a thousand-client teardown).
+    @discardableResult
+    public static func writeReplacing(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Errno? {
+        if let error = writeTemporary(path, bytes, mode: mode, sync: false) { return error }
+        if sv_rename_exchange(path + ".new", path) == 0 { return nil }
+        // The first write (no file to swap with), or a file system without RENAME_EXCHANGE.
+        return rename(path + ".new", path) == 0 ? nil : lastErrno
+    }
+
+    /// Like `writeAtomically`, flushed to disk (file, then the rename in its directory) before
+    /// returning: for state that must survive a power cut.
+    public static func writeDurably(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Errno? {
+        if let error = writeTemporary(path, bytes, mode: mode, sync: true) { return error }
+        guard rename(path + ".new", path) == 0 else { return lastErrno }
+        let directory = open(parentDirectory(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
+        }
+        return nil
+    }
+
+    /// `path.new` with `bytes` in it (fsynced when asked), closed.
+    private static func writeTemporary(_ path: String, _ bytes: [UInt8], mode: mode_t, sync: Bool) -> Errno? {
+        let fd = open(path + ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { return lastErrno }
+        let ok = writeAll(fd, bytes) && (!sync || fsync(fd) == 0)
+        let writeError = ok ? nil : lastErrno
+        close(fd)
+        return writeError
+    }
+
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            offset += n
+        }
+        return true
+    }
+
+    public static func makeDirectory(_ path: String, mode: mode_t = 0o755) -> Errno? {
+        if mkdir(path, mode) == 0 || errno == EEXIST { return nil }
+        return lastErrno
+    }
+
+    /// Creates a FIFO unless one is there already.
+    public static func makeFIFO(_ path: String, mode: mode_t = 0o600) -> Errno? {
+        if mkfifo(path, mode) == 0 { return nil }
+        if errno == EEXIST, case .success(let info) = info(path, followLinks: false), info.kind == .fifo {
+            return nil
+        }
+        return lastErrno
+    }
+
+    public static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n >= 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Names in a directory, without `.` and `..`.
+    public static func list(_ path: String) -> Result<[String], Errno> {
+        guard let dir = opendir(path) else { return .failure(lastErrno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return .success(names)
+    }
+
+    public static func parentDirectory(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}

@@ -1,0 +1,262 @@
+import CSupport
+import Glibc
+import SvBase
+import SvFormats
+import SvSystem
+import SystemPackage
+
+/// One log directory in svlogd's layout: `lock`, `current` (its owner execute bit set once it
+/// was closed cleanly), rotated `@<tai64n>.s` (`.u` until a processor has run), `config`,
+/// `state` / `newstate` for the processor.
+final class LogDirectory {
+    let path: String
+    private(set) var config = LogConfig() {
+        didSet {
+            prefix = Array(config.prefix.utf8)
+            rules = config.rules.map(CompiledRule.init)
+        }
+    }
+    private(set) var prefix: [UInt8] = []
+    /// The selection rules with their patterns as bytes, matched on every line.
+    private(set) var rules: [CompiledRule] = []
+
+    struct CompiledRule {
+        enum Kind { case select, deselect, toStderr, notToStderr }
+        var kind: Kind
+        var pattern: [UInt8]
+
+        init(_ rule: LogConfig.Rule) {
+            switch rule {
+            case .select(let p): (kind, pattern) = (.select, Array(p.utf8))
+            case .deselect(let p): (kind, pattern) = (.deselect, Array(p.utf8))
+            case .toStderr(let p): (kind, pattern) = (.toStderr, Array(p.utf8))
+            case .notToStderr(let p): (kind, pattern) = (.notToStderr, Array(p.utf8))
+            }
+        }
+    }
+    private var lockFD: Int32 = -1
+    private var currentFD: Int32 = -1
+    private(set) var size = 0
+    /// Monotonic ns when `current` got its first byte: the start of its age.
+    private(set) var begunAt: Int64?
+    private(set) var processorPid: Int32?
+    private var processing: String?
+    /// A rotation waiting for the running processor, as svlogd would (without blocking input).
+    private(set) var rotationPending = false
+    /// Output for this directory gathered from the chunk being processed.
+    var pending: [UInt8] = []
+    /// Whether the line now being written goes here (decided at its first byte).
+    var lineSelected = true
+    private var warnedFull = false
+
+    /// -v: say what happens to the files (svlogd's info lines).
+    let verbose: Bool
+
+    init(path: String, verbose: Bool = false) {
+        self.path = path
+        self.verbose = verbose
+    }
+
+    private func info(_ message: String) {
+        if verbose { Diagnostics.info("info: \(message)") }
+    }
+
+    var isOpen: Bool { currentFD >= 0 }
+
+    /// Locks the directory, reads `config`, opens `current`; a crash-left `current` becomes `.u`.
+    func open() -> String? {
+        lockFD = Glibc.open(path + "/lock", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard lockFD >= 0 else { return "\(path): cannot open lock (\(FileSystem.lastErrno))" }
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            let error = FileSystem.lastErrno
+            close()
+            return "\(path): cannot lock (\(error)): is another logger writing here?"
+        }
+        if let bytes = FileSystem.readBytes(path + "/config", limit: 1 << 16) {
+            config = LogConfig.parse(String(decoding: bytes, as: UTF8.self))
+            for problem in config.problems { Diagnostics.warn("\(path)/config: \(problem)") }
+        } else {
+            config = LogConfig()
+        }
+        var st = stat()
+        if stat(path + "/current", &st) == 0 {
+            if st.st_size > 0 && st.st_mode & S_IXUSR == 0 {
+                // Not closed cleanly (a crash): keep it aside, unprocessed, as svlogd does.
+                let saved = uniqueName(kind: .unprocessed)
+                info("\(path)/current was not closed cleanly: kept as \(saved)")
+                if rename(path + "/current", path + "/" + saved) != 0 {
+                    let error = FileSystem.lastErrno
+                    close()
+                    return "\(path)/current: cannot rename to \(saved) (\(error))"
+                }
+                removeOldest(keeping: config.keep)
+            } else {
+                size = Int(st.st_size)
+            }
+        }
+        currentFD = Glibc.open(path + "/current", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard currentFD >= 0 else {
+            let error = FileSystem.lastErrno
+            close()
+            return "\(path)/current: cannot open for writing (\(error))"
+        }
+        fchmod(currentFD, 0o644)
+        begunAt = size > 0 ? EventLoop.now : nil
+        return nil
+    }
+
+    /// Writes and clears `pending`. On failure the caller retries later; nothing is dropped.
+    func flush() -> Errno? {
+        guard !pending.isEmpty else { return nil }
+        var offset = 0
+        while offset < pending.count {
+            let n = pending.withUnsafeBytes { write(currentFD, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                let error = n < 0 ? FileSystem.lastErrno : Errno.noSpace
+                if offset > 0 {
+                    pending.removeFirst(offset)
+                    size += offset
+                }
+                return error
+            }
+            offset += n
+        }
+        if size == 0 { begunAt = EventLoop.now }
+        size += pending.count
+        pending.removeAll(keepingCapacity: true)
+        warnedFull = false
+        return nil
+    }
+
+    /// svlogd's rule: rotate once `current` is within one line length of the maximum size.
+    func wantsRotation(lineLength: Int) -> Bool {
+        let maximum = config.maximumSize
+        return maximum > 0 && (lineLength > maximum || size + pending.count >= maximum - lineLength)
+    }
+
+    var ageDeadline: Int64? {
+        guard config.maximumAge > 0, let begunAt, size > 0 else { return nil }
+        return begunAt + Int64(config.maximumAge) * nanosPerSecond
+    }
+
+    /// fsync, mark finished, rename to `@<tai64n>.s` (`.u` with a processor), start a new `current`.
+    func rotate() -> Errno? {
+        if let error = flush() { return error }
+        guard size > 0 else { return nil }
+        if processorPid != nil {
+            rotationPending = true
+            return nil
+        }
+        rotationPending = false
+        fsync(currentFD)
+        fchmod(currentFD, 0o744)
+        let name = uniqueName(kind: config.processor == nil ? .finished : .unprocessed)
+        guard rename(path + "/current", path + "/" + name) == 0 else { return FileSystem.lastErrno }
+        info("rename: \(path)/current \(name) \(size)")
+        Glibc.close(currentFD)
+        currentFD = Glibc.open(path + "/current", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard currentFD >= 0 else { return FileSystem.lastErrno }
+        fchmod(currentFD, 0o644)
+        size = 0
+        begunAt = nil
+        removeOldest(keeping: config.keep)
+        if config.processor != nil { startProcessor(on: name) }
+        return nil
+    }
+
+    /// With a full disk: delete the oldest file if more than `N` are kept; false if none may go.
+    func makeRoom() -> Bool {
+        let minimum = config.minimumKeep
+        guard minimum > 0, config.keep == 0 || minimum < config.keep else { return false }
+        let old = oldFiles()
+        guard old.count > minimum, let oldest = old.first else { return false }
+        Diagnostics.warn("\(path): out of disk space: deleting \(oldest)")
+        return unlink(path + "/" + oldest) == 0
+    }
+
+    /// One warning per stretch of failures, however often the write is retried.
+    func reportPause(_ error: Errno) {
+        guard !warnedFull else { return }
+        warnedFull = true
+        Diagnostics.warn("pausing: cannot write to \(path)/current (\(error)): retrying every 3 s, nothing is dropped")
+    }
+
+    func close() {
+        if currentFD >= 0 {
+            fsync(currentFD)
+            fchmod(currentFD, 0o744)
+            Glibc.close(currentFD)
+            currentFD = -1
+        }
+        if lockFD >= 0 { Glibc.close(lockFD) }
+        lockFD = -1
+    }
+
+    // MARK: - old files and the processor
+
+    /// Rotated files, oldest first (their names sort by time).
+    private func oldFiles() -> [String] {
+        guard case .success(let names) = FileSystem.list(path) else { return [] }
+        return names.filter { RotatedLogName($0) != nil }.sorted()
+    }
+
+    private func removeOldest(keeping keep: Int) {
+        guard keep > 0 else { return }
+        let old = oldFiles().filter { $0 != processing }
+        for name in old.dropLast(keep) {
+            info("delete: \(path)/\(name)")
+            unlink(path + "/" + name)
+        }
+    }
+
+    private func uniqueName(kind: RotatedLogName.Kind) -> String {
+        while true {
+            let name = RotatedLogName(unixNanos: EventLoop.wallNow, kind: kind).fileName
+            if !FileSystem.exists(path + "/" + name) { return name }
+        }
+    }
+
+    /// `sh -c processor` with the rotated file on stdin, output to `.t`, `state` on fd 4, `newstate` on fd 5.
+    private func startProcessor(on name: String) {
+        let base = String(name.dropLast(2))
+        if !FileSystem.exists(path + "/state") { _ = FileSystem.writeAtomically(path + "/state", []) }
+        let input = Glibc.open(path + "/" + name, O_RDONLY | O_CLOEXEC)
+        let output = Glibc.open(path + "/" + base + ".t", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let state = Glibc.open(path + "/state", O_RDONLY | O_CLOEXEC)
+        let newState = Glibc.open(path + "/newstate", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        defer { for fd in [input, output, state, newState] where fd >= 0 { Glibc.close(fd) } }
+        guard input >= 0, output >= 0, state >= 0, newState >= 0 else {
+            Diagnostics.warn("\(path): cannot prepare the processor for \(name) (\(FileSystem.lastErrno)): left as is")
+            return
+        }
+        let argv = CStringArray(["sh", "-c", config.processor ?? ""])
+        let envp = CStringArray(Spawner.environment(setting: "SVLOG_DIRECTORY", to: path))
+        let fds: [Int32] = [input, output, -1, -1, state, newState]
+        var pid: pid_t = 0
+        let rc = sv_spawn_mapped(&pid, "/bin/sh", argv.pointers, envp.pointers, path, fds, Int32(fds.count), 0)
+        if rc == 0 {
+            processorPid = pid
+            processing = name
+        } else {
+            Diagnostics.warn("\(path): cannot start the processor (\(Errno(rawValue: rc))): \(name) left as is")
+        }
+    }
+
+    /// The processor ended: on success its output replaces the rotated file and `newstate` becomes `state`.
+    func processorExited(status: Int32) {
+        guard let name = processing else { return }
+        let base = path + "/" + String(name.dropLast(2))
+        processorPid = nil
+        processing = nil
+        if status == 0 {
+            chmod(base + ".t", 0o744)
+            rename(base + ".t", base + ".s")
+            unlink(path + "/" + name)
+            rename(path + "/newstate", path + "/state")
+        } else {
+            Diagnostics.warn("\(path): processor failed on \(name) (wait status \(status)): kept as \(name)")
+            unlink(base + ".t")
+        }
+    }
+}

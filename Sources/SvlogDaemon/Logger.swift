@@ -1,0 +1,354 @@
+import Glibc
+import SvBase
+import SvSystem
+import SystemPackage
+
+/// svlog's event loop: stdin lines to log directories, svlogd's way, losing none.
+///
+/// Input is peeked, formatted per directory, written, and only then consumed (see `LogInput`).
+/// A write that fails (a full disk) pauses reading and is retried every 3 s; the service
+/// blocks on its full pipe meanwhile, as with svlogd, but nothing read is ever dropped.
+public final class Logger {
+    let options: LogOptions
+    let loop: EventLoop
+    let input: LogInput
+    var directories: [LogDirectory]
+    var midLine = false
+    var exiting = false
+    var pausedUntil: Int64?
+    /// A paused write is due again: process even without new input.
+    var retryDue = false
+    /// A partial line waits in the pipe for its rest (so that a line is matched whole, and one
+    /// written by a killed logger is never split across files); past 2 s the piece is written.
+    var partialWaitUntil: Int64?
+    /// Whether the last `process` let any input go: the line waiting now is a new one.
+    var consumedSome = false
+    static let partialWaitLimit: Int64 = 2 * nanosPerSecond
+    /// How stdin is watched now; nil when it cannot be (a regular file: always readable).
+    var inputTrigger: EventLoop.Trigger?
+    var rotateAllPending = false
+    var reopenPending = false
+    /// Per directory, how much of the unconsumed input it has written or holds in `pending`:
+    /// a retry after a failed write skips that much, so nothing is written twice.
+    var writtenUpTo: [Int]
+    static let inputToken: UInt64 = 3
+    static let retryPeriod: Int64 = 3 * nanosPerSecond
+
+    public init(options: LogOptions) throws {
+        self.options = options
+        loop = try EventLoop(signals: [SIGHUP, SIGALRM, SIGTERM, SIGCHLD, SIGIO])
+        input = LogInput(minimumBuffer: options.bufferSize)
+        directories = options.directories.map { LogDirectory(path: $0, verbose: options.verbose) }
+        writtenUpTo = Array(repeating: 0, count: directories.count)
+        // Level-triggered: a pipe that is never emptied gets no edge when a blocked writer fills it.
+        do {
+            try loop.add(0, token: Logger.inputToken)
+            inputTrigger = .level
+            if input.isPipe {
+                // SIGIO on every write into the pipe, even one that blocks on a full pipe (epoll
+                // gives no edge then): what wakes the loop while a partial line waits.
+                _ = fcntl(0, F_SETOWN, getpid())
+                _ = fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_ASYNC)
+            }
+        } catch {
+            // A regular file as stdin: epoll refuses it (EPERM), and reads never block:
+            // `process` reads it to its end in one go.
+            guard error == .notPermitted else { throw error }
+        }
+    }
+
+    /// Opens every directory; false when none can be used.
+    func openDirectories() -> Bool {
+        for directory in directories {
+            directory.close()
+            if let problem = directory.open() { Diagnostics.error(problem) }
+        }
+        return directories.contains { $0.isOpen }
+    }
+
+    public func run() -> Int32 {
+        guard openDirectories() else {
+            Diagnostics.error("no usable log directory: exiting")
+            return 111
+        }
+        process(partialDue: false)
+        watchInput()
+        while true {
+            if finished() { return 0 }
+            loop.setDeadline(nextDeadline())
+            for event in loop.waitEvents() {
+                switch event.token {
+                case EventLoop.signalToken: handleSignals()
+                case EventLoop.timerToken: loop.acknowledgeTimer()
+                case Logger.inputToken where event.hangUp: input.markEOF()
+                default: break
+                }
+            }
+            rotateByAge()
+            let partialDue = partialWaitUntil.map { EventLoop.now >= $0 } ?? false
+            if partialDue { partialWaitUntil = nil }
+            process(partialDue: partialDue)
+            // A HUP or ALRM read while processing is acted on now, not at the next wakeup.
+            if !midLine && pausedUntil == nil { betweenLines() }
+            watchInput()
+        }
+    }
+
+    /// Unconsumed input keeps a pipe readable, so a level-triggered loop would wake at once,
+    /// forever: while a write error pauses, stdin is not watched; while a partial line waits
+    /// for its rest, only SIGIO (new data written) wakes the loop, and a timer ends the wait.
+    private func watchInput() {
+        let wanted: EventLoop.Trigger
+        if pausedUntil != nil {
+            wanted = .off
+            partialWaitUntil = nil
+        } else if input.count > 0 && !input.atEOF {
+            wanted = input.isPipe ? .off : .level
+            if partialWaitUntil == nil || consumedSome { partialWaitUntil = EventLoop.now + Logger.partialWaitLimit }
+        } else {
+            wanted = .level
+            partialWaitUntil = nil
+        }
+        guard let current = inputTrigger, current != wanted else { return }
+        loop.setTrigger(0, token: Logger.inputToken, wanted)
+        inputTrigger = wanted
+    }
+
+    /// Exit once the input ended or TERM came, the line in progress is complete, and processors are done.
+    private func finished() -> Bool {
+        if input.atEOF && midLine && input.count == 0 {
+            // The input ended inside a line already partly written: end it.
+            for directory in directories where directory.isOpen && directory.lineSelected {
+                directory.pending.append(UInt8(ascii: "\n"))
+                _ = directory.flush()
+            }
+            midLine = false
+        }
+        // Paused with TERM: what is unwritten is still in the pipe for the next logger.
+        let pausedPipe = pausedUntil != nil && exiting && input.isPipe
+        guard (exiting || input.atEOF) && !midLine && (pausedUntil == nil || pausedPipe) else { return false }
+        guard !input.atEOF || input.count == 0 || exiting else { return false }
+        for directory in directories {
+            _ = directory.flush()
+            while let pid = directory.processorPid {
+                var status: Int32 = 0
+                if waitpid(pid, &status, 0) == pid { directory.processorExited(status: status) } else { break }
+            }
+            directory.close()
+        }
+        return true
+    }
+
+    private func nextDeadline() -> Int64? {
+        var deadline = [pausedUntil, partialWaitUntil].compactMap { $0 }.min()
+        for directory in directories {
+            if let due = directory.ageDeadline { deadline = min(deadline ?? due, due) }
+        }
+        return deadline
+    }
+
+    private func handleSignals() {
+        for sig in loop.pendingSignals() {
+            switch sig {
+            case SIGTERM: exiting = true
+            case SIGALRM: rotateAllPending = true
+            case SIGHUP: reopenPending = true
+            case SIGCHLD: reapProcessors()
+            case SIGIO: break  // new input: the loop processes after every wakeup
+            default: break
+            }
+        }
+    }
+
+    private func reapProcessors() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { return }
+            for directory in directories where directory.processorPid == pid {
+                directory.processorExited(status: status)
+                if directory.rotationPending { _ = directory.rotate() }
+            }
+        }
+    }
+
+    private func rotateByAge() {
+        let now = EventLoop.now
+        for directory in directories where !midLine {
+            if let due = directory.ageDeadline, due <= now { _ = directory.rotate() }
+        }
+    }
+
+    /// Things done between lines: reopen on HUP, rotate on ALRM.
+    private func betweenLines() {
+        if reopenPending {
+            reopenPending = false
+            if !openDirectories() { Diagnostics.error("no usable log directory after HUP") }
+        }
+        if rotateAllPending {
+            rotateAllPending = false
+            for directory in directories where directory.isOpen { _ = directory.rotate() }
+        }
+    }
+
+    // MARK: - lines
+
+    /// Processes everything available, chunk by chunk, until input waits or writing pauses.
+    /// `partialDue`: a partial line has waited its 2 s for the rest: write the piece it has.
+    private func process(partialDue: Bool) {
+        consumedSome = false
+        if let until = pausedUntil {
+            guard EventLoop.now >= until else { return }
+            pausedUntil = nil
+            retryDue = true
+        }
+        if !midLine { betweenLines() }
+        // What a failed write left in a directory's buffer goes first.
+        for directory in directories where directory.isOpen && !directory.pending.isEmpty {
+            if let error = directory.flush(), !(error == .noSpace && directory.makeRoom()) {
+                _ = pause(directory, error)
+                return
+            }
+        }
+        while true {
+            handleSignals()  // a TERM that came while busy stops at the next line's end
+            let grew = input.peek()
+            guard input.count > 0, grew || input.atEOF || retryDue || partialDue else { return }
+            retryDue = false
+            guard let consumed = processChunk(writePartial: partialDue) else { return }  // paused on a write error
+            input.consume(consumed)
+            if consumed > 0 { consumedSome = true }
+            for i in writtenUpTo.indices { writtenUpTo[i] = 0 }
+            if !midLine { betweenLines() }
+            // Only a partial line waits: wait for more. A regular file (never watched) needs no
+            // wait: the next read brings the rest or its end.
+            let regularFile = inputTrigger == nil
+            if consumed == 0 && (!regularFile || input.atEOF) { return }
+        }
+    }
+
+    /// Formats and writes the complete lines at the head of the input (or a piece of an
+    /// over-long line, or with `writePartial` of one that waited long enough); returns how
+    /// many input bytes are now in every log, nil when paused.
+    private func processChunk(writePartial: Bool) -> Int? {
+        let stamp = LogStamp.text(options.stamp, unixNanos: EventLoop.wallNow)
+        let total = input.count
+        // A pipe is full by pages, not bytes: a partial line left in it must not hold more than
+        // half of it, or the writer could block before the newline comes.
+        let pieceSize = max(4096, input.fullAt / 2)
+        let atEOF = input.atEOF
+        var end = 0
+        // A paused write retries this chunk from its start: keep the line state it began with.
+        let startState = (midLine, directories.map(\.lineSelected))
+        let result = input.buffer.withUnsafeMutableBufferPointer { raw -> Int? in
+            let bytes = UnsafeMutableBufferPointer(rebasing: raw[0..<total])
+            if options.replacement != nil { replaceUnprintable(bytes) }
+            var start = 0
+            // After TERM only the line in progress is finished; the rest stays in the pipe.
+            while start < total && !(exiting && !midLine) {
+                let newline = memchr(bytes.baseAddress! + start, Int32(UInt8(ascii: "\n")), total - start)
+                    .map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - UnsafePointer(bytes.baseAddress!) }
+                let lineEnd: Int
+                if let newline {
+                    lineEnd = newline + 1
+                } else if total - start >= pieceSize || atEOF || writePartial {
+                    lineEnd = total  // an over-long line, or the last one: written in pieces, never cut
+                } else {
+                    break
+                }
+                let line = UnsafeBufferPointer(rebasing: bytes[start..<lineEnd])
+                let complete = newline != nil || atEOF
+                add(line, stamp: stamp, inputEnd: lineEnd, complete: complete)
+                midLine = !complete
+                start = lineEnd
+                end = lineEnd
+                if !midLine, !rotateIfFull(inputEnd: end) { return nil }
+            }
+            for (i, directory) in directories.enumerated() where directory.isOpen {
+                if !write(directory, i, inputEnd: end) { return nil }
+            }
+            return end
+        }
+        if result == nil {
+            midLine = startState.0
+            for (directory, selected) in zip(directories, startState.1) { directory.lineSelected = selected }
+        }
+        return result
+    }
+
+    /// Appends one line (or piece) to the output of every directory that selects it.
+    private func add(_ line: UnsafeBufferPointer<UInt8>, stamp: [UInt8], inputEnd: Int, complete: Bool) {
+        let content = line.last == UInt8(ascii: "\n") ? UnsafeBufferPointer(rebasing: line.dropLast()) : line
+        let starting = !midLine
+        let matched = UnsafeBufferPointer(rebasing: content.prefix(options.lineLength))
+        for (i, directory) in directories.enumerated() where directory.isOpen {
+            // A retry after a failed write skips what this directory already has (or holds).
+            let alreadyHeld = inputEnd <= writtenUpTo[i]
+            if starting {
+                var toStderr = false
+                directory.lineSelected = true
+                for rule in directory.rules where LinePattern.matches(rule.pattern, matched) {
+                    switch rule.kind {
+                    case .select: directory.lineSelected = true
+                    case .deselect: directory.lineSelected = false
+                    case .toStderr: toStderr = true
+                    case .notToStderr: toStderr = false
+                    }
+                }
+                if toStderr && !alreadyHeld {
+                    copyToStderr(matched, stamp: stamp, prefix: directory.prefix, cut: content.count > matched.count)
+                }
+            }
+            guard !alreadyHeld else { continue }
+            writtenUpTo[i] = inputEnd
+            guard directory.lineSelected else { continue }
+            if starting {
+                directory.pending += stamp
+                directory.pending += directory.prefix
+            }
+            directory.pending.append(contentsOf: content)
+            if complete { directory.pending.append(UInt8(ascii: "\n")) }
+        }
+    }
+
+    private func copyToStderr(_ text: UnsafeBufferPointer<UInt8>, stamp: [UInt8], prefix: [UInt8], cut: Bool) {
+        var out = stamp + prefix + Array(text)
+        if cut { out += Array("...".utf8) }
+        out.append(UInt8(ascii: "\n"))
+        _ = FileSystem.writeAll(2, out)
+    }
+
+    /// Size rotation at a line's end, as svlogd does it; false when a write failed.
+    private func rotateIfFull(inputEnd: Int) -> Bool {
+        for (i, directory) in directories.enumerated() where directory.isOpen {
+            guard directory.wantsRotation(lineLength: options.lineLength) else { continue }
+            if !write(directory, i, inputEnd: inputEnd) { return false }
+            if let error = directory.rotate() { return pause(directory, error) }
+        }
+        return true
+    }
+
+    private func write(_ directory: LogDirectory, _ index: Int, inputEnd: Int) -> Bool {
+        while let error = directory.flush() {
+            if error == .noSpace && directory.makeRoom() { continue }
+            return pause(directory, error)
+        }
+        return true
+    }
+
+    /// Keeps the unwritten output in the directory's buffer and retries in 3 s.
+    private func pause(_ directory: LogDirectory, _ error: Errno) -> Bool {
+        directory.reportPause(error)
+        pausedUntil = EventLoop.now + Logger.retryPeriod
+        return false
+    }
+
+    private func replaceUnprintable(_ bytes: UnsafeMutableBufferPointer<UInt8>) {
+        guard let replacement = options.replacement else { return }
+        for i in bytes.indices {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\n") { continue }
+            if c < 32 || c > 126 || options.replaceSet.contains(c) { bytes[i] = replacement }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Glibc
+import SvBase
+import SvSupervision
+import SvSystem
+
+/// One entry of a supervised directory, checked: a directory (or a link to one) with an
+/// executable `run`, and optionally `log/run`, `finish`, `down`, timeouts and control scripts.
+public struct ServiceDefinition: Sendable {
+    public var name: String
+    /// The physical path of the service directory (links resolved).
+    public var path: String
+    public var identity: FileSystem.Identity
+    public var main: ServiceSettings
+    public var log: ServiceSettings?
+    public var mainDown: Bool
+    public var logDown: Bool
+
+    public var logPath: String { path + "/log" }
+
+    /// Why an entry cannot be started, and which directories to watch for a fix.
+    public struct Problem: Sendable, Equatable, Error {
+        public var message: String
+        public var watch: [String]
+        /// Out of descriptors: no change to a file fixes it (and watching our own attempts
+        /// would loop); retried on a timer instead.
+        public var exhausted = false
+    }
+
+    /// The identity of an entry without checking its contents: a running entry is not re-checked.
+    public static func identity(of entryPath: String) -> FileSystem.Identity? {
+        guard case .success(let info) = FileSystem.info(entryPath), info.kind == .directory else { return nil }
+        return info.identity
+    }
+
+    public static func load(directory: String, name: String) -> Result<ServiceDefinition, Problem> {
+        let entryPath = directory + "/" + name
+        let label = "\(directory)/\(name)"
+        guard case .success(let linkInfo) = FileSystem.info(entryPath, followLinks: false) else {
+            return .failure(Problem(message: "", watch: []))  // removed while scanning: nothing to say
+        }
+        let info: FileSystem.Info
+        switch FileSystem.info(entryPath) {
+        case .success(let found):
+            info = found
+        case .failure(let error):
+            let target = FileSystem.readLink(entryPath) ?? "?"
+            let absolute = target.hasPrefix("/") ? target : directory + "/" + target
+            let what = linkInfo.kind != .symlink ? "cannot stat"
+                : error == .tooManySymbolicLinkLevels ? "symlink loop through \(target)" : "dangling symlink to \(target)"
+            return .failure(Problem(message: "\(label): \(what) (\(error))",
+                                    watch: [FileSystem.parentDirectory(absolute)]))
+        }
+        guard info.kind == .directory else {
+            return .failure(Problem(message: "\(label): not a directory", watch: []))
+        }
+        guard let path = FileSystem.realPath(entryPath) else {
+            let error = FileSystem.lastErrno
+            // Gone between the two looks: removed while scanning, nothing to say.
+            let message = error == .noSuchFileOrDirectory ? "" : "\(label): cannot resolve its path (\(error))"
+            return .failure(Problem(message: message, watch: []))
+        }
+        if let message = checkRunnable(path, label: label) {
+            return .failure(Problem(message: message, watch: [path]))
+        }
+        var definition = ServiceDefinition(name: name, path: path, identity: info.identity,
+                                           main: settings(of: path, label: label), log: nil,
+                                           mainDown: FileSystem.exists(path + "/down"),
+                                           logDown: FileSystem.exists(path + "/log/down"))
+        if case .success(let logInfo) = FileSystem.info(path + "/log"), logInfo.kind == .directory {
+            if let message = checkRunnable(path + "/log", label: label + "/log") {
+                return .failure(Problem(message: message, watch: [path, path + "/log"]))
+            }
+            definition.log = settings(of: path + "/log", label: label + "/log")
+        }
+        return .success(definition)
+    }
+
+    /// Re-reads the settings files (SIGHUP).
+    public mutating func reloadSettings() {
+        main = ServiceDefinition.settings(of: path, label: name)
+        if log != nil { log = ServiceDefinition.settings(of: logPath, label: name + "/log") }
+    }
+
+    static func checkRunnable(_ path: String, label: String) -> String? {
+        switch FileSystem.info(path + "/run") {
+        case .failure(let error) where error == .noSuchFileOrDirectory:
+            return "\(label): no run file: not starting it until it appears"
+        case .failure(let error):
+            return "\(label): cannot look at run (\(error)) as uid \(geteuid())"
+        case .success(let run) where run.kind == .directory:
+            return "\(label): run is a directory, not a program"
+        case .success(let run):
+            if !FileSystem.isExecutableFile(path + "/run") {
+                // Execute bits set, yet refused: it is this user that may not run it.
+                if run.mode & 0o111 != 0 {
+                    return "\(label): run may not be executed by uid \(geteuid()) (\(FileSystem.lastErrno)): "
+                        + "not starting it until that changes"
+                }
+                return "\(label): run is not executable (chmod +x it): not starting it until it is"
+            }
+            return nil
+        }
+    }
+
+    static func settings(of path: String, label: String) -> ServiceSettings {
+        var settings = ServiceSettings()
+        if let ms = milliseconds(path + "/timeout-kill", label: label) { settings.timeoutKill = ms * nanosPerMilli }
+        if let ms = milliseconds(path + "/timeout-finish", label: label) { settings.timeoutFinish = ms * nanosPerMilli }
+        if let text = FileSystem.readLine(path + "/down-signal") {
+            if let sig = SignalName.parse(text) {
+                settings.downSignal = sig
+            } else {
+                Diagnostics.warn("\(label)/down-signal: unknown signal \"\(text)\": using TERM")
+            }
+        }
+        if let text = FileSystem.readLine(path + "/notification-fd") {
+            if let fd = Int32(text), notificationDescriptors.contains(fd) {
+                settings.notificationFD = fd
+            } else {
+                Diagnostics.warn("\(label)/notification-fd: not a descriptor number from 3 to 1023: \"\(text)\":"
+                    + " readiness not tracked")
+            }
+        }
+        settings.hasFinish = FileSystem.isExecutableFile(path + "/finish")
+        for letter in "udoxtkpchaiq12".utf8
+        where FileSystem.isExecutableFile(path + "/control/" + String(UnicodeScalar(letter))) {
+            settings.controlScripts.insert(letter)
+        }
+        return settings
+    }
+
+    /// 0-2 are the run's stdio; s6 refuses them too.
+    static let notificationDescriptors: ClosedRange<Int32> = 3...1023
+
+    static func milliseconds(_ file: String, label: String) -> Int64? {
+        guard let text = FileSystem.readLine(file) else { return nil }
+        guard let value = Int64(text), value >= 0, value < 1 << 40 else {
+            Diagnostics.warn("\(file): not a number of milliseconds: \"\(text)\": using the default")
+            return nil
+        }
+        return value
+    }
+}

@@ -1,0 +1,139 @@
+import Glibc
+import SvFormats
+import SvSystem
+import SystemPackage
+
+/// A service's `supervise/` directory in runit's layout: `lock`, `control` and `ok` FIFOs,
+/// `status`, `stat`, `pid`, plus svtree's own `svtree` file. Held open while supervised.
+public final class SuperviseDirectory {
+    public let serviceDirectory: String
+    public let path: String
+    public private(set) var controlFD: Int32 = -1
+    private var lockFD: Int32 = -1
+    private var okFD: Int32 = -1
+    private var writtenPid: Int32 = -1
+    private var writtenStat = ""
+    private var writtenExtra = ""
+    private var warned = false
+
+    public enum OpenError: Error, CustomStringConvertible {
+        case io(String, Errno)
+        case locked(String)
+        case notDirectory(String)
+        case notFIFO(String)
+
+        public var description: String {
+            switch self {
+            case .io(let path, let errno): return "\(path): \(errno)"
+            case .locked(let path): return "\(path) is locked: another supervisor (runsv or svtree) runs this service"
+            case .notDirectory(let path): return "\(path) is not a directory: remove it"
+            case .notFIFO(let path): return "\(path) exists and is not a FIFO: remove it"
+            }
+        }
+
+        /// The same, naming files relative to the service directory (the caller names the service).
+        public var briefDescription: String {
+            switch self {
+            case .io(let path, let errno): return "\(Self.relative(path)): \(errno)"
+            case .locked(let path): return "\(Self.relative(path)) is locked: another supervisor (runsv or svtree) runs it"
+            case .notDirectory(let path): return "\(Self.relative(path)) is not a directory: remove it"
+            case .notFIFO(let path): return "\(Self.relative(path)) exists and is not a FIFO: remove it"
+            }
+        }
+
+        /// `supervise/lock` or `log/supervise/lock`, from the full path.
+        static func relative(_ path: String) -> String {
+            let parts = path.split(separator: "/")
+            guard let index = parts.lastIndex(of: "supervise") else { return path }
+            let start = index > parts.startIndex && parts[index - 1] == "log" ? index - 1 : index
+            return parts[start...].joined(separator: "/")
+        }
+    }
+
+    /// Creates the files (a `supervise` symlink gets its target created) and takes the lock.
+    public init(serviceDirectory: String) throws(OpenError) {
+        self.serviceDirectory = serviceDirectory
+        path = serviceDirectory + "/supervise"
+        if let target = FileSystem.readLink(path) {
+            let absolute = target.hasPrefix("/") ? target : serviceDirectory + "/" + target
+            if let error = FileSystem.makeDirectory(absolute, mode: 0o700) { throw .io(absolute, error) }
+        } else if let error = FileSystem.makeDirectory(path, mode: 0o700) {
+            throw .io(path, error)
+        }
+        if case .success(let info) = FileSystem.info(path), info.kind != .directory {
+            throw .notDirectory(path)
+        }
+        lockFD = open(path + "/lock", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard lockFD >= 0 else { throw .io(path + "/lock", FileSystem.lastErrno) }
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            let locked = errno == EWOULDBLOCK
+            let error = FileSystem.lastErrno
+            close()
+            throw locked ? .locked(path + "/lock") : .io(path + "/lock", error)
+        }
+        for name in ["control", "ok"] {
+            if let error = FileSystem.makeFIFO(path + "/" + name) {
+                close()
+                throw error == .fileExists ? .notFIFO(path + "/" + name) : .io(path + "/" + name, error)
+            }
+        }
+        // Read-write so the FIFO never reports EOF when a writer such as `sv` goes away.
+        controlFD = open(path + "/control", O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        okFD = open(path + "/ok", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard controlFD >= 0, okFD >= 0 else {
+            let error = FileSystem.lastErrno
+            close()
+            throw .io(path, error)
+        }
+    }
+
+    /// Control letters waiting in the FIFO; any byte is accepted, unknown ones do nothing.
+    public func readControl() -> [UInt8] {
+        var letters: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while controlFD >= 0 {
+            let n = buffer.withUnsafeMutableBytes { read(controlFD, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            letters += buffer[0..<n]
+        }
+        return letters
+    }
+
+    /// Writes `pid` first and `stat` last: whoever sees the new state in one file finds it in the others.
+    public func write(_ snapshot: StatusFormat.Snapshot, record: SupervisorRecord) {
+        let extra = record.text
+        if snapshot.pid != writtenPid {
+            writtenPid = snapshot.pid
+            report(FileSystem.writeReplacing(path + "/pid", Array(StatusFormat.pidText(snapshot.pid).utf8)), "pid")
+        }
+        if extra != writtenExtra {
+            writtenExtra = extra
+            report(FileSystem.writeReplacing(path + "/svtree", Array(extra.utf8)), "svtree")
+        }
+        report(FileSystem.writeReplacing(path + "/status", StatusFormat.statusBytes(snapshot)), "status")
+        let stat = StatusFormat.statText(snapshot)
+        if stat != writtenStat {
+            writtenStat = stat
+            report(FileSystem.writeReplacing(path + "/stat", Array(stat.utf8)), "stat")
+        }
+    }
+
+    /// One warning per directory: a read-only or full disk must not flood the log.
+    private func report(_ error: Errno?, _ name: String) {
+        // ENOENT: the service directory was deleted under us; its teardown is under way.
+        guard let error, error != .noSuchFileOrDirectory, !warned else { return }
+        warned = true
+        Diagnostics.warn("\(path)/\(name): cannot write: \(error) (further errors here are not reported)")
+    }
+
+    /// Releases the FIFOs and the lock: `sv` then sees that nothing supervises the service.
+    public func close() {
+        for fd in [controlFD, okFD, lockFD] where fd >= 0 { Glibc.close(fd) }
+        controlFD = -1
+        okFD = -1
+        lockFD = -1
+    }
+
+    deinit { close() }
+}

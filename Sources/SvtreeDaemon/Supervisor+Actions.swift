@@ -1,0 +1,137 @@
+import Glibc
+import SvBase
+import SvFormats
+import SvSupervision
+import SvSystem
+import SystemPackage
+
+extension Supervisor {
+    /// Performs what an entry's machines asked for, feeding results back as events.
+    func perform(_ actions: [EntryMachine.Action], on entry: Entry) {
+        for action in actions {
+            switch action {
+            case .unit(let role, let unitAction):
+                perform(unitAction, role: role, on: entry)
+            case .closeLogPipe:
+                entry.closeLogPipeWriteEnd()
+            case .finished:
+                release(entry)
+            }
+        }
+    }
+
+    private func perform(_ action: ServiceMachine.Action, role: EntryMachine.Role, on entry: Entry) {
+        switch action {
+        case .spawnRun:
+            let readiness = openReadinessPipe(entry, role)
+            let notification = readiness.map { (source: $0.write, target: $0.target) }
+            let spawned = spawn(entry, role, program: "./run", arguments: [], notification: notification)
+            if let readiness { close(readiness.write) }
+            switch spawned {
+            case .success(let pid):
+                owners[pid] = .run(entry.identity, role)
+                if let readiness { watchReadiness(readiness.read, pid: pid, entry, role) }
+                entry.spawnFailure[role] = nil
+                perform(entry.machine.handle(.spawned(pid: pid), for: role, now: EventLoop.now), on: entry)
+            case .failure(let error):
+                if let readiness { close(readiness.read) }
+                // run exists (it was checked): ENOENT or ENOEXEC from exec mean its #! line.
+                let hint = error == .noSuchFileOrDirectory || error == .execFormatError ? ": check its #! line"
+                    : error == .tooManyOpenFiles ? ": the descriptor limit (raise LimitNOFILE or ulimit -n)" : ""
+                let message = "\(directory)/\(entry.label(role)): cannot start run (\(error))\(hint); retrying with backoff"
+                // Said once, not at every retry of the backoff.
+                if entry.spawnFailure[role] != message { Diagnostics.warn(message) }
+                entry.spawnFailure[role] = message
+                perform(entry.machine.handle(.spawnFailed, for: role, now: EventLoop.now), on: entry)
+            }
+        case .spawnFinish(let code, let sig):
+            switch spawn(entry, role, program: "./finish", arguments: [String(code), String(sig)]) {
+            case .success(let pid):
+                owners[pid] = .finish(entry.identity, role)
+                perform(entry.machine.finishSpawned(pid: pid, for: role, now: EventLoop.now), on: entry)
+            case .failure(let error):
+                Diagnostics.warn("\(directory)/\(entry.label(role)): cannot start finish (\(error))")
+                perform(entry.machine.finishSpawned(pid: nil, for: role, now: EventLoop.now), on: entry)
+            }
+        case .runControlScript(let letter):
+            let program = "./control/" + String(UnicodeScalar(letter))
+            switch spawn(entry, role, program: program, arguments: []) {
+            case .success(let pid):
+                owners[pid] = .control(entry.identity, role, letter)
+            case .failure:
+                perform(entry.machine.handle(.controlScriptExited(letter: letter, handled: false), for: role,
+                                             now: EventLoop.now), on: entry)
+            }
+        case .signal(let pid, let sig, let target):
+            guard pid > 0 else { return }
+            kill(target == .group ? -pid : pid, sig)
+        case .killLeftovers(let session):
+            if let cgroups {
+                // Exact: everything the run started is in its unit's cgroup.
+                cgroups.kill(cgroups.base + "/" + entry.cgroupName + "/" + (role == .main ? "main" : "log"))
+            } else {
+                killLeftovers(session: session, unitPath: entry.path(role))
+            }
+        case .statusChanged:
+            // Written once per loop turn, however many letters or events arrived at once.
+            dirtyStatus.insert(StatusKey(identity: entry.identity, role: role))
+        case .stopped:
+            break
+        }
+    }
+
+    private func spawn(_ entry: Entry, _ role: EntryMachine.Role, program: String, arguments: [String],
+                       notification: Spawner.ExtraDescriptor? = nil) -> Result<Int32, Errno> {
+        let (stdin, stdout) = entry.streams(role)
+        var group: String?
+        if let cgroups {
+            group = cgroups.unitPath(entry: entry.cgroupName, unit: role == .main ? "main" : "log")
+            if group == nil { return .failure(FileSystem.lastErrno) }
+        }
+        return Spawner.spawn(program, arguments: [program] + arguments, environment: entry.environment(role),
+                             directory: entry.path(role), stdin: stdin, stdout: stdout, extra: notification,
+                             cgroup: group)
+    }
+
+    /// Writes what changed; the summary for systemd can only change when something did.
+    func flushStatus() {
+        guard !dirtyStatus.isEmpty else { return }
+        for key in dirtyStatus {
+            if let entry = entries[key.identity] { writeStatus(entry, key.role) }
+        }
+        dirtyStatus.removeAll()
+        // After the files: what systemd hears is already what svctl and sv read.
+        observer?.status(summary())
+    }
+
+    func writeStatus(_ entry: Entry, _ role: EntryMachine.Role) {
+        guard let machine = entry.machine.machine(role), let supervise = entry.supervise[role] else { return }
+        let since = EventLoop.wallNow - (EventLoop.now - machine.since)
+        let snapshot = StatusFormat.Snapshot(state: machine.state, pid: machine.pid, paused: machine.paused,
+                                             want: machine.want, gotTerm: machine.gotTerm, since: since)
+        let readySince = machine.readyAt.map { EventLoop.wallNow - (EventLoop.now - $0) }
+        let record = SupervisorRecord(
+            quickDeaths: machine.quickDeaths, restartDelayMs: machine.restartDelay / nanosPerMilli,
+            lastExit: machine.lastExit,
+            cgroup: cgroups.map { "\($0.base)/\(entry.cgroupName)/\(role == .main ? "main" : "log")" },
+            notificationFD: machine.settings.notificationFD, readySince: readySince)
+        supervise.write(snapshot, record: record)
+    }
+
+    /// The entry is down for good: free its files and descriptors; start it again if it came back.
+    private func release(_ entry: Entry) {
+        let exitedByLetter = !entry.machine.tearingDown
+        for token in entry.controlTokens { controlTokens[token] = nil }
+        for role in [EntryMachine.Role.main, .log] { stopWatchingReadiness(entry, role) }
+        // The final "down" must reach the files before they are let go.
+        for role in [EntryMachine.Role.main, .log] {
+            if dirtyStatus.remove(StatusKey(identity: entry.identity, role: role)) != nil { writeStatus(entry, role) }
+        }
+        entry.release()
+        cgroups?.remove(entry: entry.cgroupName)
+        entries[entry.identity] = nil
+        observer?.status(summary())  // one entry fewer; its last status was written above
+        if exitedByLetter { dormant.insert(entry.identity) }
+        if !stopping { rescan() }
+    }
+}

@@ -1,0 +1,228 @@
+import Glibc
+import SvBase
+import SvSupervision
+import SvSystem
+
+/// The shell around the pure machines: one event loop over a supervised directory.
+///
+/// It scans the directory on inotify events, starts an `Entry` per service directory,
+/// performs the actions the machines return (spawn, signal, write status) and feeds their
+/// results back as events. The same program serves the root and every client.
+public final class Supervisor {
+    public let directory: String
+    let loop: EventLoop
+    let watcher: DirectoryWatcher?
+    let selfPid = getpid()
+    var entries: [FileSystem.Identity: Entry] = [:]
+    /// Entries stopped with `x`: left alone until they change or SIGHUP.
+    var dormant: Set<FileSystem.Identity> = []
+    /// The last problem reported per name, so each is said once, not on every scan.
+    var problems: [String: ServiceDefinition.Problem] = [:]
+    var directoryMissingReported = false
+    /// Paths whose watch failed, said once.
+    var unwatchable: Set<String> = []
+    var owners: [Int32: ProcessOwner] = [:]
+    var controlTokens: [UInt64: (FileSystem.Identity, EntryMachine.Role)] = [:]
+    /// Notification pipes of runs that have not said they are ready yet.
+    var readiness: [UInt64: ReadinessPipe] = [:]
+    var nextToken = EventLoop.firstFreeToken
+    var pendingExits: [(Int32, Int32)] = []
+    var dirtyStatus: Set<StatusKey> = []
+    /// Why cgroup mode is off, for the status line.
+    var cgroupUnavailable = "turned off by SVTREE_CGROUPS=off"
+    var stopping = false
+    /// Without inotify the directory is rescanned on this period (runsvdir's 5 s).
+    var fallbackRescanAt: Int64?
+    static let fallbackRescanPeriod: Int64 = 5 * nanosPerSecond
+    /// The wait before retrying entries that found no descriptor left.
+    var exhaustionRetryDelay: Int64 = 0
+    var exhaustionReported = false
+    public weak var observer: SupervisorObserver?
+    /// Each unit in a cgroup of its own, where cgroup v2 is writable; else sessions and markers.
+    let cgroups: CgroupTree?
+    /// Sent from the loop itself, so a wedged loop stops the pings.
+    var watchdogDue: Int64?
+    static let watcherToken: UInt64 = 3
+
+    struct StatusKey: Hashable {
+        var identity: FileSystem.Identity
+        var role: EntryMachine.Role
+    }
+
+    enum ProcessOwner {
+        case run(FileSystem.Identity, EntryMachine.Role)
+        case finish(FileSystem.Identity, EntryMachine.Role)
+        case control(FileSystem.Identity, EntryMachine.Role, UInt8)
+    }
+
+    public init(directory: String) throws {
+        self.directory = directory
+        loop = try EventLoop(signals: [SIGCHLD, SIGTERM, SIGINT, SIGHUP])
+        if Spawner.environmentValue("SVTREE_CGROUPS") == "off" {
+            cgroups = nil
+        } else {
+            let (tree, detail) = CgroupTree.setUp()
+            cgroups = tree
+            if tree == nil { cgroupUnavailable = detail }
+        }
+        watcher = DirectoryWatcher()
+        if let watcher {
+            try loop.add(watcher.fd, token: Supervisor.watcherToken)
+        } else {
+            Diagnostics.warn("no inotify instance left (raise the sysctl fs.inotify.max_user_instances): "
+                + "rescanning \(directory) every 5 s instead")
+        }
+    }
+
+    /// Runs until SIGTERM or SIGINT has torn everything down; returns the exit code.
+    public func run() -> Int32 {
+        rescan()
+        drainExits()
+        flushStatus()
+        observer?.ready()
+        if observer?.watchdogInterval != nil { watchdogDue = EventLoop.now }
+        while true {
+            drainExits()
+            flushStatus()
+            if stopping && entries.isEmpty {
+                sweepDescendants()
+                cgroups?.dismantle()
+                return 0
+            }
+            loop.setDeadline(nextDeadline())
+            for token in loop.wait() {
+                switch token {
+                case EventLoop.signalToken: handleSignals()
+                case EventLoop.timerToken: handleTimer()
+                case Supervisor.watcherToken:
+                    watcher?.drain()
+                    if !stopping { rescan() }
+                default:
+                    if readiness[token] != nil { handleReadiness(token: token) } else { handleControl(token: token) }
+                }
+                drainExits()
+            }
+        }
+    }
+
+    // MARK: - signals and timers
+
+    func handleSignals() {
+        for sig in loop.pendingSignals() {
+            switch sig {
+            case SIGCHLD:
+                reapChildren()
+            case SIGTERM, SIGINT:
+                beginStopping()
+            case SIGHUP:
+                guard !stopping else { continue }
+                observer?.reloading()
+                defer { observer?.ready() }
+                dormant.removeAll()
+                problems.removeAll()
+                unwatchable.removeAll()
+                for entry in entries.values { entry.reloadSettings() }
+                rescan()
+            default:
+                break
+            }
+        }
+    }
+
+    func beginStopping() {
+        guard !stopping else { return }
+        stopping = true
+        observer?.stopping()
+        for entry in Array(entries.values) { perform(entry.machine.teardown(now: EventLoop.now), on: entry) }
+    }
+
+    func nextDeadline() -> Int64? {
+        var deadline = [fallbackRescanAt, watchdogDue].compactMap { $0 }.min()
+        for entry in entries.values {
+            if let due = entry.machine.deadline { deadline = min(deadline ?? due, due) }
+        }
+        return deadline
+    }
+
+    func handleTimer() {
+        loop.acknowledgeTimer()
+        let now = EventLoop.now
+        if let due = watchdogDue, due <= now, let interval = observer?.watchdogInterval {
+            observer?.watchdog()
+            watchdogDue = now + interval
+        }
+        if let at = fallbackRescanAt, at <= now {
+            fallbackRescanAt = nil
+            if !stopping { rescan() }
+        }
+        for entry in Array(entries.values) {
+            guard let due = entry.machine.deadline, due <= now else { continue }
+            perform(entry.machine.handle(.tick, for: .main, now: now), on: entry)
+            if entry.machine.log != nil { perform(entry.machine.handle(.tick, for: .log, now: now), on: entry) }
+        }
+    }
+
+    func handleControl(token: UInt64) {
+        guard let (identity, role) = controlTokens[token], let entry = entries[identity],
+              let supervise = entry.supervise[role] else { return }
+        for letter in supervise.readControl() {
+            guard entries[identity] != nil else { return }
+            perform(entry.machine.handle(.control(letter), for: role, now: EventLoop.now), on: entry)
+        }
+    }
+
+    // MARK: - children
+
+    /// Reaps every child that has exited; events for known ones are handled after the current action.
+    func reapChildren() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { break }
+            if owners[pid] != nil { pendingExits.append((pid, status)) }
+        }
+    }
+
+    func drainExits() {
+        while !pendingExits.isEmpty {
+            let (pid, raw) = pendingExits.removeFirst()
+            guard let owner = owners.removeValue(forKey: pid) else { continue }
+            let status = ExitStatus(waitStatus: raw)
+            let now = EventLoop.now
+            switch owner {
+            case .run(let identity, let role), .finish(let identity, let role):
+                guard let entry = entries[identity] else { continue }
+                if case .run = owner { stopWatchingReadiness(entry, role) }
+                perform(entry.machine.handle(.exited(pid: pid, status: status), for: role, now: now), on: entry)
+            case .control(let identity, let role, let letter):
+                guard let entry = entries[identity] else { continue }
+                let handled = status == .exited(0)
+                perform(entry.machine.handle(.controlScriptExited(letter: letter, handled: handled), for: role,
+                                             now: now), on: entry)
+            }
+        }
+    }
+
+    /// "2 entries: 2 up, 0 down, 0 restarting", counting each entry by its service.
+    func summary() -> String {
+        var up = 0, down = 0, restarting = 0
+        for entry in entries.values {
+            let main = entry.machine.main
+            if main.isRunning {
+                up += 1
+            } else if main.want == .up && main.restartAt != nil {
+                restarting += 1
+            } else {
+                down += 1
+            }
+        }
+        let total = entries.count
+        return "\(total) \(total == 1 ? "entry" : "entries"): \(up) up, \(down) down, \(restarting) restarting"
+            + (stopping ? ", stopping" : "") + (cgroups == nil ? "; session mode" : "; cgroup mode")
+    }
+
+    func allocateToken() -> UInt64 {
+        defer { nextToken += 1 }
+        return nextToken
+    }
+}
