@@ -13,27 +13,12 @@ final class LogDirectory {
     private(set) var config = LogConfig() {
         didSet {
             prefix = Array(config.prefix.utf8)
-            rules = config.rules.map(CompiledRule.init)
+            rules = config.rules.map(LineChunker.Rule.init)
         }
     }
     private(set) var prefix: [UInt8] = []
     /// The selection rules with their patterns as bytes, matched on every line.
-    private(set) var rules: [CompiledRule] = []
-
-    struct CompiledRule {
-        enum Kind { case select, deselect, toStderr, notToStderr }
-        var kind: Kind
-        var pattern: [UInt8]
-
-        init(_ rule: LogConfig.Rule) {
-            switch rule {
-            case .select(let p): (kind, pattern) = (.select, Array(p.utf8))
-            case .deselect(let p): (kind, pattern) = (.deselect, Array(p.utf8))
-            case .toStderr(let p): (kind, pattern) = (.toStderr, Array(p.utf8))
-            case .notToStderr(let p): (kind, pattern) = (.notToStderr, Array(p.utf8))
-            }
-        }
-    }
+    private(set) var rules: [LineChunker.Rule] = []
     private var lockFD: Int32 = -1
     private var currentFD: Int32 = -1
     private(set) var size = 0
@@ -45,8 +30,6 @@ final class LogDirectory {
     private(set) var rotationPending = false
     /// Output for this directory gathered from the chunk being processed.
     var pending: [UInt8] = []
-    /// Whether the line now being written goes here (decided at its first byte).
-    var lineSelected = true
     private var warnedFull = false
 
     /// -v: say what happens to the files (svlogd's info lines).

@@ -13,7 +13,8 @@ public final class Logger {
     let loop: EventLoop
     let input: LogInput
     var directories: [LogDirectory]
-    var midLine = false
+    /// Line splitting and selection: the pure part (see `LineChunker`).
+    var chunker: LineChunker
     var exiting = false
     var pausedUntil: Int64?
     /// A paused write is due again: process even without new input.
@@ -40,6 +41,7 @@ public final class Logger {
         input = LogInput(minimumBuffer: options.bufferSize)
         directories = options.directories.map { LogDirectory(path: $0, verbose: options.verbose) }
         writtenUpTo = Array(repeating: 0, count: directories.count)
+        chunker = LineChunker(rules: directories.map(\.rules), lineLength: options.lineLength)
         // Level-triggered: a pipe that is never emptied gets no edge when a blocked writer fills it.
         do {
             try loop.add(0, token: Logger.inputToken)
@@ -63,6 +65,8 @@ public final class Logger {
             directory.close()
             if let problem = directory.open() { Diagnostics.error(problem) }
         }
+        // Called between lines only: the new rules apply from the next line on.
+        chunker = LineChunker(rules: directories.map(\.rules), lineLength: options.lineLength)
         return directories.contains { $0.isOpen }
     }
 
@@ -89,7 +93,7 @@ public final class Logger {
             if partialDue { partialWaitUntil = nil }
             process(partialDue: partialDue)
             // A HUP or ALRM read while processing is acted on now, not at the next wakeup.
-            if !midLine && pausedUntil == nil { betweenLines() }
+            if !chunker.midLine && pausedUntil == nil { betweenLines() }
             watchInput()
         }
     }
@@ -116,17 +120,17 @@ public final class Logger {
 
     /// Exit once the input ended or TERM came, the line in progress is complete, and processors are done.
     private func finished() -> Bool {
-        if input.atEOF && midLine && input.count == 0 {
+        if input.atEOF && chunker.midLine && input.count == 0 {
             // The input ended inside a line already partly written: end it.
-            for directory in directories where directory.isOpen && directory.lineSelected {
+            for (i, directory) in directories.enumerated() where directory.isOpen && chunker.selected[i] {
                 directory.pending.append(UInt8(ascii: "\n"))
                 _ = directory.flush()
             }
-            midLine = false
+            chunker.endLine()
         }
         // Paused with TERM: what is unwritten is still in the pipe for the next logger.
         let pausedPipe = pausedUntil != nil && exiting && input.isPipe
-        guard (exiting || input.atEOF) && !midLine && (pausedUntil == nil || pausedPipe) else { return false }
+        guard (exiting || input.atEOF) && !chunker.midLine && (pausedUntil == nil || pausedPipe) else { return false }
         guard !input.atEOF || input.count == 0 || exiting else { return false }
         for directory in directories {
             _ = directory.flush()
@@ -174,7 +178,7 @@ public final class Logger {
 
     private func rotateByAge() {
         let now = EventLoop.now
-        for directory in directories where !midLine {
+        for directory in directories where !chunker.midLine {
             if let due = directory.ageDeadline, due <= now { _ = directory.rotate() }
         }
     }
@@ -202,7 +206,7 @@ public final class Logger {
             pausedUntil = nil
             retryDue = true
         }
-        if !midLine { betweenLines() }
+        if !chunker.midLine { betweenLines() }
         // What a failed write left in a directory's buffer goes first.
         for directory in directories where directory.isOpen && !directory.pending.isEmpty {
             if let error = directory.flush(), !(error == .noSpace && directory.makeRoom()) {
@@ -219,7 +223,7 @@ public final class Logger {
             input.consume(consumed)
             if consumed > 0 { consumedSome = true }
             for i in writtenUpTo.indices { writtenUpTo[i] = 0 }
-            if !midLine { betweenLines() }
+            if !chunker.midLine { betweenLines() }
             // Only a partial line waits: wait for more. A regular file (never watched) needs no
             // wait: the next read brings the rest or its end.
             let regularFile = inputTrigger == nil
@@ -235,87 +239,40 @@ public final class Logger {
         let total = input.count
         // A pipe is full by pages, not bytes: a partial line left in it must not hold more than
         // half of it, or the writer could block before the newline comes.
-        let pieceSize = max(4096, input.fullAt / 2)
-        let atEOF = input.atEOF
-        var end = 0
-        // A paused write retries this chunk from its start: keep the line state it began with.
-        let startState = (midLine, directories.map(\.lineSelected))
-        let result = input.buffer.withUnsafeMutableBufferPointer { raw -> Int? in
+        let limits = LineChunker.Limits(atEOF: input.atEOF, writePartial: writePartial, exiting: exiting,
+                                        pieceSize: max(4096, input.fullAt / 2))
+        // Worked on a copy, kept once the chunk is written: a paused write retries from here.
+        var chunker = self.chunker
+        let end = input.buffer.withUnsafeMutableBufferPointer { raw -> Int? in
             let bytes = UnsafeMutableBufferPointer(rebasing: raw[0..<total])
             if options.replacement != nil { replaceUnprintable(bytes) }
-            var start = 0
-            // After TERM only the line in progress is finished; the rest stays in the pipe.
-            while start < total && !(exiting && !midLine) {
-                let newline = memchr(bytes.baseAddress! + start, Int32(UInt8(ascii: "\n")), total - start)
-                    .map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - UnsafePointer(bytes.baseAddress!) }
-                let lineEnd: Int
-                if let newline {
-                    lineEnd = newline + 1
-                } else if total - start >= pieceSize || atEOF || writePartial {
-                    lineEnd = total  // an over-long line, or the last one: written in pieces, never cut
-                } else {
-                    break
-                }
-                let line = UnsafeBufferPointer(rebasing: bytes[start..<lineEnd])
-                let complete = newline != nil || atEOF
-                add(line, stamp: stamp, inputEnd: lineEnd, complete: complete)
-                midLine = !complete
-                start = lineEnd
-                end = lineEnd
-                if !midLine, !rotateIfFull(inputEnd: end) { return nil }
+            let view = UnsafeBufferPointer(bytes)
+            var end = 0
+            while let line = chunker.next(view, from: end, limits) {
+                add(line, of: view, chunker, stamp: stamp)
+                end = line.end
+                if line.complete, !rotateIfFull(inputEnd: end) { return nil }
             }
             for (i, directory) in directories.enumerated() where directory.isOpen {
                 if !write(directory, i, inputEnd: end) { return nil }
             }
             return end
         }
-        if result == nil {
-            midLine = startState.0
-            for (directory, selected) in zip(directories, startState.1) { directory.lineSelected = selected }
-        }
-        return result
+        if end != nil { self.chunker = chunker }
+        return end
     }
 
-    /// Appends one line (or piece) to the output of every directory that selects it.
-    private func add(_ line: UnsafeBufferPointer<UInt8>, stamp: [UInt8], inputEnd: Int, complete: Bool) {
-        let content = line.last == UInt8(ascii: "\n") ? UnsafeBufferPointer(rebasing: line.dropLast()) : line
-        let starting = !midLine
-        let matched = UnsafeBufferPointer(rebasing: content.prefix(options.lineLength))
-        for (i, directory) in directories.enumerated() where directory.isOpen {
-            // A retry after a failed write skips what this directory already has (or holds).
-            let alreadyHeld = inputEnd <= writtenUpTo[i]
-            if starting {
-                var toStderr = false
-                directory.lineSelected = true
-                for rule in directory.rules where LinePattern.matches(rule.pattern, matched) {
-                    switch rule.kind {
-                    case .select: directory.lineSelected = true
-                    case .deselect: directory.lineSelected = false
-                    case .toStderr: toStderr = true
-                    case .notToStderr: toStderr = false
-                    }
-                }
-                if toStderr && !alreadyHeld {
-                    copyToStderr(matched, stamp: stamp, prefix: directory.prefix, cut: content.count > matched.count)
-                }
+    /// Appends one line (or piece) to the output of every directory that selects it; a retry
+    /// after a failed write skips what a directory already has (or holds in `pending`).
+    private func add(_ line: LineChunker.Line, of input: UnsafeBufferPointer<UInt8>, _ chunker: LineChunker,
+                     stamp: [UInt8]) {
+        for (i, directory) in directories.enumerated() where directory.isOpen && line.end > writtenUpTo[i] {
+            writtenUpTo[i] = line.end
+            if let copy = chunker.stderrCopy(line, of: input, directory: i, stamp: stamp, prefix: directory.prefix) {
+                _ = FileSystem.writeAll(2, copy)
             }
-            guard !alreadyHeld else { continue }
-            writtenUpTo[i] = inputEnd
-            guard directory.lineSelected else { continue }
-            if starting {
-                directory.pending += stamp
-                directory.pending += directory.prefix
-            }
-            directory.pending.append(contentsOf: content)
-            if complete { directory.pending.append(UInt8(ascii: "\n")) }
+            chunker.format(line, of: input, directory: i, stamp: stamp, prefix: directory.prefix, into: &directory.pending)
         }
-    }
-
-    private func copyToStderr(_ text: UnsafeBufferPointer<UInt8>, stamp: [UInt8], prefix: [UInt8], cut: Bool) {
-        var out = stamp + prefix + Array(text)
-        if cut { out += Array("...".utf8) }
-        out.append(UInt8(ascii: "\n"))
-        _ = FileSystem.writeAll(2, out)
     }
 
     /// Size rotation at a line's end, as svlogd does it; false when a write failed.
