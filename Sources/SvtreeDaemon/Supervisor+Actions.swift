@@ -7,17 +7,42 @@ import SystemPackage
 
 extension Supervisor {
     /// Performs what an entry's machines asked for, feeding results back as events.
+    ///
+    /// Without recursion: the actions go on a stack, and what performing one returns goes on
+    /// top, so it is performed next, as if inline. A call made while performing only pushes;
+    /// the outermost call drains the stack.
     func perform(_ actions: [EntryMachine.Action], on entry: Entry) {
-        for action in actions {
-            switch action {
-            case .unit(let role, let unitAction):
-                perform(unitAction, role: role, on: entry)
-            case .closeLogPipe:
-                entry.closeLogPipeWriteEnd()
-            case .finished:
-                release(entry)
+        actionStack.append(contentsOf: actions.reversed().map { ($0, entry) })
+        drainActions()
+    }
+
+    /// Brings the entries in line with the directory (see `scanDirectory`), after the actions
+    /// under way: a scan never runs inside another, nor inside an action.
+    func rescan() {
+        rescanRequested = true
+        drainActions()
+    }
+
+    private func drainActions() {
+        guard !performing else { return }
+        performing = true
+        defer { performing = false }
+        repeat {
+            while let (action, entry) = actionStack.popLast() {
+                switch action {
+                case .unit(let role, let unitAction):
+                    perform(unitAction, role: role, on: entry)
+                case .closeLogPipe:
+                    entry.closeLogPipeWriteEnd()
+                case .finished:
+                    release(entry)
+                }
             }
-        }
+            if rescanRequested {
+                rescanRequested = false
+                if !stopping { scanDirectory() }
+            }
+        } while !actionStack.isEmpty
     }
 
     private func perform(_ action: ServiceMachine.Action, role: EntryMachine.Role, on entry: Entry) {
@@ -29,7 +54,7 @@ extension Supervisor {
             if let readiness { close(readiness.write) }
             switch spawned {
             case .success(let pid):
-                owners[pid] = .run(entry.identity, role)
+                children.add(pid, .run(entry.identity, role))
                 if let readiness { watchReadiness(readiness.read, pid: pid, entry, role) }
                 entry.spawnFailure[role] = nil
                 perform(entry.machine.handle(.spawned(pid: pid), for: role, now: EventLoop.now), on: entry)
@@ -47,7 +72,7 @@ extension Supervisor {
         case .spawnFinish(let code, let sig):
             switch spawn(entry, role, program: "./finish", arguments: [String(code), String(sig)]) {
             case .success(let pid):
-                owners[pid] = .finish(entry.identity, role)
+                children.add(pid, .finish(entry.identity, role))
                 perform(entry.machine.finishSpawned(pid: pid, for: role, now: EventLoop.now), on: entry)
             case .failure(let error):
                 Diagnostics.warn("\(directory)/\(entry.label(role)): cannot start finish (\(error))")
@@ -57,7 +82,7 @@ extension Supervisor {
             let program = "./control/" + String(UnicodeScalar(letter))
             switch spawn(entry, role, program: program, arguments: []) {
             case .success(let pid):
-                owners[pid] = .control(entry.identity, role, letter)
+                children.add(pid, .control(entry.identity, role, letter))
             case .failure:
                 perform(entry.machine.handle(.controlScriptExited(letter: letter, handled: false), for: role,
                                              now: EventLoop.now), on: entry)
@@ -121,7 +146,7 @@ extension Supervisor {
     /// The entry is down for good: free its files and descriptors; start it again if it came back.
     private func release(_ entry: Entry) {
         let exitedByLetter = !entry.machine.tearingDown
-        for token in entry.controlTokens { controlTokens[token] = nil }
+        for token in entry.controlTokens { _ = tokens.remove(token) }
         for role in [EntryMachine.Role.main, .log] { stopWatchingReadiness(entry, role) }
         // The final "down" must reach the files before they are let go.
         for role in [EntryMachine.Role.main, .log] {
@@ -132,6 +157,7 @@ extension Supervisor {
         entries[entry.identity] = nil
         observer?.status(summary())  // one entry fewer; its last status was written above
         if exitedByLetter { dormant.insert(entry.identity) }
-        if !stopping { rescan() }
+        // It may have come back (a new directory under the same name): after the actions.
+        rescanRequested = true
     }
 }

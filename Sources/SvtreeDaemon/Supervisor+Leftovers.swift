@@ -14,7 +14,7 @@ extension Supervisor {
     func killLeftovers(session: Int32, unitPath: String) {
         killRepeatedly(what: unitPath) {
             var roots: [Int32] = []
-            for child in ProcessTable.children(of: selfPid) where owners[child] == nil {
+            for child in ProcessTable.children(of: selfPid) where !children.owns(child) {
                 guard let info = ProcessTable.readStat(child), !info.isZombie else { continue }
                 if info.session == session {
                     roots.append(child)
@@ -33,7 +33,7 @@ extension Supervisor {
     func sweepDescendants() {
         killRepeatedly(what: directory) { ProcessTable.subtree(of: [selfPid]) }
         reapChildren()
-        pendingExits.removeAll()
+        children.forgetExits()
     }
 
     private func killRepeatedly(what: String, victims find: () -> Set<Int32>) {

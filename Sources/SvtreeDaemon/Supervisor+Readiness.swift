@@ -7,13 +7,6 @@ import SvSystem
 /// that descriptor and writes a newline to it once it is ready. svtree reads the other end in
 /// its loop (no polling, unlike runit's `./check`) and records the time in `supervise/svtree`.
 extension Supervisor {
-    struct ReadinessPipe {
-        var identity: FileSystem.Identity
-        var role: EntryMachine.Role
-        var pid: Int32
-        var fd: Int32
-    }
-
     /// A pipe for a run about to start, or nil when the service does not ask for one (or no
     /// descriptor is left: the service then runs without readiness, which is said).
     func openReadinessPipe(_ entry: Entry, _ role: EntryMachine.Role) -> (read: Int32, write: Int32, target: Int32)? {
@@ -42,21 +35,21 @@ extension Supervisor {
     }
 
     func watchReadiness(_ fd: Int32, pid: Int32, _ entry: Entry, _ role: EntryMachine.Role) {
-        let token = allocateToken()
+        let token = tokens.allocate()
         do {
             try loop.add(fd, token: token)
         } catch {
             close(fd)
             return
         }
-        readiness[token] = ReadinessPipe(identity: entry.identity, role: role, pid: pid, fd: fd)
+        tokens[token] = .readiness(LoopTokens.ReadinessPipe(identity: entry.identity, role: role, pid: pid, fd: fd))
         entry.readinessTokens[role] = token
     }
 
     /// The service wrote to its notification pipe, or closed it: a newline means ready;
     /// EOF without one means it never will be in this run.
     func handleReadiness(token: UInt64) {
-        guard let pipe = readiness[token] else { return }
+        guard case .readiness(let pipe) = tokens[token] else { return }
         var buffer = [UInt8](repeating: 0, count: 512)
         while true {
             let got = read(pipe.fd, &buffer, buffer.count)
@@ -81,7 +74,8 @@ extension Supervisor {
     }
 
     private func stopWatchingReadiness(token: UInt64) {
-        guard let pipe = readiness.removeValue(forKey: token) else { return }
+        guard case .readiness(let pipe) = tokens[token] else { return }
+        _ = tokens.remove(token)
         loop.remove(pipe.fd)
         close(pipe.fd)
         if let entry = entries[pipe.identity], entry.readinessTokens[pipe.role] == token {

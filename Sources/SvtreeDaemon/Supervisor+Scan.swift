@@ -6,13 +6,14 @@ import SvSystem
 
 extension Supervisor {
     /// Brings the set of running entries in line with the directory: starts new ones,
-    /// tears down removed ones, reports broken ones once and watches them for a fix.
-    func rescan() {
+    /// tears down removed ones, reports broken ones once and watches them for a fix. Runs
+    /// only from `drainActions`, so the actions it asks for are pushed, performed after it.
+    func scanDirectory() {
         // A watch is added after the look that asked for it: look again until no watch is new.
         var looks = 1
         while scanOnce() && looks < 4 { looks += 1 }
         // Out of descriptors: try again after 1 s, doubling to 30 s, until it passes.
-        if exhaustionReported || problems.values.contains(where: \.exhausted) {
+        if reports.contains(.exhausted) || problems.values.contains(where: \.exhausted) {
             exhaustionRetryDelay = exhaustionRetryDelay == 0 ? nanosPerSecond : min(2 * exhaustionRetryDelay, 30 * nanosPerSecond)
             let at = EventLoop.now + exhaustionRetryDelay
             fallbackRescanAt = min(fallbackRescanAt ?? at, at)
@@ -31,23 +32,20 @@ extension Supervisor {
             || error == .noMemory:
             // A resource ran out, the directory is still there: keep every entry as it is and
             // look again later (stopping them would free descriptors and start a flip-flop).
-            if !exhaustionReported {
+            reports.say(.exhausted) {
                 Diagnostics.error("\(directory): cannot read the directory (\(error)): the descriptor limit "
                     + "(raise LimitNOFILE or ulimit -n); entries kept, retrying")
-                exhaustionReported = true
             }
             return false
         case .failure(let error):
-            if !directoryMissingReported {
+            reports.say(.directoryUnreadable) {
                 Diagnostics.error("\(directory): cannot read the directory (\(error)): stopping its entries")
-                directoryMissingReported = true
             }
             watchPaths.insert(FileSystem.parentDirectory(directory))
             problems.removeAll()
         case .success(let names):
-            if directoryMissingReported || exhaustionReported { Diagnostics.info("\(directory): readable again") }
-            directoryMissingReported = false
-            exhaustionReported = false
+            let wasUnreadable = reports.clear(.directoryUnreadable)
+            if reports.clear(.exhausted) || wasUnreadable { Diagnostics.info("\(directory): readable again") }
             watchPaths.insert(directory)
             for name in names.sorted() where !name.hasPrefix(".") {
                 scanEntry(name, present: &present, watchPaths: &watchPaths)
@@ -61,9 +59,10 @@ extension Supervisor {
             perform(entry.machine.teardown(now: now), on: entry)
         }
         guard let (failures, added) = watcher?.watch(exactly: watchPaths) else { return false }
-        for (path, error) in failures where !unwatchable.contains(path) {
-            unwatchable.insert(path)
-            Diagnostics.warn("\(path): cannot watch for changes (\(error)); send SIGHUP after fixing it")
+        for (path, error) in failures {
+            reports.say(.unwatchable(path)) {
+                Diagnostics.warn("\(path): cannot watch for changes (\(error)); send SIGHUP after fixing it")
+            }
         }
         return added
     }
@@ -126,14 +125,14 @@ extension Supervisor {
         }
         let entry = Entry(definition: definition, supervise: directories, pipe: pipe)
         for (role, supervise) in directories {
-            let token = allocateToken()
+            let token = tokens.allocate()
             do {
                 try loop.add(supervise.controlFD, token: token)
             } catch {
                 Diagnostics.warn("\(supervise.path)/control: cannot watch (\(error)): control letters are ignored")
                 continue
             }
-            controlTokens[token] = (definition.identity, role)
+            tokens[token] = .control(definition.identity, role)
             entry.controlTokens.append(token)
         }
         entries[definition.identity] = entry

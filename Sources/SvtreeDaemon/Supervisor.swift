@@ -18,15 +18,15 @@ public final class Supervisor {
     var dormant: Set<FileSystem.Identity> = []
     /// The last problem reported per name, so each is said once, not on every scan.
     var problems: [String: ServiceDefinition.Problem] = [:]
-    var directoryMissingReported = false
-    /// Paths whose watch failed, said once.
-    var unwatchable: Set<String> = []
-    var owners: [Int32: ProcessOwner] = [:]
-    var controlTokens: [UInt64: (FileSystem.Identity, EntryMachine.Role)] = [:]
-    /// Notification pipes of runs that have not said they are ready yet.
-    var readiness: [UInt64: ReadinessPipe] = [:]
-    var nextToken = EventLoop.firstFreeToken
-    var pendingExits: [(Int32, Int32)] = []
+    /// Problems of the directory itself and of watches, each said once until it clears.
+    var reports = ReportOnce<Report>()
+    var children = ChildTable()
+    var tokens = LoopTokens(first: EventLoop.firstFreeToken)
+    /// Actions still to perform, the next on top (see `perform`).
+    var actionStack: [(EntryMachine.Action, Entry)] = []
+    var performing = false
+    /// An entry went away while actions were performed: look at the directory once they are done.
+    var rescanRequested = false
     var dirtyStatus: Set<StatusKey> = []
     /// Why cgroup mode is off, for the status line.
     var cgroupUnavailable = "turned off by SVTREE_CGROUPS=off"
@@ -36,7 +36,6 @@ public final class Supervisor {
     static let fallbackRescanPeriod: Int64 = 5 * nanosPerSecond
     /// The wait before retrying entries that found no descriptor left.
     var exhaustionRetryDelay: Int64 = 0
-    var exhaustionReported = false
     public weak var observer: SupervisorObserver?
     /// Each unit in a cgroup of its own, where cgroup v2 is writable; else sessions and markers.
     let cgroups: CgroupTree?
@@ -49,10 +48,12 @@ public final class Supervisor {
         var role: EntryMachine.Role
     }
 
-    enum ProcessOwner {
-        case run(FileSystem.Identity, EntryMachine.Role)
-        case finish(FileSystem.Identity, EntryMachine.Role)
-        case control(FileSystem.Identity, EntryMachine.Role, UInt8)
+    enum Report: Hashable {
+        /// The directory cannot be read (gone, or no permission): its entries are stopped.
+        case directoryUnreadable
+        /// The descriptor limit was hit reading it: entries kept, retried.
+        case exhausted
+        case unwatchable(String)
     }
 
     public init(directory: String) throws {
@@ -98,7 +99,11 @@ public final class Supervisor {
                     watcher?.drain()
                     if !stopping { rescan() }
                 default:
-                    if readiness[token] != nil { handleReadiness(token: token) } else { handleControl(token: token) }
+                    switch tokens[token] {
+                    case .control(let identity, let role): handleControl(identity, role)
+                    case .readiness: handleReadiness(token: token)
+                    case nil: break
+                    }
                 }
                 drainExits()
             }
@@ -120,7 +125,7 @@ public final class Supervisor {
                 defer { observer?.ready() }
                 dormant.removeAll()
                 problems.removeAll()
-                unwatchable.removeAll()
+                reports.clearAll()
                 for entry in entries.values { entry.reloadSettings() }
                 rescan()
             default:
@@ -162,9 +167,8 @@ public final class Supervisor {
         }
     }
 
-    func handleControl(token: UInt64) {
-        guard let (identity, role) = controlTokens[token], let entry = entries[identity],
-              let supervise = entry.supervise[role] else { return }
+    func handleControl(_ identity: FileSystem.Identity, _ role: EntryMachine.Role) {
+        guard let entry = entries[identity], let supervise = entry.supervise[role] else { return }
         for letter in supervise.readControl() {
             guard entries[identity] != nil else { return }
             perform(entry.machine.handle(.control(letter), for: role, now: EventLoop.now), on: entry)
@@ -174,20 +178,10 @@ public final class Supervisor {
     // MARK: - children
 
     /// Reaps every child that has exited; events for known ones are handled after the current action.
-    func reapChildren() {
-        while true {
-            var status: Int32 = 0
-            let pid = waitpid(-1, &status, WNOHANG)
-            if pid <= 0 { break }
-            if owners[pid] != nil { pendingExits.append((pid, status)) }
-        }
-    }
+    func reapChildren() { children.reap() }
 
     func drainExits() {
-        while !pendingExits.isEmpty {
-            let (pid, raw) = pendingExits.removeFirst()
-            guard let owner = owners.removeValue(forKey: pid) else { continue }
-            let status = ExitStatus(waitStatus: raw)
+        while let (pid, owner, status) = children.nextExit() {
             let now = EventLoop.now
             switch owner {
             case .run(let identity, let role), .finish(let identity, let role):
@@ -219,10 +213,5 @@ public final class Supervisor {
         let total = entries.count
         return "\(total) \(total == 1 ? "entry" : "entries"): \(up) up, \(down) down, \(restarting) restarting"
             + (stopping ? ", stopping" : "") + (cgroups == nil ? "; session mode" : "; cgroup mode")
-    }
-
-    func allocateToken() -> UInt64 {
-        defer { nextToken += 1 }
-        return nextToken
     }
 }
