@@ -67,7 +67,7 @@ chaos: release
 	Benchmarks/chaos.py $(BIN) --long-line-mb 2048
 
 # Release binaries (see BIN above), the unit and its sysusers/tmpfiles/sysctl files,
-# the client templates and the README. PREFIX and DESTDIR as usual.
+# the client templates, the README and the pages of doc/. PREFIX and DESTDIR as usual.
 install: release
 	for program in svtree svlog svctl snapwatch; do \
 		install -D -m 0755 "$(BIN)/$$program" "$(DESTDIR)$(PREFIX)/bin/$$program" || exit 1; \
@@ -80,6 +80,7 @@ install: release
 	install -d "$(DESTDIR)$(PREFIX)/share/svtree"
 	cp -R service-templates "$(DESTDIR)$(PREFIX)/share/svtree/"
 	install -D -m 0644 README.md "$(DESTDIR)$(PREFIX)/share/doc/svtree/README.md"
+	install -m 0644 doc/*.md "$(DESTDIR)$(PREFIX)/share/doc/svtree/"
 
 clean:
 	rm -rf .build .build-static demo
