@@ -80,7 +80,8 @@ install: release
 	install -d "$(DESTDIR)$(PREFIX)/share/svtree"
 	cp -R service-templates "$(DESTDIR)$(PREFIX)/share/svtree/"
 	install -D -m 0644 README.md "$(DESTDIR)$(PREFIX)/share/doc/svtree/README.md"
-	install -m 0644 doc/*.md "$(DESTDIR)$(PREFIX)/share/doc/svtree/"
+	install -d "$(DESTDIR)$(PREFIX)/share/doc/svtree/doc"
+	install -m 0644 doc/*.md "$(DESTDIR)$(PREFIX)/share/doc/svtree/doc/"
 
 clean:
 	rm -rf .build .build-static demo

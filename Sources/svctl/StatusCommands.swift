@@ -14,7 +14,7 @@ struct Status: ParsableCommand {
 
     @OptionGroup var tree: TreeOptions
 
-    @Flag(help: "One JSON document with stable keys (see the README).")
+    @Flag(help: "One JSON document with stable keys (see doc/formats.md).")
     var json = false
 
     @Argument(help: ArgumentHelp("Clients to show in full.", valueName: "client"),

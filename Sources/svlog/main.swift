@@ -5,7 +5,7 @@ import SvlogDaemon
 Diagnostics.program = "svlog"
 if CommandLine.arguments.dropFirst().contains(where: { $0 == "-h" || $0 == "--help" }) {
     print(LogOptions.usage)
-    print("svlogd-compatible logger: stdin lines to rotated log directories; see README.md.")
+    print("svlogd-compatible logger: stdin lines to rotated log directories; see doc/svlog.8.md.")
     exit(0)
 }
 switch LogOptions.parse(Array(CommandLine.arguments.dropFirst())) {

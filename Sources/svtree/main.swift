@@ -9,7 +9,7 @@ for argument in CommandLine.arguments.dropFirst() {
     switch argument {
     case "-h", "--help":
         print(usage)
-        print("Supervises every service directory in DIR (runit's layout); see README.md.")
+        print("Supervises every service directory in DIR (runit's layout); see doc/svtree.8.md.")
         exit(0)
     case "--notify":
         notify = true
