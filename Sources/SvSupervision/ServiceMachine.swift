@@ -16,11 +16,11 @@ public struct ServiceMachine: Sendable {
     public enum Event: Sendable, Equatable {
         /// The slot is created; `startDown` is runit's `down` file.
         case begin(startDown: Bool)
-        case control(UInt8)
+        case control(ControlLetter)
         case spawned(pid: Int32)
         case spawnFailed
         case exited(pid: Int32, status: ExitStatus)
-        case controlScriptExited(letter: UInt8, handled: Bool)
+        case controlScriptExited(letter: ControlLetter, handled: Bool)
         /// A deadline (restart delay or stop timeout) may have passed.
         case tick
         /// Stop for good: by the down signal, or (`byEOF`) by closing the logger's pipe.
@@ -37,7 +37,7 @@ public struct ServiceMachine: Sendable {
         case signal(pid: Int32, Int32, Target)
         /// Kill what the run process left behind (its session, orphans it caused).
         case killLeftovers(session: Int32)
-        case runControlScript(letter: UInt8)
+        case runControlScript(letter: ControlLetter)
         /// Reached down with the wanted state "exit": the slot is finished.
         case stopped
         case statusChanged
@@ -66,7 +66,7 @@ public struct ServiceMachine: Sendable {
     private var stopDeadline: Int64?
     private var finishDeadline: Int64?
     /// Letters whose control script runs now, with the signal to send if it does not handle it.
-    private var pendingDefaults: [UInt8: Int32] = [:]
+    private var pendingDefaults: [ControlLetter: Int32] = [:]
 
     public init(settings: ServiceSettings) { self.settings = settings }
 
@@ -111,11 +111,10 @@ public struct ServiceMachine: Sendable {
                 enterDown(now: now, into: &out)
             }
         case .control(let letter):
-            guard ServiceMachine.letters.contains(letter) else { return [] }  // garbage changes nothing
             control(letter, now: now, into: &out)
         case .controlScriptExited(let letter, let handled):
             if let sig = pendingDefaults.removeValue(forKey: letter), !handled, state == .run {
-                out.append(.signal(pid: pid, sig, letter == UInt8(ascii: "k") ? .group : .process))
+                out.append(.signal(pid: pid, sig, letter == .kill ? .group : .process))
             }
         case .tick:
             tick(now: now, into: &out)
@@ -218,9 +217,9 @@ public struct ServiceMachine: Sendable {
     private mutating func stop(now: Int64, into out: inout [Action]) {
         restartAt = nil
         guard state == .run else { return }
-        if settings.controlScripts.contains(UInt8(ascii: "t")) {
-            pendingDefaults[UInt8(ascii: "t")] = settings.downSignal
-            out.append(.runControlScript(letter: UInt8(ascii: "t")))
+        if settings.controlScripts.contains(.term) {
+            pendingDefaults[.term] = settings.downSignal
+            out.append(.runControlScript(letter: .term))
             gotTerm = true
             stopStage = .signalled
             stopDeadline = now + settings.timeoutKill
@@ -228,7 +227,7 @@ public struct ServiceMachine: Sendable {
         } else {
             sendDownSignal(now: now, into: &out)
         }
-        let hook = want == .exit ? UInt8(ascii: "x") : UInt8(ascii: "d")
+        let hook: ControlLetter = want == .exit ? .exit : .down
         if settings.controlScripts.contains(hook) { out.append(.runControlScript(letter: hook)) }
     }
 
@@ -240,75 +239,59 @@ public struct ServiceMachine: Sendable {
         stopDeadline = now + settings.timeoutKill
     }
 
-    private mutating func control(_ letter: UInt8, now: Int64, into out: inout [Action]) {
+    private mutating func control(_ letter: ControlLetter, now: Int64, into out: inout [Action]) {
         switch letter {
-        case UInt8(ascii: "u"):
+        case .up:
             want = .up
             if state == .down {
                 restartAt = nil
                 out.append(.spawnRun)
             }
-        case UInt8(ascii: "d"):
+        case .down:
             want = .down
             stop(now: now, into: &out)
-        case UInt8(ascii: "o"):
+        case .once:
             want = .down
             if state == .down {
                 restartAt = nil
                 out.append(.spawnRun)
             }
-        case UInt8(ascii: "x"):
+        case .exit:
             guard !settings.isLogger else { return }  // runsv ignores x for the logger
             want = .exit
             stop(now: now, into: &out)
             if state == .down { out.append(.stopped) }
-        case UInt8(ascii: "t"):
+        case .term:
             if state == .run {
                 gotTerm = true
                 killedOnRequest = true
                 sendSignal(letter: letter, SIGTERM, into: &out)
             }
-        case UInt8(ascii: "k"):
+        case .kill:
             if state == .run {
                 killedOnRequest = true
                 sendSignal(letter: letter, SIGKILL, target: .group, into: &out)
             }
-        case UInt8(ascii: "p"):
+        case .pause:
             if state == .run { sendSignal(letter: letter, SIGSTOP, into: &out) }
             paused = true
-        case UInt8(ascii: "c"):
+        case .cont:
             if state == .run { sendSignal(letter: letter, SIGCONT, into: &out) }
             paused = false
         default:
-            if let sig = ServiceMachine.plainSignal(letter), state == .run {
+            if let sig = letter.plainSignal, state == .run {
                 sendSignal(letter: letter, sig, into: &out)
             }
         }
     }
 
-    private mutating func sendSignal(letter: UInt8, _ sig: Int32, target: Target = .process,
+    private mutating func sendSignal(letter: ControlLetter, _ sig: Int32, target: Target = .process,
                                      into out: inout [Action]) {
         if settings.controlScripts.contains(letter) {
             pendingDefaults[letter] = sig
             out.append(.runControlScript(letter: letter))
         } else {
             out.append(.signal(pid: pid, sig, target))
-        }
-    }
-
-    /// Every control letter runsv knows.
-    static let letters = Set("udoxtkpchaiq12".utf8)
-
-    /// runit's letters that only send a signal to the running process.
-    static func plainSignal(_ letter: UInt8) -> Int32? {
-        switch letter {
-        case UInt8(ascii: "h"): return SIGHUP
-        case UInt8(ascii: "a"): return SIGALRM
-        case UInt8(ascii: "i"): return SIGINT
-        case UInt8(ascii: "q"): return SIGQUIT
-        case UInt8(ascii: "1"): return SIGUSR1
-        case UInt8(ascii: "2"): return SIGUSR2
-        default: return nil
         }
     }
 }

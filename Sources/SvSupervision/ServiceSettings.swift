@@ -10,7 +10,7 @@ public struct ServiceSettings: Sendable, Equatable {
     public var downSignal: Int32 = SIGTERM
     public var hasFinish = false
     /// Letters with an executable `control/<letter>` script (runit's customised control).
-    public var controlScripts: Set<UInt8> = []
+    public var controlScripts: Set<ControlLetter> = []
     public var isLogger = false
     /// s6's `notification-fd`: the run gets a pipe as this descriptor and writes a newline to
     /// it once ready. nil: no readiness is tracked.
@@ -18,7 +18,7 @@ public struct ServiceSettings: Sendable, Equatable {
 
     public init(timeoutKill: Int64 = 7000 * nanosPerMilli, timeoutFinish: Int64 = 5000 * nanosPerMilli,
                 downSignal: Int32 = SIGTERM, hasFinish: Bool = false,
-                controlScripts: Set<UInt8> = [], isLogger: Bool = false, notificationFD: Int32? = nil) {
+                controlScripts: Set<ControlLetter> = [], isLogger: Bool = false, notificationFD: Int32? = nil) {
         self.timeoutKill = timeoutKill
         self.timeoutFinish = timeoutFinish
         self.downSignal = downSignal

@@ -1,4 +1,5 @@
 import Glibc
+import SvBase
 import SvFormats
 import SvSystem
 
@@ -8,18 +9,18 @@ public enum Command: String, CaseIterable, Sendable {
     case up, down, once, restart, term, kill, pause, cont, hup, exit
 
     /// runit's control letters; restart is sv's "term, continue, up".
-    public var letters: String {
+    public var letters: [ControlLetter] {
         switch self {
-        case .up: return "u"
-        case .down: return "d"
-        case .once: return "o"
-        case .restart: return "tcu"
-        case .term: return "t"
-        case .kill: return "k"
-        case .pause: return "p"
-        case .cont: return "c"
-        case .hup: return "h"
-        case .exit: return "x"
+        case .up: return [.up]
+        case .down: return [.down]
+        case .once: return [.once]
+        case .restart: return [.term, .cont, .up]
+        case .term: return [.term]
+        case .kill: return [.kill]
+        case .pause: return [.pause]
+        case .cont: return [.cont]
+        case .hup: return [.hangup]
+        case .exit: return [.exit]
         }
     }
 
@@ -81,7 +82,7 @@ public enum Control {
             throw SvctlError("\(label): cannot open \(path): \(error)")
         }
         defer { close(fd) }
-        guard FileSystem.writeAll(fd, Array(command.letters.utf8)) else {
+        guard FileSystem.writeAll(fd, command.letters.map(\.rawValue)) else {
             throw SvctlError("\(label): cannot write to \(path): \(FileSystem.lastErrno)")
         }
     }

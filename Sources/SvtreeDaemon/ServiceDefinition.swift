@@ -122,8 +122,8 @@ public struct ServiceDefinition: Sendable {
             }
         }
         settings.hasFinish = FileSystem.isExecutableFile(path + "/finish")
-        for letter in "udoxtkpchaiq12".utf8
-        where FileSystem.isExecutableFile(path + "/control/" + String(UnicodeScalar(letter))) {
+        for letter in ControlLetter.allCases
+        where FileSystem.isExecutableFile(path + "/control/" + String(letter.character)) {
             settings.controlScripts.insert(letter)
         }
         return settings

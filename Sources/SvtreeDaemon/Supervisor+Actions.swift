@@ -79,7 +79,7 @@ extension Supervisor {
                 perform(entry.machine.finishSpawned(pid: nil, for: role, now: EventLoop.now), on: entry)
             }
         case .runControlScript(let letter):
-            let program = "./control/" + String(UnicodeScalar(letter))
+            let program = "./control/" + String(letter.character)
             switch spawn(entry, role, program: program, arguments: []) {
             case .success(let pid):
                 children.add(pid, .control(entry.identity, role, letter))

@@ -169,7 +169,8 @@ public final class Supervisor {
 
     func handleControl(_ identity: FileSystem.Identity, _ role: EntryMachine.Role) {
         guard let entry = entries[identity], let supervise = entry.supervise[role] else { return }
-        for letter in supervise.readControl() {
+        // Any byte may arrive; one that is no letter changes nothing, as with runsv.
+        for letter in supervise.readControl().compactMap(ControlLetter.init(rawValue:)) {
             guard entries[identity] != nil else { return }
             perform(entry.machine.handle(.control(letter), for: role, now: EventLoop.now), on: entry)
         }

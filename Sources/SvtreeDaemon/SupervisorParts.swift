@@ -43,7 +43,7 @@ struct ChildTable {
     enum Owner {
         case run(FileSystem.Identity, EntryMachine.Role)
         case finish(FileSystem.Identity, EntryMachine.Role)
-        case control(FileSystem.Identity, EntryMachine.Role, UInt8)
+        case control(FileSystem.Identity, EntryMachine.Role, ControlLetter)
     }
 
     private var owners: [Int32: Owner] = [:]

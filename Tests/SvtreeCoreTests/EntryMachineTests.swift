@@ -35,7 +35,7 @@ import Testing
 
     @Test func exitLetterAlsoEndsTheLoggerByEOF() {
         var entry = started()
-        _ = entry.handle(.control(UInt8(ascii: "x")), for: .main, now: 0)
+        _ = entry.handle(.control(.exit), for: .main, now: 0)
         #expect(!entry.tearingDown)
         let down = entry.handle(.exited(pid: 20, status: .signaled(SIGTERM)), for: .main, now: 1)
         #expect(down.contains(.closeLogPipe))

@@ -4,7 +4,7 @@ import Glibc
 import Testing
 
 private let second = nanosPerSecond
-private func letter(_ c: Character) -> UInt8 { c.asciiValue! }
+private func letter(_ c: Character) -> ControlLetter { ControlLetter(rawValue: c.asciiValue!)! }
 
 /// A machine that has started and runs `pid`, at time `now`.
 private func running(_ settings: ServiceSettings = ServiceSettings(), pid: Int32 = 100, now: Int64 = 0) -> ServiceMachine {
@@ -168,9 +168,11 @@ private func running(_ settings: ServiceSettings = ServiceSettings(), pid: Int32
 
     @Test func garbageLettersAreIgnored() {
         var machine = running()
+        // A byte that is no letter never reaches the machine: it is no ControlLetter.
         for byte in [UInt8(0), 0xff, UInt8(ascii: "z"), UInt8(ascii: "\n"), UInt8(ascii: "e")] {
-            #expect(machine.handle(.control(byte), now: 0) == [])
+            #expect(ControlLetter(rawValue: byte) == nil)
         }
+        #expect(Set(ControlLetter.allCases.map(\.character)) == Set("udoxtkpchaiq12"))
         #expect(machine.state == .run && machine.want == .up)
     }
 
