@@ -17,7 +17,7 @@ public final class Snapwatch {
     var queue: SnapshotQueue
     var record: SnapwatchRecord
     var hookPid: Int32 = 0
-    var hookStarted: (monotonic: Int64, wall: Int64) = (0, 0)
+    var hookStarted: (monotonic: Int64, wall: WallTime) = (0, WallTime(unixNanos: 0))
     var writtenStatus = ""
     var announcedMissing: String?
     var exitCode: Int32?
@@ -71,7 +71,7 @@ public final class Snapwatch {
             Diagnostics.warn("no inotify instance (\(error); raise the sysctl fs.inotify.max_user_instances): "
                 + "listing \(watcher.snapshots) every 5 s instead")
         }
-        let now = EventLoop.wallNow / nanosPerSecond
+        let now = EventLoop.wallNow.unixSeconds
         let saved = FileSystem.readBytes(options.stateFile, limit: 64 << 20).map { String(decoding: $0, as: UTF8.self) }
         let (record, delivered) = SnapwatchRecord.parse(saved ?? "", now: now)
         self.record = record
@@ -146,7 +146,7 @@ public final class Snapwatch {
                 Diagnostics.warn("inotify queue overflowed (fs.inotify.max_queued_events): listing \(watcher.snapshots) again")
                 relisted = true
             case .snapshot(let id, let inPlace):
-                noteNewest(id, watcher.modificationTime(id) ?? EventLoop.wallNow / nanosPerSecond)
+                noteNewest(id, watcher.modificationTime(id) ?? EventLoop.wallNow.unixSeconds)
                 if inPlace { closed.append(id) } else { renamed.append(id) }
             }
         }
@@ -184,11 +184,11 @@ public final class Snapwatch {
     }
 
     func hookEnded(_ exit: ExitStatus) {
-        let duration = (EventLoop.now - hookStarted.monotonic) / 1_000_000
+        let duration = (EventLoop.now - hookStarted.monotonic) / nanosPerMilli
         let count = queue.running?.count ?? 0
-        record.lastHook = .init(startMs: hookStarted.wall / 1_000_000, durationMs: duration, exit: exit)
+        record.lastHook = .init(startMs: hookStarted.wall.unixNanos / nanosPerMilli, durationMs: duration, exit: exit)
         if exit == .exited(0) {
-            record.lastSuccess = EventLoop.wallNow / nanosPerSecond
+            record.lastSuccess = EventLoop.wallNow.unixSeconds
             Diagnostics.info("delivered \(count) snapshot\(count == 1 ? "" : "s") to \(options.hook) in \(duration) ms")
         }
         apply(queue.hookExited(exit, now: EventLoop.now))

@@ -8,12 +8,12 @@ public enum StatusFormat {
         public var paused: Bool
         public var wantUp: Bool
         public var gotTerm: Bool
-        /// Wall-clock time of the last change, ns since the Unix epoch.
-        public var since: Int64
+        /// Wall-clock time of the last change.
+        public var since: WallTime
         public var want: WantedState
 
         public init(state: RunState, pid: Int32, paused: Bool, want: WantedState,
-                    gotTerm: Bool, since: Int64) {
+                    gotTerm: Bool, since: WallTime) {
             self.state = state
             self.pid = pid
             self.paused = paused
@@ -27,7 +27,7 @@ public enum StatusFormat {
     /// The 20-byte `supervise/status`: TAI64N (12, big-endian), pid (4, little-endian),
     /// paused, 'u'/'d', got-TERM, state.
     public static func statusBytes(_ s: Snapshot) -> [UInt8] {
-        var bytes = TAI64N.bytes(unixNanos: s.since) + [UInt8](repeating: 0, count: 8)
+        var bytes = TAI64N.bytes(unixNanos: s.since.unixNanos) + [UInt8](repeating: 0, count: 8)
         let pid = UInt32(bitPattern: s.pid)
         for i in 0..<4 { bytes[12 + i] = UInt8(truncatingIfNeeded: pid >> (8 * UInt32(i))) }
         bytes[16] = s.paused ? 1 : 0
@@ -44,7 +44,7 @@ public enum StatusFormat {
         for i in (12..<16).reversed() { pid = pid << 8 | UInt32(bytes[i]) }
         return Snapshot(state: state, pid: Int32(bitPattern: pid), paused: bytes[16] != 0,
                         want: bytes[17] == UInt8(ascii: "u") ? .up : .down, gotTerm: bytes[18] != 0,
-                        since: TAI64N.unixNanos(bytes: bytes.prefix(12)))
+                        since: WallTime(unixNanos: TAI64N.unixNanos(bytes: bytes.prefix(12))))
     }
 
     /// runsv's `supervise/stat` line: "run", "down" or "finish" with its flags.

@@ -13,11 +13,11 @@ public struct SupervisorRecord: Sendable, Equatable {
     public var cgroup: String?
     /// The service's `notification-fd`: readiness is tracked.
     public var notificationFD: Int32?
-    /// Wall-clock ns at which the current run said it was ready.
-    public var readySince: Int64?
+    /// When the current run said it was ready.
+    public var readySince: WallTime?
 
     public init(quickDeaths: Int = 0, restartDelayMs: Int64 = 0, lastExit: ExitStatus? = nil,
-                cgroup: String? = nil, notificationFD: Int32? = nil, readySince: Int64? = nil) {
+                cgroup: String? = nil, notificationFD: Int32? = nil, readySince: WallTime? = nil) {
         self.quickDeaths = quickDeaths
         self.restartDelayMs = restartDelayMs
         self.lastExit = lastExit
@@ -36,7 +36,7 @@ public struct SupervisorRecord: Sendable, Equatable {
         case nil: break
         }
         if let notificationFD { text += "notification_fd \(notificationFD)\n" }
-        if let readySince { text += "ready_since_ns \(readySince)\n" }
+        if let readySince { text += "ready_since_ns \(readySince.unixNanos)\n" }
         if let cgroup { text += "cgroup \(cgroup)\n" }
         return text
     }
@@ -52,7 +52,7 @@ public struct SupervisorRecord: Sendable, Equatable {
             case "restart_delay_ms": restartDelayMs = Int64(words[1]) ?? 0
             case "cgroup": cgroup = words[1]
             case "notification_fd": notificationFD = Int32(words[1])
-            case "ready_since_ns": readySince = Int64(words[1])
+            case "ready_since_ns": readySince = Int64(words[1]).map(WallTime.init(unixNanos:))
             case "last_exit":
                 let parts = words[1].split(separator: " ")
                 if parts.count == 2, let value = Int32(parts[1]) {

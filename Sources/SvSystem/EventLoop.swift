@@ -1,5 +1,6 @@
 import CSupport
 import Glibc
+import SvBase
 import SystemPackage
 
 /// epoll over a signalfd, one timerfd and any descriptors registered with a token.
@@ -96,5 +97,8 @@ public final class EventLoop {
     }
 
     public static var now: Int64 { sv_monotonic_ns() }
-    public static var wallNow: Int64 { sv_realtime_ns() }
+    public static var wallNow: WallTime { WallTime(unixNanos: sv_realtime_ns()) }
+
+    /// The wall-clock time of an instant `monotonic` of this clock's (in the past, usually).
+    public static func wallTime(ofMonotonic monotonic: Int64) -> WallTime { wallNow - (now - monotonic) }
 }

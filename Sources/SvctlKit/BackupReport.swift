@@ -1,3 +1,4 @@
+import SvBase
 import SvFormats
 import SvSystem
 
@@ -25,7 +26,7 @@ public struct BackupReport: Sendable, Equatable {
     public static let fileName = "backup-status"
 
     /// The first service of the client with a `backup-status` file, if any.
-    public static func read(clientDirectory: String, defaults: AlertAges, now: Int64) -> BackupReport? {
+    public static func read(clientDirectory: String, defaults: AlertAges, now: WallTime) -> BackupReport? {
         let ages = readAlertAges(clientDirectory + "/alert-ages") ?? defaults
         for service in TreeLayout.services(ofClient: clientDirectory) {
             let path = clientDirectory + "/services/" + service + "/" + fileName
@@ -37,8 +38,8 @@ public struct BackupReport: Sendable, Equatable {
     }
 
     /// `now` (ns) stands for a missing `watching_since`.
-    public static func parse(_ text: String, service: String, alertAges: AlertAges, now: Int64) -> BackupReport {
-        BackupReport(service: service, record: SnapwatchRecord.parse(text, now: now / 1_000_000_000).record,
+    public static func parse(_ text: String, service: String, alertAges: AlertAges, now: WallTime) -> BackupReport {
+        BackupReport(service: service, record: SnapwatchRecord.parse(text, now: now.unixSeconds).record,
                      alertAges: alertAges)
     }
 
@@ -63,18 +64,18 @@ public struct BackupReport: Sendable, Equatable {
     }
 
     /// Problems with their weight: old or missing backups, failing replication.
-    public func judge(now: Int64) -> [(Health, String)] {
-        let nowSeconds = now / 1_000_000_000
+    public func judge(now: WallTime) -> [(Health, String)] {
+        let nowSeconds = now.unixSeconds
         var found: [(Health, String)] = []
         if let snapshot = record.lastSnapshot {
             let age = nowSeconds - snapshot.time
             if age > alertAges.criticalSeconds {
-                found.append((.critical, "backup: last snapshot \(Duration.text(seconds: age)) old"))
+                found.append((.critical, "backup: last snapshot \(AgeText.text(seconds: age)) old"))
             } else if age > alertAges.warningSeconds {
-                found.append((.warning, "backup: last snapshot \(Duration.text(seconds: age)) old"))
+                found.append((.warning, "backup: last snapshot \(AgeText.text(seconds: age)) old"))
             }
         } else if nowSeconds - record.watchingSince > alertAges.warningSeconds {
-            found.append((.warning, "backup: no snapshot in \(Duration.text(seconds: nowSeconds - record.watchingSince))"))
+            found.append((.warning, "backup: no snapshot in \(AgeText.text(seconds: nowSeconds - record.watchingSince))"))
         }
         if let hook = record.lastHook, hook.exit != .exited(0) {
             found.append((.warning, "backup: last replication failed (\(hook.exit)), \(record.waiting) waiting"))
@@ -84,7 +85,7 @@ public struct BackupReport: Sendable, Equatable {
 }
 
 /// Human durations, shared by the text views.
-public enum Duration {
+public enum AgeText {
     /// "45s", "3m12s", "5h02m", "2d03h".
     public static func text(seconds: Int64) -> String {
         let s = max(0, seconds)
@@ -94,7 +95,7 @@ public enum Duration {
         return "\(s / 86400)d\(pad(s / 3600 % 24))h"
     }
 
-    public static func text(nanos: Int64) -> String { text(seconds: nanos / 1_000_000_000) }
+    public static func text(nanos: Int64) -> String { text(seconds: nanos / nanosPerSecond) }
 
     private static func pad(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
 }

@@ -1,3 +1,4 @@
+import SvBase
 import SvFormats
 import SvSystem
 
@@ -35,10 +36,10 @@ public struct ClientReport: Sendable {
     public private(set) var problems: [String] = []
 
     /// A service restarting this soon after a quick death counts as flapping (a warning).
-    public static let flappingWindowNanos: Int64 = 10 * 1_000_000_000
+    public static let flappingWindowNanos: Int64 = 10 * nanosPerSecond
 
     public init(name: String, enabled: Bool, defined: Bool, directory: String?,
-                supervisor: ServiceProbe?, services: [ServiceProbe], backup: BackupReport? = nil, now: Int64) {
+                supervisor: ServiceProbe?, services: [ServiceProbe], backup: BackupReport? = nil, now: WallTime) {
         self.name = name
         self.enabled = enabled
         self.defined = defined
@@ -51,7 +52,7 @@ public struct ClientReport: Sendable {
 
     /// Reads a client from disk (`checkSupervisors` false for fixture files no process holds).
     /// `runChecks` runs each running service's `./check` (the detailed view: one process each).
-    public static func read(_ name: String, layout: TreeLayout, now: Int64, checkSupervisors: Bool = true,
+    public static func read(_ name: String, layout: TreeLayout, now: WallTime, checkSupervisors: Bool = true,
                             runChecks: Bool = false, alertAges: BackupReport.AlertAges = .init()) -> ClientReport {
         let enabled = layout.isEnabled(name)
         let defined = FileSystem.exists(layout.definition(name))
@@ -84,7 +85,7 @@ public struct ClientReport: Sendable {
         if self.health < health { self.health = health }
     }
 
-    private mutating func judge(now: Int64) {
+    private mutating func judge(now: WallTime) {
         guard enabled || defined else { return flag(.unknown, "no such client") }
         guard enabled else {
             let stillRunning = ([supervisor] + services.map { $0 }).contains { $0?.supervisor == .running }
@@ -96,7 +97,7 @@ public struct ClientReport: Sendable {
         if let backup { for (health, problem) in backup.judge(now: now) { flag(health, problem) } }
     }
 
-    private mutating func judge(_ probe: ServiceProbe, as label: String, now: Int64) {
+    private mutating func judge(_ probe: ServiceProbe, as label: String, now: WallTime) {
         guard let status = supervised(probe.supervisor, probe.status, label: label, path: probe.path,
                                       neverStarted: "never started (see the log of the svtree above it)") else { return }
         if status.state != .run {

@@ -82,16 +82,16 @@ public struct LogView {
         parts.tm_hour = hour
         parts.tm_min = minute
         parts.tm_sec = second
-        return Int64(timegm(&parts)) * 1_000_000_000 + Int64(fraction) * 10_000
+        return Int64(timegm(&parts)) * nanosPerSecond + Int64(fraction) * 10_000
     }
 
     /// `2026-11-22 07:14:03.123456789 ` in the local time zone, as tai64nlocal prints.
     public static func localTime(_ unixNanos: Int64, digits: Int) -> String {
-        var seconds = time_t(unixNanos / 1_000_000_000)
+        var seconds = time_t(unixNanos / nanosPerSecond)
         var parts = tm()
         localtime_r(&seconds, &parts)
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        var fraction = String(unixNanos % 1_000_000_000)
+        var fraction = String(unixNanos % nanosPerSecond)
         fraction = String(repeating: "0", count: 9 - fraction.count) + fraction
         return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(fraction.prefix(digits)) "

@@ -33,7 +33,7 @@ public struct ServiceProbe: Sendable, Equatable {
     /// The service's `notification-fd`, as svtree records it: readiness is known without `./check`.
     public var notificationFD: Int32?
     /// Wall-clock ns at which the current run said it was ready through `notification-fd`.
-    public var readySince: Int64?
+    public var readySince: WallTime?
 
     public struct LogProbe: Sendable, Equatable {
         public var supervisor: Supervisor

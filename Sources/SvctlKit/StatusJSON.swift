@@ -3,17 +3,17 @@ import SvFormats
 
 /// `svctl status --json`: the same facts as the text, keys in a fixed, documented order.
 public enum StatusJSON {
-    public static func document(_ reports: [ClientReport], now: Int64) -> JSON {
+    public static func document(_ reports: [ClientReport], now: WallTime) -> JSON {
         let health = StatusView.overall(reports)
         return .object([
             ("health", .string(health.name)),
             ("exit_code", .int(Int64(health.rawValue))),
-            ("time", .int(now / 1_000_000_000)),
+            ("time", .int(now.unixSeconds)),
             ("clients", .array(reports.map { client($0, now: now) })),
         ])
     }
 
-    static func client(_ report: ClientReport, now: Int64) -> JSON {
+    static func client(_ report: ClientReport, now: WallTime) -> JSON {
         .object([
             ("name", .string(report.name)),
             ("health", .string(report.health.name)),
@@ -28,13 +28,13 @@ public enum StatusJSON {
         ])
     }
 
-    static func service(_ probe: ServiceProbe, now: Int64) -> JSON {
+    static func service(_ probe: ServiceProbe, now: WallTime) -> JSON {
         var members = [("name", JSON.string(probe.name)), ("path", .string(probe.path))]
         members += state(supervisor: probe.supervisor, status: probe.status, now: now)
         members += [
             ("normally", .string(probe.normallyUp ? "up" : "down")),
             ("ready", probe.ready.map(JSON.bool) ?? .null),
-            ("ready_since", probe.readySince.map { .int($0 / 1_000_000_000) } ?? .null),
+            ("ready_since", probe.readySince.map { .int($0.unixSeconds) } ?? .null),
             ("quick_deaths", .optional(probe.quickDeaths)),
             ("restart_delay_ms", .optional(probe.restartDelayMs)),
             ("last_exit", probe.lastExit.map(exit) ?? .null),
@@ -44,7 +44,7 @@ public enum StatusJSON {
         return .object(members)
     }
 
-    static func state(supervisor: ServiceProbe.Supervisor, status: StatusFormat.Snapshot?, now: Int64) -> [(String, JSON)] {
+    static func state(supervisor: ServiceProbe.Supervisor, status: StatusFormat.Snapshot?, now: WallTime) -> [(String, JSON)] {
         let supervised: String
         switch supervisor {
         case .running: supervised = "running"
@@ -59,8 +59,8 @@ public enum StatusJSON {
             ("supervisor", .string(supervised)),
             ("state", .string(StatusView.stateWord(status.state))),
             ("pid", status.pid > 0 && status.state != .down ? .int(Int64(status.pid)) : .null),
-            ("since", .int(status.since / 1_000_000_000)),
-            ("seconds", .int(max(0, (now - status.since) / 1_000_000_000))),
+            ("since", .int(status.since.unixSeconds)),
+            ("seconds", .int(max(0, (now - status.since) / nanosPerSecond))),
             ("want", .string(status.want == .up ? "up" : "down")),
             ("paused", .bool(status.paused)),
         ]
@@ -73,12 +73,12 @@ public enum StatusJSON {
         }
     }
 
-    static func backup(_ report: BackupReport, now: Int64) -> JSON {
+    static func backup(_ report: BackupReport, now: WallTime) -> JSON {
         .object([
             ("service", .string(report.service)),
             ("last_snapshot", report.lastSnapshot.map {
                 .object([("id", .string($0.id)), ("time", .int($0.time)),
-                         ("age_seconds", .int(now / 1_000_000_000 - $0.time))])
+                         ("age_seconds", .int(now.unixSeconds - $0.time))])
             } ?? .null),
             ("last_replication", report.lastHook.map {
                 .object([("start_ms", .int($0.startMs)), ("duration_ms", .int($0.durationMs)), ("exit", exit($0.exit))])

@@ -1,3 +1,4 @@
+import SvBase
 import SvFormats
 import SvSupervision
 import SvSystem
@@ -13,7 +14,7 @@ public enum StatusView {
     // MARK: - text
 
     /// `NAME  HEALTH  client up 3h12m  storage up 3h12m, snapwatch down 4s; problems`.
-    public static func summaryLines(_ reports: [ClientReport], now: Int64) -> String {
+    public static func summaryLines(_ reports: [ClientReport], now: WallTime) -> String {
         let width = reports.map(\.name.count).max() ?? 0
         return reports.map { report in
             var line = pad(report.name, width) + "  " + pad(report.health.name, 8) + "  "
@@ -25,7 +26,7 @@ public enum StatusView {
                     line += "  " + report.services.map { $0.name + " " + brief($0, now: now) }.joined(separator: ", ")
                 }
                 if let snapshot = report.backup?.lastSnapshot {
-                    line += "; last snapshot " + Duration.text(seconds: now / 1_000_000_000 - snapshot.time) + " ago"
+                    line += "; last snapshot " + AgeText.text(seconds: now.unixSeconds - snapshot.time) + " ago"
                 }
             }
             if !report.problems.isEmpty { line += "  -- " + report.problems.joined(separator: "; ") }
@@ -34,11 +35,11 @@ public enum StatusView {
     }
 
     /// A block per client: the client, each service with its logger, backup, problems.
-    public static func detail(_ reports: [ClientReport], now: Int64) -> String {
+    public static func detail(_ reports: [ClientReport], now: WallTime) -> String {
         reports.map { detail($0, now: now) }.joined(separator: "\n")
     }
 
-    static func detail(_ report: ClientReport, now: Int64) -> String {
+    static func detail(_ report: ClientReport, now: WallTime) -> String {
         var rows: [(String, String)] = []
         if !report.enabled && !report.defined {
             rows.append(("client", "no such client"))
@@ -60,21 +61,21 @@ public enum StatusView {
     }
 
     /// "up 3h12m" / "down 4s" / "no supervisor".
-    static func brief(_ probe: ServiceProbe, now: Int64) -> String {
+    static func brief(_ probe: ServiceProbe, now: WallTime) -> String {
         brief(supervisor: probe.supervisor, status: probe.status, now: now)
     }
 
-    static func brief(supervisor: ServiceProbe.Supervisor, status: StatusFormat.Snapshot?, now: Int64) -> String {
+    static func brief(supervisor: ServiceProbe.Supervisor, status: StatusFormat.Snapshot?, now: WallTime) -> String {
         switch supervisor {
         case .never: return "not started"
         case .notRunning: return "no supervisor"
         case .running: break
         }
         guard let status else { return "status unreadable" }
-        return stateWord(status.state) + " " + Duration.text(nanos: now - status.since)
+        return stateWord(status.state) + " " + AgeText.text(nanos: now - status.since)
     }
 
-    static func long(_ probe: ServiceProbe, now: Int64, withLog: Bool = true) -> String {
+    static func long(_ probe: ServiceProbe, now: WallTime, withLog: Bool = true) -> String {
         var text = brief(probe, now: now)
         if let status = probe.status, probe.supervisor == .running {
             if status.pid > 0 && status.state != .down { text += " (pid \(status.pid))" }
@@ -97,23 +98,23 @@ public enum StatusView {
     }
 
     /// "; log up 3h12m (pid N)", or nothing without a logger.
-    static func logText(_ probe: ServiceProbe, now: Int64) -> String {
+    static func logText(_ probe: ServiceProbe, now: WallTime) -> String {
         guard let log = probe.log else { return "" }
         var text = "; log " + brief(supervisor: log.supervisor, status: log.status, now: now)
         if let status = log.status, status.state == .run, log.supervisor == .running { text += " (pid \(status.pid))" }
         return text
     }
 
-    static func backupText(_ backup: BackupReport, now: Int64) -> String {
-        let nowSeconds = now / 1_000_000_000
+    static func backupText(_ backup: BackupReport, now: WallTime) -> String {
+        let nowSeconds = now.unixSeconds
         var text: String
         if let snapshot = backup.lastSnapshot {
-            text = "last snapshot \(snapshot.id.prefix(8)) \(Duration.text(seconds: nowSeconds - snapshot.time)) ago"
+            text = "last snapshot \(snapshot.id.prefix(8)) \(AgeText.text(seconds: nowSeconds - snapshot.time)) ago"
         } else {
             text = "no snapshot yet"
         }
         if let hook = backup.lastHook {
-            text += "; last replication \(Duration.text(seconds: nowSeconds - hook.startMs / 1000)) ago, "
+            text += "; last replication \(AgeText.text(seconds: nowSeconds - hook.startMs / 1000)) ago, "
                 + "\(hook.exit) in \(milliseconds(hook.durationMs))"
         } else {
             text += "; no replication yet"

@@ -195,7 +195,7 @@ final class LogDirectory {
 
     private func uniqueName(kind: RotatedLogName.Kind) -> String {
         while true {
-            let name = RotatedLogName(unixNanos: EventLoop.wallNow, kind: kind).fileName
+            let name = RotatedLogName(unixNanos: EventLoop.wallNow.unixNanos, kind: kind).fileName
             if !FileSystem.exists(path + "/" + name) { return name }
         }
     }

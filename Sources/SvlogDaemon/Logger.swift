@@ -235,7 +235,7 @@ public final class Logger {
     /// over-long line, or with `writePartial` of one that waited long enough); returns how
     /// many input bytes are now in every log, nil when paused.
     private func processChunk(writePartial: Bool) -> Int? {
-        let stamp = LogStamp.text(options.stamp, unixNanos: EventLoop.wallNow)
+        let stamp = LogStamp.text(options.stamp, unixNanos: EventLoop.wallNow.unixNanos)
         let total = input.count
         // A pipe is full by pages, not bytes: a partial line left in it must not hold more than
         // half of it, or the writer could block before the newline comes.

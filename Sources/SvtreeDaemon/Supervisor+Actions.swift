@@ -131,10 +131,10 @@ extension Supervisor {
 
     func writeStatus(_ entry: Entry, _ role: EntryMachine.Role) {
         guard let machine = entry.machine.machine(role), let supervise = entry.supervise[role] else { return }
-        let since = EventLoop.wallNow - (EventLoop.now - machine.since)
+        let since = EventLoop.wallTime(ofMonotonic: machine.since)
         let snapshot = StatusFormat.Snapshot(state: machine.state, pid: machine.pid, paused: machine.paused,
                                              want: machine.want, gotTerm: machine.gotTerm, since: since)
-        let readySince = machine.readyAt.map { EventLoop.wallNow - (EventLoop.now - $0) }
+        let readySince = machine.readyAt.map(EventLoop.wallTime(ofMonotonic:))
         let record = SupervisorRecord(
             quickDeaths: machine.quickDeaths, restartDelayMs: machine.restartDelay / nanosPerMilli,
             lastExit: machine.lastExit,

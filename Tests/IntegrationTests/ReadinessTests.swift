@@ -57,7 +57,7 @@ import Testing
         }
         let readyLine = tree.read(web + "/supervise/svtree").lines().first { $0.hasPrefix("ready_since_ns ") } ?? ""
         let readySince = Int64(readyLine.split(separator: " ").last ?? "") ?? 0
-        #expect(readySince >= before - nanosPerSecond && readySince <= EventLoop.wallNow, "\(readyLine)")
+        #expect(readySince >= before.unixNanos - nanosPerSecond && readySince <= EventLoop.wallNow.unixNanos, "\(readyLine)")
         let (ready, readyOutput) = SvctlTreeTests.svctl(tree, "status", "alice")
         #expect(ready == 0 && readyOutput.contains(", ready"), "\(readyOutput)")
         let (json, jsonOutput) = SvctlTreeTests.svctl(tree, "status", "alice", "--json")

@@ -16,11 +16,19 @@ import Testing
             _ = tree.run("/usr/bin/sv", ["exit", tree.root + "/svc"])
             _ = try? tree.waitExit(runsv)
         }
-        try tree.waitFor("runsv running the service") { tree.read("svc/supervise/stat") == "run\n" }
+        // runsv writes pid, stat and status one after the other: wait until all three say it.
+        try tree.waitFor("runsv running the service") { settled(tree, .run, "run\n") }
         try compare(tree, expectState: .run)
         #expect(tree.run("/usr/bin/sv", ["down", tree.root + "/svc"]).0 == 0)
-        try tree.waitFor("runsv reporting down") { tree.read("svc/supervise/stat") == "down\n" }
+        try tree.waitFor("runsv reporting down") { settled(tree, .down, "down\n") }
         try compare(tree, expectState: .down)
+    }
+
+    private func settled(_ tree: TreeFixture, _ state: ServiceMachine.State, _ stat: String) -> Bool {
+        let status = StatusFormat.parseStatus(FileSystem.readBytes(tree.root + "/svc/supervise/status") ?? [])
+        let pid = tree.read("svc/supervise/pid")
+        return status?.state == state && tree.read("svc/supervise/stat") == stat && (state == .run) == !pid.isEmpty
+            && StatusFormat.pidText(status?.pid ?? -1) == pid
     }
 
     private func compare(_ tree: TreeFixture, expectState state: ServiceMachine.State) throws {

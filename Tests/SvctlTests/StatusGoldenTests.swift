@@ -1,4 +1,5 @@
 import Glibc
+import SvBase
 import SvSystem
 import SvctlKit
 import Testing
@@ -10,7 +11,7 @@ import Testing
     static let fixtures = FileSystem.parentDirectory(#filePath) + "/Fixtures/tree"
     static let golden = FileSystem.parentDirectory(#filePath) + "/Golden"
     /// 2026-11-18 05:46:40 UTC: fixed, so ages in the output never change.
-    static let now: Int64 = 1_795_330_000 * 1_000_000_000
+    static let now = WallTime(unixSeconds: 1_795_330_000)
 
     static var layout: TreeLayout {
         TreeLayout(enabled: fixtures + "/enabled", clients: fixtures + "/clients", data: fixtures + "/data") { _ in nil }

@@ -38,12 +38,12 @@ import Testing
 
 @Suite struct FormatTests {
     @Test func durations() {
-        #expect(Duration.text(seconds: 0) == "0s")
-        #expect(Duration.text(seconds: 59) == "59s")
-        #expect(Duration.text(seconds: 192) == "3m12s")
-        #expect(Duration.text(seconds: 3 * 3600 + 12 * 60) == "3h12m")
-        #expect(Duration.text(seconds: 2 * 86400 + 3 * 3600) == "2d03h")
-        #expect(Duration.text(seconds: -5) == "0s")
+        #expect(AgeText.text(seconds: 0) == "0s")
+        #expect(AgeText.text(seconds: 59) == "59s")
+        #expect(AgeText.text(seconds: 192) == "3m12s")
+        #expect(AgeText.text(seconds: 3 * 3600 + 12 * 60) == "3h12m")
+        #expect(AgeText.text(seconds: 2 * 86400 + 3 * 3600) == "2d03h")
+        #expect(AgeText.text(seconds: -5) == "0s")
     }
 
     @Test func jsonQuotingAndOrder() {
@@ -111,11 +111,11 @@ import Testing
         case .exited(let code): text += "last_hook \(Self.now * 1000) 10 code \(code)\n"
         case .signaled(let signal): text += "last_hook \(Self.now * 1000) 10 signal \(signal)\n"
         }
-        return BackupReport.parse(text, service: "snapwatch", alertAges: ages, now: Self.now * 1_000_000_000)
+        return BackupReport.parse(text, service: "snapwatch", alertAges: ages, now: WallTime(unixSeconds: Self.now))
     }
 
     func worst(_ report: BackupReport) -> Health {
-        report.judge(now: Self.now * 1_000_000_000).map(\.0).max() ?? .ok
+        report.judge(now: WallTime(unixSeconds: Self.now)).map(\.0).max() ?? .ok
     }
 
     @Test func agesAgainstTheDefaults() {
@@ -136,7 +136,7 @@ import Testing
     }
 
     @Test func failedReplicationWarns() {
-        let judged = report(snapshotAge: Self.hour, hookExit: .exited(1)).judge(now: Self.now * 1_000_000_000)
+        let judged = report(snapshotAge: Self.hour, hookExit: .exited(1)).judge(now: WallTime(unixSeconds: Self.now))
         #expect(judged.map(\.0) == [.warning])
         #expect(judged.first?.1 == "backup: last replication failed (exit code 1), 1 waiting")
     }
@@ -151,7 +151,7 @@ import Testing
     func probe(_ state: ServiceMachine.State, pid: Int32, since: Int64, want: ServiceMachine.Want = .up,
                paused: Bool = false) -> ServiceProbe {
         ServiceProbe(name: "s", path: "/x", supervisor: .running,
-                     status: .init(state: state, pid: pid, paused: paused, want: want, gotTerm: false, since: since),
+                     status: .init(state: state, pid: pid, paused: paused, want: want, gotTerm: false, since: WallTime(unixNanos: since)),
                      normallyUp: true)
     }
 

@@ -9,7 +9,7 @@ import Testing
         SupervisorRecord(quickDeaths: 3, restartDelayMs: 400, lastExit: .exited(2)),
         SupervisorRecord(quickDeaths: 0, restartDelayMs: 0, lastExit: .signaled(9),
                          cgroup: "/system.slice/svtree.service/entry-2049-77/main",
-                         notificationFD: 3, readySince: 1_795_327_200_123_456_789),
+                         notificationFD: 3, readySince: WallTime(unixNanos: 1_795_327_200_123_456_789)),
     ])
     func supervisorRecordRoundTrip(record: SupervisorRecord) {
         #expect(SupervisorRecord(parsing: record.text) == record)
@@ -17,7 +17,7 @@ import Testing
 
     @Test func supervisorRecordKeepsItsLineFormat() {
         let record = SupervisorRecord(quickDeaths: 3, restartDelayMs: 400, lastExit: .signaled(15),
-                                      cgroup: "/svtree/entry-1-2/log", notificationFD: 4, readySince: 5)
+                                      cgroup: "/svtree/entry-1-2/log", notificationFD: 4, readySince: WallTime(unixNanos: 5))
         // svctl of an older or newer svtree reads these names: they are part of the contract.
         #expect(record.text == """
             quick_deaths 3
@@ -62,9 +62,9 @@ import Testing
     }
 
     @Test(arguments: [
-        StatusFormat.Snapshot(state: .run, pid: 4242, paused: false, want: .up, gotTerm: false, since: 1_795_327_200_000_000_007),
-        StatusFormat.Snapshot(state: .down, pid: 0, paused: false, want: .down, gotTerm: false, since: 0),
-        StatusFormat.Snapshot(state: .finish, pid: 17, paused: true, want: .down, gotTerm: true, since: 123_456_789),
+        StatusFormat.Snapshot(state: .run, pid: 4242, paused: false, want: .up, gotTerm: false, since: WallTime(unixNanos: 1_795_327_200_000_000_007)),
+        StatusFormat.Snapshot(state: .down, pid: 0, paused: false, want: .down, gotTerm: false, since: WallTime(unixNanos: 0)),
+        StatusFormat.Snapshot(state: .finish, pid: 17, paused: true, want: .down, gotTerm: true, since: WallTime(unixNanos: 123_456_789)),
     ])
     func runitStatusRoundTrip(snapshot: StatusFormat.Snapshot) throws {
         let bytes = StatusFormat.statusBytes(snapshot)

@@ -5,7 +5,7 @@ import Testing
 @Suite struct StatusFormatTests {
     @Test func twentyBytesInRunitLayout() {
         let snapshot = StatusFormat.Snapshot(state: .run, pid: 0x01020304, paused: true, want: .up, gotTerm: true,
-                                             since: 1_700_000_000 * nanosPerSecond + 5)
+                                             since: WallTime(unixNanos: 1_700_000_000 * nanosPerSecond + 5))
         let bytes = StatusFormat.statusBytes(snapshot)
         #expect(bytes.count == 20)
         // TAI64: 2^62 + 10 + seconds, big-endian.
@@ -18,16 +18,16 @@ import Testing
     }
 
     @Test func wantExitShowsAsDown() {
-        let snapshot = StatusFormat.Snapshot(state: .finish, pid: 7, paused: false, want: .exit, gotTerm: false, since: 0)
+        let snapshot = StatusFormat.Snapshot(state: .finish, pid: 7, paused: false, want: .exit, gotTerm: false, since: WallTime(unixNanos: 0))
         #expect(StatusFormat.statusBytes(snapshot)[17] == UInt8(ascii: "d"))
         #expect(StatusFormat.statText(snapshot) == "finish, want exit\n")
         #expect(StatusFormat.parseStatus([1, 2, 3]) == nil)
     }
 
     @Test func statTextLikeRunsv() {
-        let run = StatusFormat.Snapshot(state: .run, pid: 1, paused: true, want: .down, gotTerm: true, since: 0)
+        let run = StatusFormat.Snapshot(state: .run, pid: 1, paused: true, want: .down, gotTerm: true, since: WallTime(unixNanos: 0))
         #expect(StatusFormat.statText(run) == "run, paused, got TERM, want down\n")
-        let down = StatusFormat.Snapshot(state: .down, pid: 0, paused: false, want: .down, gotTerm: false, since: 0)
+        let down = StatusFormat.Snapshot(state: .down, pid: 0, paused: false, want: .down, gotTerm: false, since: WallTime(unixNanos: 0))
         #expect(StatusFormat.statText(down) == "down\n")
         #expect(StatusFormat.pidText(0) == "" && StatusFormat.pidText(42) == "42\n")
     }
