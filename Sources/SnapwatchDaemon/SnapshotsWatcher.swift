@@ -79,7 +79,7 @@ public final class SnapshotsWatcher {
 
     /// The snapshot ids in `snapshots/` with their modification times, oldest first.
     public func list() -> [(id: String, time: Int64)] {
-        guard case .success(let names) = FileSystem.list(snapshots) else { return [] }
+        guard let names = try? FileSystem.list(snapshots) else { return [] }
         return names.filter { SnapwatchRecord.isSnapshotID($0.utf8) }
             .map { ($0, modificationTime($0) ?? 0) }
             .sorted { ($0.1, $0.0) < ($1.1, $1.0) }

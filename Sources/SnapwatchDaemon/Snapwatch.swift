@@ -33,7 +33,7 @@ public final class Snapwatch {
         switch SnapwatchOptions.parse(arguments) {
         case .failure(let error):
             Diagnostics.error(error.description)
-            _ = FileSystem.writeAll(2, Array((SnapwatchOptions.usage + "\n").utf8))
+            try? FileSystem.writeAll(2, Array((SnapwatchOptions.usage + "\n").utf8))
             return 100
         case .success(var options):
             // Checked before snapwatch opens anything: a descriptor number it does not inherit
@@ -72,7 +72,7 @@ public final class Snapwatch {
                 + "listing \(watcher.snapshots) every 5 s instead")
         }
         let now = EventLoop.wallNow.unixSeconds
-        let saved = FileSystem.readBytes(options.stateFile, limit: 64 << 20).map { String(decoding: $0, as: UTF8.self) }
+        let saved = (try? FileSystem.readBytes(options.stateFile, limit: 64 << 20)).map { String(decoding: $0, as: UTF8.self) }
         let (record, delivered) = SnapwatchRecord.parse(saved ?? "", now: now)
         self.record = record
         queue = SnapshotQueue(delivered: delivered, settings: .init(
@@ -104,8 +104,10 @@ public final class Snapwatch {
     /// say so on `--ready-fd`, once, and let the descriptor go.
     func announceReadiness() {
         guard let fd = options.readyFD else { return }
-        if !FileSystem.writeAll(fd, [UInt8(ascii: "\n")]) {
-            Diagnostics.warn("--ready-fd \(fd): cannot write (\(FileSystem.lastErrno))")
+        do {
+            try FileSystem.writeAll(fd, [UInt8(ascii: "\n")])
+        } catch {
+            Diagnostics.warn("--ready-fd \(fd): cannot write (\(error))")
         }
         close(fd)
     }
@@ -232,7 +234,9 @@ public final class Snapwatch {
     }
 
     func saveState() {
-        if let error = FileSystem.writeDurably(options.stateFile, Array(record.stateText(delivered: queue.delivered).utf8)) {
+        do {
+            try FileSystem.writeDurably(options.stateFile, Array(record.stateText(delivered: queue.delivered).utf8))
+        } catch {
             Diagnostics.error("cannot write state \(options.stateFile): \(error) (delivered snapshots may be delivered again)")
         }
         writeStatus()
@@ -244,7 +248,9 @@ public final class Snapwatch {
         record.failures = queue.failures
         let text = record.statusText()
         guard text != writtenStatus else { return }
-        if let error = FileSystem.writeAtomically(path, Array(text.utf8)) {
+        do {
+            try FileSystem.writeAtomically(path, Array(text.utf8))
+        } catch {
             Diagnostics.error("cannot write status \(path): \(error)")
         }
         writtenStatus = text

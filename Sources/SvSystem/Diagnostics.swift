@@ -12,7 +12,7 @@ public enum Diagnostics {
     public static func info(_ message: String) { emit(message) }
 
     static func emit(_ message: String) {
-        _ = FileSystem.writeAll(2, Array("\(program): \(escaped(message))\n".utf8))
+        try? FileSystem.writeAll(2, Array("\(program): \(escaped(message))\n".utf8))
     }
 
     /// Control characters (a newline in a file name) as \xNN: what is shown stays one line.

@@ -84,15 +84,14 @@ public final class EventLoop {
     public func waitEvents() -> [(token: UInt64, hangUp: Bool)] {
         var tokens = [UInt64](repeating: 0, count: 64)
         var events = [UInt32](repeating: 0, count: 64)
-        while true {
-            let n = sv_epoll_wait(epollFD, &tokens, &events, 64, -1)
-            if n >= 0 { return (0..<Int(n)).map { (tokens[$0], events[$0] & sv_epollhup() != 0) } }
-            if errno != EINTR {
-                // The loop's own descriptor is broken: going round again would spin forever.
-                // Exiting lets the supervisor above (or systemd) start a fresh process.
-                Diagnostics.error("epoll_wait: \(FileSystem.lastErrno): the event loop cannot go on")
-                exit(111)
-            }
+        do {
+            let n = try SystemCall.retrying { sv_epoll_wait(epollFD, &tokens, &events, 64, -1) }
+            return (0..<Int(n)).map { (tokens[$0], events[$0] & sv_epollhup() != 0) }
+        } catch {
+            // The loop's own descriptor is broken: going round again would spin forever.
+            // Exiting lets the supervisor above (or systemd) start a fresh process.
+            Diagnostics.error("epoll_wait: \(error): the event loop cannot go on")
+            exit(111)
         }
     }
 

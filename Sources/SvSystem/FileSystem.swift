@@ -3,7 +3,7 @@ import Glibc
 import SvBase
 import SystemPackage
 
-/// Small file-system helpers over Glibc; errors are swift-system's `Errno`.
+/// Small file-system helpers over Glibc; every failure is thrown as swift-system's `Errno`.
 public enum FileSystem {
     public static var lastErrno: Errno { Errno(rawValue: errno) }
 
@@ -21,10 +21,9 @@ public enum FileSystem {
     }
 
     /// stat (follows links) or lstat.
-    public static func info(_ path: String, followLinks: Bool = true) -> Result<Info, Errno> {
+    public static func info(_ path: String, followLinks: Bool = true) throws(Errno) -> Info {
         var st = stat()
-        let rc = followLinks ? stat(path, &st) : lstat(path, &st)
-        guard rc == 0 else { return .failure(lastErrno) }
+        try SystemCall.check { followLinks ? stat(path, &st) : lstat(path, &st) }
         let kind: Kind
         switch st.st_mode & S_IFMT {
         case S_IFDIR: kind = .directory
@@ -33,45 +32,43 @@ public enum FileSystem {
         case S_IFLNK: kind = .symlink
         default: kind = .other
         }
-        return .success(Info(identity: Identity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)),
-                             kind: kind, mode: UInt32(st.st_mode)))
+        return Info(identity: Identity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)),
+                    kind: kind, mode: UInt32(st.st_mode))
     }
 
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
     /// A regular file with an execute bit that this process may use.
     public static func isExecutableFile(_ path: String) -> Bool {
-        guard case .success(let info) = info(path), info.kind == .file else { return false }
+        guard let info = try? info(path), info.kind == .file else { return false }
         return access(path, X_OK) == 0
     }
 
-    public static func readBytes(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+    /// A file's bytes, at most about `limit`.
+    public static func readBytes(_ path: String, limit: Int = 1 << 20) throws(Errno) -> [UInt8] {
+        let fd = try SystemCall.retrying { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while result.count < limit {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
+            let n = try SystemCall.retrying { buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
+            if n == 0 { break }
             result.append(contentsOf: buffer[0..<n])
         }
         return result
     }
 
-    /// The first line of a small file, trimmed; nil when absent.
+    /// The first line of a small file, trimmed; nil when it cannot be read (absent, mostly).
     public static func readLine(_ path: String) -> String? {
-        guard let bytes = readBytes(path, limit: 4096) else { return nil }
+        guard let bytes = try? readBytes(path, limit: 4096) else { return nil }
         let line = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first ?? []
         return String(decoding: line, as: UTF8.self).trimmingSpaces()
     }
 
     /// Writes `name.new` and renames it over `name`, so readers never see half a file.
-    @discardableResult
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Errno? {
-        if let error = writeTemporary(path, bytes, mode: mode, sync: false) { return error }
-        return rename(path + ".new", path) == 0 ? nil : lastErrno
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(Errno) {
+        try writeTemporary(path, bytes, mode: mode, sync: false)
+        try SystemCall.check { rename(path + ".new", path) }
     }
 
     /// Like `writeAtomically` for a file rewritten again and again (`supervise/status`): the
@@ -79,60 +76,56 @@ public enum FileSystem {
     /// RENAME_EXCHANGE. Readers still see one whole file or the other, and no inode is made or
     /// freed per write (on ext4 without a journal, new inodes among recently freed ones cost
     /// most of a thousand-client teardown).
-    @discardableResult
-    public static func writeReplacing(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Errno? {
-        if let error = writeTemporary(path, bytes, mode: mode, sync: false) { return error }
-        if sv_rename_exchange(path + ".new", path) == 0 { return nil }
+    public static func writeReplacing(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(Errno) {
+        try writeTemporary(path, bytes, mode: mode, sync: false)
+        if sv_rename_exchange(path + ".new", path) == 0 { return }
         // The first write (no file to swap with), or a file system without RENAME_EXCHANGE.
-        return rename(path + ".new", path) == 0 ? nil : lastErrno
+        try SystemCall.check { rename(path + ".new", path) }
     }
 
     /// Like `writeAtomically`, flushed to disk (file, then the rename in its directory) before
     /// returning: for state that must survive a power cut.
-    public static func writeDurably(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) -> Errno? {
-        if let error = writeTemporary(path, bytes, mode: mode, sync: true) { return error }
-        guard rename(path + ".new", path) == 0 else { return lastErrno }
+    public static func writeDurably(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(Errno) {
+        try writeTemporary(path, bytes, mode: mode, sync: true)
+        try SystemCall.check { rename(path + ".new", path) }
         let directory = open(parentDirectory(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directory >= 0 {
             fsync(directory)
             close(directory)
         }
-        return nil
     }
 
     /// `path.new` with `bytes` in it (fsynced when asked), closed.
-    private static func writeTemporary(_ path: String, _ bytes: [UInt8], mode: mode_t, sync: Bool) -> Errno? {
-        let fd = open(path + ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { return lastErrno }
-        let ok = writeAll(fd, bytes) && (!sync || fsync(fd) == 0)
-        let writeError = ok ? nil : lastErrno
-        close(fd)
-        return writeError
+    private static func writeTemporary(_ path: String, _ bytes: [UInt8], mode: mode_t, sync: Bool) throws(Errno) {
+        let fd = try SystemCall.retrying { open(path + ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        defer { close(fd) }
+        try writeAll(fd, bytes)
+        if sync { try SystemCall.check { fsync(fd) } }
     }
 
-    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    /// Every byte to `fd`, however many writes it takes.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
+            let n = try SystemCall.retrying { bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) } }
+            // write(2) returns 0 only for a zero-length write; say so rather than spin.
+            if n == 0 { throw Errno.ioError }
             offset += n
         }
-        return true
     }
 
-    public static func makeDirectory(_ path: String, mode: mode_t = 0o755) -> Errno? {
-        if mkdir(path, mode) == 0 || errno == EEXIST { return nil }
-        return lastErrno
+    /// mkdir, where an existing directory (or anything at that name) is no failure.
+    public static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(Errno) {
+        if mkdir(path, mode) == 0 || errno == EEXIST { return }
+        throw lastErrno
     }
 
     /// Creates a FIFO unless one is there already.
-    public static func makeFIFO(_ path: String, mode: mode_t = 0o600) -> Errno? {
-        if mkfifo(path, mode) == 0 { return nil }
-        if errno == EEXIST, case .success(let info) = info(path, followLinks: false), info.kind == .fifo {
-            return nil
-        }
-        return lastErrno
+    public static func makeFIFO(_ path: String, mode: mode_t = 0o600) throws(Errno) {
+        if mkfifo(path, mode) == 0 { return }
+        let error = lastErrno
+        if error == .fileExists, let info = try? info(path, followLinks: false), info.kind == .fifo { return }
+        throw error
     }
 
     public static func readLink(_ path: String) -> String? {
@@ -149,8 +142,8 @@ public enum FileSystem {
     }
 
     /// Names in a directory, without `.` and `..`.
-    public static func list(_ path: String) -> Result<[String], Errno> {
-        guard let dir = opendir(path) else { return .failure(lastErrno) }
+    public static func list(_ path: String) throws(Errno) -> [String] {
+        guard let dir = opendir(path) else { throw lastErrno }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
@@ -159,7 +152,7 @@ public enum FileSystem {
             }
             if name != "." && name != ".." { names.append(name) }
         }
-        return .success(names)
+        return names
     }
 
     public static func parentDirectory(_ path: String) -> String {

@@ -15,9 +15,8 @@ public struct InotifyEvent {
         guard fd >= 0 else { return events }
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
+            guard let n = try? SystemCall.retrying({ buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }),
+                  n > 0 else { break }
             var offset = 0
             while offset + 16 <= n {
                 let wd = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int32.self) }

@@ -16,7 +16,7 @@ public struct ProcessTable {
 
     public static func scan() -> ProcessTable {
         var table = ProcessTable()
-        guard case .success(let names) = FileSystem.list("/proc") else { return table }
+        guard let names = try? FileSystem.list("/proc") else { return table }
         for name in names {
             guard let pid = Int32(name), let entry = readStat(pid) else { continue }
             table.entries[pid] = entry
@@ -26,7 +26,7 @@ public struct ProcessTable {
 
     /// Parses /proc/PID/stat; the command name may hold spaces and parentheses.
     public static func readStat(_ pid: Int32) -> Entry? {
-        guard let bytes = FileSystem.readBytes("/proc/\(pid)/stat", limit: 1024),
+        guard let bytes = try? FileSystem.readBytes("/proc/\(pid)/stat", limit: 1024),
               let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
         guard fields.count >= 4 else { return nil }
@@ -38,7 +38,7 @@ public struct ProcessTable {
 
     /// The value of `name` in the environment the process was started with.
     public static func environmentValue(_ pid: Int32, _ name: String) -> String? {
-        guard let bytes = FileSystem.readBytes("/proc/\(pid)/environ", limit: 1 << 20) else { return nil }
+        guard let bytes = try? FileSystem.readBytes("/proc/\(pid)/environ", limit: 1 << 20) else { return nil }
         let prefix = Array((name + "=").utf8)
         for item in bytes.split(separator: 0) where item.starts(with: prefix) {
             return String(decoding: item.dropFirst(prefix.count), as: UTF8.self)
@@ -49,10 +49,10 @@ public struct ProcessTable {
     /// Direct children of `pid` (of all its threads), from /proc/PID/task/*/children: costs the
     /// number of children, not the number of processes on the machine.
     public static func children(of pid: Int32) -> [Int32] {
-        guard case .success(let threads) = FileSystem.list("/proc/\(pid)/task") else { return [] }
+        guard let threads = try? FileSystem.list("/proc/\(pid)/task") else { return [] }
         var result: [Int32] = []
         for thread in threads {
-            let bytes = FileSystem.readBytes("/proc/\(pid)/task/\(thread)/children", limit: 1 << 22) ?? []
+            let bytes = (try? FileSystem.readBytes("/proc/\(pid)/task/\(thread)/children", limit: 1 << 22)) ?? []
             result += bytes.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
         }
         return result

@@ -75,7 +75,7 @@ public struct Audit {
                 result.checked += batch.count
             }
         }
-        _ = FileSystem.writeAtomically(positionFile, Array("\(position + 1)\n".utf8))
+        try? FileSystem.writeAtomically(positionFile, Array("\(position + 1)\n".utf8))
         result.lines.insert("audit \(client): part \(part + 1) of \(parts): \(result.checked) of \(result.total) files checked"
             + " in \(roots.joined(separator: ", "))", at: 0)
         result.lines.append("audit \(client): \(result.mismatches == 0 ? "no mismatch" : "\(result.mismatches) mismatch\(result.mismatches == 1 ? "" : "es")")")
@@ -93,17 +93,17 @@ public struct Audit {
 
     /// Regular files below `directory` (data/ has one level of fan-out folders).
     static func collect(_ directory: String, into files: inout [String]) {
-        guard case .success(let names) = FileSystem.list(directory) else { return }
+        guard let names = try? FileSystem.list(directory) else { return }
         for name in names.sorted() {
             let path = directory + "/" + name
-            guard case .success(let info) = FileSystem.info(path, followLinks: false) else { continue }
+            guard let info = try? FileSystem.info(path, followLinks: false) else { continue }
             if info.kind == .directory { collect(path, into: &files) } else if info.kind == .file { files.append(path) }
         }
     }
 
     /// The local directories among a client's replicas (rclone remotes are not audited).
     public static func localReplicas(clientDirectory: String) -> [String] {
-        let text = FileSystem.readBytes(clientDirectory + "/services/snapwatch/replicas").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let text = (try? FileSystem.readBytes(clientDirectory + "/services/snapwatch/replicas")).map { String(decoding: $0, as: UTF8.self) } ?? ""
         return text.split(separator: "\n").map(String.init).filter { $0.hasPrefix("/") && FileSystem.exists($0 + "/config") }
     }
 }

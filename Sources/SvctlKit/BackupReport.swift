@@ -30,7 +30,7 @@ public struct BackupReport: Sendable, Equatable {
         let ages = readAlertAges(clientDirectory + "/alert-ages") ?? defaults
         for service in TreeLayout.services(ofClient: clientDirectory) {
             let path = clientDirectory + "/services/" + service + "/" + fileName
-            if let bytes = FileSystem.readBytes(path, limit: 65536) {
+            if let bytes = try? FileSystem.readBytes(path, limit: 65536) {
                 return parse(String(decoding: bytes, as: UTF8.self), service: service, alertAges: ages, now: now)
             }
         }
@@ -45,7 +45,7 @@ public struct BackupReport: Sendable, Equatable {
 
     /// `warning 24h` / `critical 28h` lines; units s, m, h, d (seconds when none).
     public static func readAlertAges(_ path: String) -> AlertAges? {
-        guard let bytes = FileSystem.readBytes(path, limit: 4096) else { return nil }
+        guard let bytes = try? FileSystem.readBytes(path, limit: 4096) else { return nil }
         var ages = AlertAges()
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let words = line.split(separator: " ").map(String.init)

@@ -82,13 +82,13 @@ public struct ClientAdd: Sendable {
             throw SvctlError("unknown template \(Names.quoted(storage)): one of \(Self.storageTemplates.joined(separator: ", "))")
         }
         let definition = layout.definition(name)
-        if case .success = FileSystem.info(definition, followLinks: false) {
+        if (try? FileSystem.info(definition, followLinks: false)) != nil {
             throw SvctlError("client \(name) already exists: \(definition)")
         }
         for part in ["client", "storage-" + storage, "snapwatch"] where !FileSystem.exists(templates + "/" + part) {
             throw SvctlError("template \(templates)/\(part) missing (--templates or SVTREE_TEMPLATES names the directory)")
         }
-        guard case .success(let info) = FileSystem.info(layout.clients), info.kind == .directory else {
+        guard let info = try? FileSystem.info(layout.clients), info.kind == .directory else {
             throw SvctlError("clients directory \(layout.clients) does not exist (--clients or SVTREE_CLIENTS names it)")
         }
         let port = try ClientPorts.choose(requested, layout: layout, address: address)
@@ -98,21 +98,21 @@ public struct ClientAdd: Sendable {
         let building = layout.clients + "/.\(name).adding-\(getpid())"
         do throws(SvctlError) {
             try DirectoryTree.copy(templates + "/client", to: building, values: values)
-            _ = FileSystem.makeDirectory(building + "/services")
+            try? FileSystem.makeDirectory(building + "/services")
             try DirectoryTree.copy(templates + "/storage-" + storage, to: building + "/services/storage", values: values)
             try DirectoryTree.copy(templates + "/snapwatch", to: building + "/services/snapwatch", values: values)
             for directory in [building, building + "/services/storage", building + "/services/snapwatch"]
             where FileSystem.exists(directory + "/log") {
-                _ = FileSystem.makeDirectory(directory + "/log/main", mode: 0o750)
+                try? FileSystem.makeDirectory(directory + "/log/main", mode: 0o750)
             }
             try write(building + "/port", "\(port)\n", mode: 0o644)
             if !replicas.isEmpty {
-                let listed = FileSystem.readBytes(building + "/services/snapwatch/replicas").map { String(decoding: $0, as: UTF8.self) } ?? ""
+                let listed = (try? FileSystem.readBytes(building + "/services/snapwatch/replicas")).map { String(decoding: $0, as: UTF8.self) } ?? ""
                 unlink(building + "/services/snapwatch/replicas")
                 try write(building + "/services/snapwatch/replicas", listed + replicas.map { $0 + "\n" }.joined(), mode: 0o644)
             }
             try storeCredentials(name: name, password: password, storageDirectory: building + "/services/storage")
-            _ = FileSystem.makeDirectory(layout.data, mode: 0o750)
+            try? FileSystem.makeDirectory(layout.data, mode: 0o750)
             if geteuid() == 0, let (user, group) = DirectoryTree.owner(layout.clients) {
                 // The tree runs as the owner of clients/ (the svtree user under systemd).
                 DirectoryTree.changeOwner(building, user: user, group: group)
@@ -156,7 +156,11 @@ public struct ClientAdd: Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw SvctlError("cannot create \(path): \(FileSystem.lastErrno)") }
         defer { close(fd) }
-        guard FileSystem.writeAll(fd, Array(text.utf8)) else { throw SvctlError("cannot write \(path): \(FileSystem.lastErrno)") }
+        do {
+            try FileSystem.writeAll(fd, Array(text.utf8))
+        } catch {
+            throw SvctlError("cannot write \(path): \(error)")
+        }
     }
 }
 
@@ -168,7 +172,7 @@ public enum Secrets {
     public static func password(length: Int = 32) throws(SvctlError) -> String {
         var result: [UInt8] = []
         while result.count < length {
-            guard let bytes = FileSystem.readBytes("/dev/urandom", limit: 64), bytes.count >= 64 else {
+            guard let bytes = try? FileSystem.readBytes("/dev/urandom", limit: 64), bytes.count >= 64 else {
                 throw SvctlError("cannot read /dev/urandom: \(FileSystem.lastErrno)")
             }
             // 62 letters: drop bytes >= 248 so every letter is equally likely.

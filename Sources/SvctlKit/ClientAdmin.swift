@@ -11,7 +11,7 @@ public struct ClientAdmin: Sendable {
     func requireDefinition(_ name: String) throws(SvctlError) -> String {
         try Names.check(name)
         let definition = layout.definition(name)
-        guard case .success(let info) = FileSystem.info(definition), info.kind == .directory else {
+        guard let info = try? FileSystem.info(definition), info.kind == .directory else {
             throw SvctlError("no such client: \(name) (no directory \(definition); svctl add \(name) makes one)", exitCode: 3)
         }
         return definition
@@ -23,7 +23,7 @@ public struct ClientAdmin: Sendable {
         guard FileSystem.isExecutableFile(definition + "/run") else {
             throw SvctlError("client \(name) cannot run: \(definition)/run is missing or not executable")
         }
-        guard case .success(let info) = FileSystem.info(layout.enabled), info.kind == .directory else {
+        guard let info = try? FileSystem.info(layout.enabled), info.kind == .directory else {
             throw SvctlError("enabled directory \(layout.enabled) does not exist (--root or SVTREE_ROOT names it)")
         }
         let entry = layout.enabledEntry(name)
@@ -44,7 +44,7 @@ public struct ClientAdmin: Sendable {
     public func disable(_ name: String) throws(SvctlError) -> (message: String, superviseDirectories: [String]) {
         try Names.check(name)
         let entry = layout.enabledEntry(name)
-        guard case .success(let info) = FileSystem.info(entry, followLinks: false) else {
+        guard let info = try? FileSystem.info(entry, followLinks: false) else {
             if FileSystem.exists(layout.definition(name)) { return ("\(name) is not enabled", []) }
             throw SvctlError("no such client: \(name)", exitCode: 3)
         }
@@ -82,7 +82,7 @@ public struct ClientAdmin: Sendable {
         let probe = ServiceProbe.read(name: "", path: directory)
         if probe.supervisor == .running { return true }
         if let status = probe.status, status.state != .down, status.pid > 0, kill(status.pid, 0) == 0 { return true }
-        if let cgroup = probe.cgroup, let events = FileSystem.readBytes(cgroup + "/cgroup.events", limit: 4096) {
+        if let cgroup = probe.cgroup, let events = try? FileSystem.readBytes(cgroup + "/cgroup.events", limit: 4096) {
             return String(decoding: events, as: UTF8.self).contains("populated 1")
         }
         return false

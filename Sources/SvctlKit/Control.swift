@@ -82,8 +82,10 @@ public enum Control {
             throw SvctlError("\(label): cannot open \(path): \(error)")
         }
         defer { close(fd) }
-        guard FileSystem.writeAll(fd, command.letters.map(\.rawValue)) else {
-            throw SvctlError("\(label): cannot write to \(path): \(FileSystem.lastErrno)")
+        do {
+            try FileSystem.writeAll(fd, command.letters.map(\.rawValue))
+        } catch {
+            throw SvctlError("\(label): cannot write to \(path): \(error)")
         }
     }
 

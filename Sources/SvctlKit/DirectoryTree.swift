@@ -7,7 +7,7 @@ enum DirectoryTree {
     /// Copies `source` to `destination` (which must not exist), replacing each `@KEY@` of
     /// `values` in regular files; modes are kept, symlinks copied as symlinks.
     static func copy(_ source: String, to destination: String, values: [String: String]) throws(SvctlError) {
-        guard case .success(let info) = FileSystem.info(source, followLinks: false) else {
+        guard let info = try? FileSystem.info(source, followLinks: false) else {
             throw SvctlError("cannot read template \(source): \(FileSystem.lastErrno)")
         }
         let mode = mode_t(info.mode & 0o7777)
@@ -16,7 +16,7 @@ enum DirectoryTree {
             guard mkdir(destination, mode | 0o700) == 0 else {
                 throw SvctlError("cannot create \(destination): \(FileSystem.lastErrno)")
             }
-            guard case .success(let names) = FileSystem.list(source) else {
+            guard let names = try? FileSystem.list(source) else {
                 throw SvctlError("cannot list template \(source): \(FileSystem.lastErrno)")
             }
             for name in names.sorted() where name != "supervise" {
@@ -28,11 +28,13 @@ enum DirectoryTree {
                 throw SvctlError("cannot copy symlink \(source): \(FileSystem.lastErrno)")
             }
         case .file:
-            guard let bytes = FileSystem.readBytes(source, limit: 1 << 24) else {
+            guard let bytes = try? FileSystem.readBytes(source, limit: 1 << 24) else {
                 throw SvctlError("cannot read template \(source): \(FileSystem.lastErrno)")
             }
             let text = substitute(String(decoding: bytes, as: UTF8.self), values)
-            if let error = FileSystem.writeAtomically(destination, Array(text.utf8), mode: mode) {
+            do {
+                try FileSystem.writeAtomically(destination, Array(text.utf8), mode: mode)
+            } catch {
                 throw SvctlError("cannot write \(destination): \(error)")
             }
             chmod(destination, mode)
@@ -51,9 +53,9 @@ enum DirectoryTree {
 
     /// `rm -rf` without following symlinks; the first error names its path.
     static func remove(_ path: String) throws(SvctlError) {
-        guard case .success(let info) = FileSystem.info(path, followLinks: false) else { return }
+        guard let info = try? FileSystem.info(path, followLinks: false) else { return }
         if info.kind == .directory {
-            guard case .success(let names) = FileSystem.list(path) else {
+            guard let names = try? FileSystem.list(path) else {
                 throw SvctlError("cannot list \(path): \(FileSystem.lastErrno)")
             }
             for name in names { try remove(path + "/" + name) }
@@ -66,8 +68,8 @@ enum DirectoryTree {
     /// `chown -R` (symlinks themselves, not their targets).
     static func changeOwner(_ path: String, user: uid_t, group: gid_t) {
         lchown(path, user, group)
-        guard case .success(let info) = FileSystem.info(path, followLinks: false), info.kind == .directory,
-              case .success(let names) = FileSystem.list(path) else { return }
+        guard let info = try? FileSystem.info(path, followLinks: false), info.kind == .directory,
+              let names = try? FileSystem.list(path) else { return }
         for name in names { changeOwner(path + "/" + name, user: user, group: group) }
     }
 

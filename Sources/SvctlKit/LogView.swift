@@ -48,7 +48,7 @@ public struct LogView {
         let rotated = TreeLayout.entries(directory).filter { RotatedLogName($0) != nil }.sorted().reversed()
         var lines: [String] = []
         for file in ["current"] + rotated where lines.count < count {
-            guard let bytes = FileSystem.readBytes(directory + "/" + file, limit: 1 << 30) else { continue }
+            guard let bytes = try? FileSystem.readBytes(directory + "/" + file, limit: 1 << 30) else { continue }
             let fileLines = bytes.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
             lines = Array(fileLines.suffix(count - lines.count)) + lines
         }
@@ -125,14 +125,14 @@ public struct LogView {
             guard opened >= 0 else { return }
             if fd >= 0 { close(fd) }
             fd = opened
-            if case .success(let info) = FileSystem.info(path) { inode = info.identity.inode }
+            if let info = try? FileSystem.info(path) { inode = info.identity.inode }
             if atEnd { lseek(fd, 0, SEEK_END) }
         }
 
         /// New whole lines; on rotation, the rest of the old file then the new `current`.
         mutating func poll() -> [String] {
             var lines = drain()
-            if case .success(let info) = FileSystem.info(source.directory + "/current"), info.identity.inode != inode {
+            if let info = try? FileSystem.info(source.directory + "/current"), info.identity.inode != inode {
                 openCurrent(atEnd: false)
                 lines += drain()
             } else if fd < 0 {

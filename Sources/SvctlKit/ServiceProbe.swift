@@ -64,18 +64,18 @@ public struct ServiceProbe: Sendable, Equatable {
         var probe = ServiceProbe(
             name: name, path: path,
             supervisor: checkSupervisor ? supervisorState(supervise) : (FileSystem.exists(supervise) ? .running : .never),
-            status: StatusFormat.parseStatus(FileSystem.readBytes(supervise + "/status", limit: 64) ?? []),
+            status: StatusFormat.parseStatus((try? FileSystem.readBytes(supervise + "/status", limit: 64)) ?? []),
             normallyUp: !FileSystem.exists(path + "/down"))
-        if let extra = FileSystem.readBytes(supervise + "/svtree", limit: 4096) {
+        if let extra = try? FileSystem.readBytes(supervise + "/svtree", limit: 4096) {
             probe.writtenBySvtree = true
             probe.apply(SupervisorRecord(parsing: String(decoding: extra, as: UTF8.self)))
             if probe.notificationFD != nil, probe.status?.state == .run { probe.ready = probe.readySince != nil }
         }
-        if case .success(let info) = FileSystem.info(path + "/log"), info.kind == .directory {
+        if let info = try? FileSystem.info(path + "/log"), info.kind == .directory {
             let logSupervise = path + "/log/supervise"
             probe.log = LogProbe(
                 supervisor: checkSupervisor ? supervisorState(logSupervise) : (FileSystem.exists(logSupervise) ? .running : .never),
-                status: StatusFormat.parseStatus(FileSystem.readBytes(logSupervise + "/status", limit: 64) ?? []))
+                status: StatusFormat.parseStatus((try? FileSystem.readBytes(logSupervise + "/status", limit: 64)) ?? []))
         }
         return probe
     }

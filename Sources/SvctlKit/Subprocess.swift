@@ -29,11 +29,11 @@ enum Subprocess {
         // A helper that exits without reading its input must not kill svctl with SIGPIPE; the
         // default comes back afterwards, so that `svctl logs -f | head` still ends as it should.
         let previous = signal(SIGPIPE, SIG_IGN)
-        _ = FileSystem.writeAll(fds[1], Array(input.utf8))
+        try? FileSystem.writeAll(fds[1], Array(input.utf8))
         signal(SIGPIPE, previous)
         close(fds[1])
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        _ = try? SystemCall.retrying { waitpid(pid, &status, 0) }
         return status
     }
 
@@ -48,15 +48,14 @@ enum Subprocess {
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
+            guard let n = try? SystemCall.retrying({ buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) } }),
+                  n > 0 else { break }
             output += buffer[0..<n]
         }
         close(fds[0])
         let pid = try started(spawned, program)
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        _ = try? SystemCall.retrying { waitpid(pid, &status, 0) }
         return (status, output)
     }
 

@@ -38,14 +38,14 @@ public struct TreeLayout: Sendable {
 
     /// Whether `enabled/CLIENT` exists (a symlink to the definition, or a directory of its own).
     public func isEnabled(_ client: String) -> Bool {
-        if case .success = FileSystem.info(enabledEntry(client), followLinks: false) { return true }
+        if (try? FileSystem.info(enabledEntry(client), followLinks: false)) != nil { return true }
         return false
     }
 
     /// The client's directory as the tree sees it: the enabled entry when there is one.
     public func clientDirectory(_ client: String) -> String? {
         if isEnabled(client) { return enabledEntry(client) }
-        if case .success(let info) = FileSystem.info(definition(client)), info.kind == .directory {
+        if let info = try? FileSystem.info(definition(client)), info.kind == .directory {
             return definition(client)
         }
         return nil
@@ -63,14 +63,14 @@ public struct TreeLayout: Sendable {
 
     /// Names in a directory that the tree would consider (no dot-names), sorted.
     public static func entries(_ directory: String) -> [String] {
-        guard case .success(let names) = FileSystem.list(directory) else { return [] }
+        guard let names = try? FileSystem.list(directory) else { return [] }
         return names.filter { !$0.hasPrefix(".") }.sorted()
     }
 
     public var enabledClients: [String] { Self.entries(enabled) }
     public var definedClients: [String] {
         Self.entries(clients).filter {
-            if case .success(let info) = FileSystem.info(definition($0)), info.kind == .directory { return true }
+            if let info = try? FileSystem.info(definition($0)), info.kind == .directory { return true }
             return false
         }
     }
@@ -78,7 +78,7 @@ public struct TreeLayout: Sendable {
     /// A client's services: the entries of its `services/` (what its svtree supervises).
     public static func services(ofClient directory: String) -> [String] {
         entries(directory + "/services").filter {
-            if case .success(let info) = FileSystem.info(directory + "/services/" + $0), info.kind == .directory {
+            if let info = try? FileSystem.info(directory + "/services/" + $0), info.kind == .directory {
                 return true
             }
             return false

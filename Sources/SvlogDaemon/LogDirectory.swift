@@ -55,7 +55,7 @@ final class LogDirectory {
             close()
             return "\(path): cannot lock (\(error)): is another logger writing here?"
         }
-        if let bytes = FileSystem.readBytes(path + "/config", limit: 1 << 16) {
+        if let bytes = try? FileSystem.readBytes(path + "/config", limit: 1 << 16) {
             config = LogConfig.parse(String(decoding: bytes, as: UTF8.self))
             for problem in config.problems { Diagnostics.warn("\(path)/config: \(problem)") }
         } else {
@@ -88,20 +88,25 @@ final class LogDirectory {
         return nil
     }
 
-    /// Writes and clears `pending`. On failure the caller retries later; nothing is dropped.
-    func flush() -> Errno? {
-        guard !pending.isEmpty else { return nil }
+    /// Writes and clears `pending`. On a failure what is unwritten stays in `pending` for the
+    /// caller's retry: nothing is dropped.
+    func flush() throws(Errno) {
+        guard !pending.isEmpty else { return }
         var offset = 0
         while offset < pending.count {
-            let n = pending.withUnsafeBytes { write(currentFD, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 {
-                let error = n < 0 ? FileSystem.lastErrno : Errno.noSpace
-                if offset > 0 {
-                    pending.removeFirst(offset)
-                    size += offset
+            let n: Int
+            do {
+                n = try SystemCall.retrying {
+                    pending.withUnsafeBytes { write(currentFD, $0.baseAddress! + offset, $0.count - offset) }
                 }
-                return error
+            } catch {
+                keepUnwritten(from: offset)
+                throw error
+            }
+            // A write of nothing is taken as a full disk: the caller pauses and retries.
+            guard n > 0 else {
+                keepUnwritten(from: offset)
+                throw .noSpace
             }
             offset += n
         }
@@ -109,7 +114,12 @@ final class LogDirectory {
         size += pending.count
         pending.removeAll(keepingCapacity: true)
         warnedFull = false
-        return nil
+    }
+
+    private func keepUnwritten(from offset: Int) {
+        guard offset > 0 else { return }
+        pending.removeFirst(offset)
+        size += offset
     }
 
     /// svlogd's rule: rotate once `current` is within one line length of the maximum size.
@@ -124,28 +134,27 @@ final class LogDirectory {
     }
 
     /// fsync, mark finished, rename to `@<tai64n>.s` (`.u` with a processor), start a new `current`.
-    func rotate() -> Errno? {
-        if let error = flush() { return error }
-        guard size > 0 else { return nil }
+    func rotate() throws(Errno) {
+        try flush()
+        guard size > 0 else { return }
         if processorPid != nil {
             rotationPending = true
-            return nil
+            return
         }
         rotationPending = false
         fsync(currentFD)
         fchmod(currentFD, 0o744)
         let name = uniqueName(kind: config.processor == nil ? .finished : .unprocessed)
-        guard rename(path + "/current", path + "/" + name) == 0 else { return FileSystem.lastErrno }
+        try SystemCall.check { rename(path + "/current", path + "/" + name) }
         info("rename: \(path)/current \(name) \(size)")
         Glibc.close(currentFD)
         currentFD = Glibc.open(path + "/current", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard currentFD >= 0 else { return FileSystem.lastErrno }
+        guard currentFD >= 0 else { throw FileSystem.lastErrno }
         fchmod(currentFD, 0o644)
         size = 0
         begunAt = nil
         removeOldest(keeping: config.keep)
         if config.processor != nil { startProcessor(on: name) }
-        return nil
     }
 
     /// With a full disk: delete the oldest file if more than `N` are kept; false if none may go.
@@ -180,7 +189,7 @@ final class LogDirectory {
 
     /// Rotated files, oldest first (their names sort by time).
     private func oldFiles() -> [String] {
-        guard case .success(let names) = FileSystem.list(path) else { return [] }
+        guard let names = try? FileSystem.list(path) else { return [] }
         return names.filter { RotatedLogName($0) != nil }.sorted()
     }
 
@@ -203,7 +212,7 @@ final class LogDirectory {
     /// `sh -c processor` with the rotated file on stdin, output to `.t`, `state` on fd 4, `newstate` on fd 5.
     private func startProcessor(on name: String) {
         let base = String(name.dropLast(2))
-        if !FileSystem.exists(path + "/state") { _ = FileSystem.writeAtomically(path + "/state", []) }
+        if !FileSystem.exists(path + "/state") { try? FileSystem.writeAtomically(path + "/state", []) }
         let input = Glibc.open(path + "/" + name, O_RDONLY | O_CLOEXEC)
         let output = Glibc.open(path + "/" + base + ".t", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         let state = Glibc.open(path + "/state", O_RDONLY | O_CLOEXEC)

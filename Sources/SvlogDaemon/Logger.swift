@@ -124,7 +124,7 @@ public final class Logger {
             // The input ended inside a line already partly written: end it.
             for (i, directory) in directories.enumerated() where directory.isOpen && chunker.selected[i] {
                 directory.pending.append(UInt8(ascii: "\n"))
-                _ = directory.flush()
+                try? directory.flush()
             }
             chunker.endLine()
         }
@@ -133,7 +133,7 @@ public final class Logger {
         guard (exiting || input.atEOF) && !chunker.midLine && (pausedUntil == nil || pausedPipe) else { return false }
         guard !input.atEOF || input.count == 0 || exiting else { return false }
         for directory in directories {
-            _ = directory.flush()
+            try? directory.flush()
             while let pid = directory.processorPid {
                 var status: Int32 = 0
                 if waitpid(pid, &status, 0) == pid { directory.processorExited(status: status) } else { break }
@@ -171,7 +171,7 @@ public final class Logger {
             if pid <= 0 { return }
             for directory in directories where directory.processorPid == pid {
                 directory.processorExited(status: status)
-                if directory.rotationPending { _ = directory.rotate() }
+                if directory.rotationPending { try? directory.rotate() }
             }
         }
     }
@@ -179,7 +179,7 @@ public final class Logger {
     private func rotateByAge() {
         let now = EventLoop.now
         for directory in directories where !chunker.midLine {
-            if let due = directory.ageDeadline, due <= now { _ = directory.rotate() }
+            if let due = directory.ageDeadline, due <= now { try? directory.rotate() }
         }
     }
 
@@ -191,7 +191,7 @@ public final class Logger {
         }
         if rotateAllPending {
             rotateAllPending = false
-            for directory in directories where directory.isOpen { _ = directory.rotate() }
+            for directory in directories where directory.isOpen { try? directory.rotate() }
         }
     }
 
@@ -209,7 +209,10 @@ public final class Logger {
         if !chunker.midLine { betweenLines() }
         // What a failed write left in a directory's buffer goes first.
         for directory in directories where directory.isOpen && !directory.pending.isEmpty {
-            if let error = directory.flush(), !(error == .noSpace && directory.makeRoom()) {
+            do {
+                try directory.flush()
+            } catch {
+                if error == .noSpace && directory.makeRoom() { continue }
                 _ = pause(directory, error)
                 return
             }
@@ -269,7 +272,7 @@ public final class Logger {
         for (i, directory) in directories.enumerated() where directory.isOpen && line.end > writtenUpTo[i] {
             writtenUpTo[i] = line.end
             if let copy = chunker.stderrCopy(line, of: input, directory: i, stamp: stamp, prefix: directory.prefix) {
-                _ = FileSystem.writeAll(2, copy)
+                try? FileSystem.writeAll(2, copy)
             }
             chunker.format(line, of: input, directory: i, stamp: stamp, prefix: directory.prefix, into: &directory.pending)
         }
@@ -280,17 +283,21 @@ public final class Logger {
         for (i, directory) in directories.enumerated() where directory.isOpen {
             guard directory.wantsRotation(lineLength: options.lineLength) else { continue }
             if !write(directory, i, inputEnd: inputEnd) { return false }
-            if let error = directory.rotate() { return pause(directory, error) }
+            do { try directory.rotate() } catch { return pause(directory, error) }
         }
         return true
     }
 
     private func write(_ directory: LogDirectory, _ index: Int, inputEnd: Int) -> Bool {
-        while let error = directory.flush() {
-            if error == .noSpace && directory.makeRoom() { continue }
-            return pause(directory, error)
+        while true {
+            do {
+                try directory.flush()
+                return true
+            } catch {
+                if error == .noSpace && directory.makeRoom() { continue }
+                return pause(directory, error)
+            }
         }
-        return true
     }
 
     /// Keeps the unwritten output in the directory's buffer and retries in 3 s.

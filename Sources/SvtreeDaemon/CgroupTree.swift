@@ -21,8 +21,8 @@ public final class CgroupTree {
         // In the root cgroup (nothing delegated) a private child keeps svtrees apart.
         let createdBase = own == "/"
         let base = createdBase ? original + "/svtree-\(getpid())" : original
-        if createdBase, let error = FileSystem.makeDirectory(base) {
-            return (nil, "\(base): \(error)")
+        if createdBase {
+            do { try FileSystem.makeDirectory(base) } catch { return (nil, "\(base): \(error)") }
         }
         // A nested svtree was started by its parent in a unit cgroup of its own, with no
         // controllers enabled: it may stay there. Moving a process costs an RCU grace period
@@ -31,7 +31,9 @@ public final class CgroupTree {
         if nested, FileSystem.exists(original + "/cgroup.procs"), canCreateChildren(in: original) {
             return (CgroupTree(base: base, original: original, createdBase: false), base)
         }
-        if let error = FileSystem.makeDirectory(base + "/supervisor") {
+        do {
+            try FileSystem.makeDirectory(base + "/supervisor")
+        } catch {
             return (nil, "\(base)/supervisor: \(error)")
         }
         guard write("\(getpid())", to: base + "/supervisor/cgroup.procs") else {
@@ -58,7 +60,7 @@ public final class CgroupTree {
     public func unitPath(entry: String, unit: String) -> String? {
         let entryPath = base + "/" + entry
         let path = entryPath + "/" + unit
-        guard FileSystem.makeDirectory(entryPath) == nil, FileSystem.makeDirectory(path) == nil else { return nil }
+        guard (try? FileSystem.makeDirectory(entryPath)) != nil, (try? FileSystem.makeDirectory(path)) != nil else { return nil }
         return path
     }
 
@@ -82,7 +84,7 @@ public final class CgroupTree {
 
     /// Bases left by svtrees that died without dismantling theirs (SIGKILL): empty, so removable.
     static func removeStale(in parent: String) {
-        guard case .success(let names) = FileSystem.list(parent) else { return }
+        guard let names = try? FileSystem.list(parent) else { return }
         for name in names where name.hasPrefix("svtree-") {
             guard let pid = Int32(name.dropFirst("svtree-".count)), pid != getpid(),
                   !FileSystem.exists("/proc/\(pid)") else { continue }
@@ -99,9 +101,9 @@ public final class CgroupTree {
 
     /// rmdir of a cgroup and of those a nested svtree made below it, deepest first.
     private static func removeTree(_ path: String) {
-        if case .success(let names) = FileSystem.list(path) {
+        if let names = try? FileSystem.list(path) {
             for name in names where !name.contains(".") {
-                if case .success(let info) = FileSystem.info(path + "/" + name), info.kind == .directory {
+                if let info = try? FileSystem.info(path + "/" + name), info.kind == .directory {
                     removeTree(path + "/" + name)
                 }
             }
@@ -131,12 +133,12 @@ public final class CgroupTree {
     }
 
     public static func isEmpty(_ path: String) -> Bool {
-        let events = String(decoding: FileSystem.readBytes(path + "/cgroup.events") ?? [], as: UTF8.self)
+        let events = String(decoding: (try? FileSystem.readBytes(path + "/cgroup.events")) ?? [], as: UTF8.self)
         return events.split(separator: "\n").contains("populated 0") || !FileSystem.exists(path)
     }
 
     private func members(_ path: String) -> [Int32] {
-        String(decoding: FileSystem.readBytes(path + "/cgroup.procs") ?? [], as: UTF8.self)
+        String(decoding: (try? FileSystem.readBytes(path + "/cgroup.procs")) ?? [], as: UTF8.self)
             .split(separator: "\n").compactMap { Int32($0) }
     }
 
@@ -160,12 +162,12 @@ public final class CgroupTree {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        return FileSystem.writeAll(fd, Array(text.utf8))
+        return (try? FileSystem.writeAll(fd, Array(text.utf8))) != nil
     }
 
     /// The mount point of the cgroup2 file system, from /proc/self/mountinfo.
     static func cgroup2Mount() -> String? {
-        let text = String(decoding: FileSystem.readBytes("/proc/self/mountinfo") ?? [], as: UTF8.self)
+        let text = String(decoding: (try? FileSystem.readBytes("/proc/self/mountinfo")) ?? [], as: UTF8.self)
         for line in text.split(separator: "\n") {
             let halves = line.split(separator: " - ", maxSplits: 1)
             guard halves.count == 2, halves[1].hasPrefix("cgroup2 ") else { continue }
@@ -177,7 +179,7 @@ public final class CgroupTree {
 
     /// This process's path in the unified hierarchy ("0::/path").
     static func ownPath() -> String? {
-        let text = String(decoding: FileSystem.readBytes("/proc/self/cgroup") ?? [], as: UTF8.self)
+        let text = String(decoding: (try? FileSystem.readBytes("/proc/self/cgroup")) ?? [], as: UTF8.self)
         for line in text.split(separator: "\n") where line.hasPrefix("0::") {
             return String(line.dropFirst(3))
         }

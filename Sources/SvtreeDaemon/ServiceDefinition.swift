@@ -2,6 +2,7 @@ import Glibc
 import SvBase
 import SvSupervision
 import SvSystem
+import SystemPackage
 
 /// One entry of a supervised directory, checked: a directory (or a link to one) with an
 /// executable `run`, and optionally `log/run`, `finish`, `down`, timeouts and control scripts.
@@ -28,18 +29,18 @@ public struct ServiceDefinition: Sendable {
 
     /// The identity of an entry without checking its contents: a running entry is not re-checked.
     public static func identity(of entryPath: String) -> FileSystem.Identity? {
-        guard case .success(let info) = FileSystem.info(entryPath), info.kind == .directory else { return nil }
+        guard let info = try? FileSystem.info(entryPath), info.kind == .directory else { return nil }
         return info.identity
     }
 
     public static func load(directory: String, name: String) -> Result<ServiceDefinition, Problem> {
         let entryPath = directory + "/" + name
         let label = "\(directory)/\(name)"
-        guard case .success(let linkInfo) = FileSystem.info(entryPath, followLinks: false) else {
+        guard let linkInfo = try? FileSystem.info(entryPath, followLinks: false) else {
             return .failure(Problem(message: "", watch: []))  // removed while scanning: nothing to say
         }
         let info: FileSystem.Info
-        switch FileSystem.info(entryPath) {
+        switch Result(catching: { () throws(Errno) in try FileSystem.info(entryPath) }) {
         case .success(let found):
             info = found
         case .failure(let error):
@@ -66,7 +67,7 @@ public struct ServiceDefinition: Sendable {
                                            main: settings(of: path, label: label), log: nil,
                                            mainDown: FileSystem.exists(path + "/down"),
                                            logDown: FileSystem.exists(path + "/log/down"))
-        if case .success(let logInfo) = FileSystem.info(path + "/log"), logInfo.kind == .directory {
+        if let logInfo = try? FileSystem.info(path + "/log"), logInfo.kind == .directory {
             if let message = checkRunnable(path + "/log", label: label + "/log") {
                 return .failure(Problem(message: message, watch: [path, path + "/log"]))
             }
@@ -82,7 +83,7 @@ public struct ServiceDefinition: Sendable {
     }
 
     static func checkRunnable(_ path: String, label: String) -> String? {
-        switch FileSystem.info(path + "/run") {
+        switch Result(catching: { () throws(Errno) in try FileSystem.info(path + "/run") }) {
         case .failure(let error) where error == .noSuchFileOrDirectory:
             return "\(label): no run file: not starting it until it appears"
         case .failure(let error):

@@ -54,13 +54,14 @@ public final class SuperviseDirectory {
     public init(serviceDirectory: String) throws(OpenError) {
         self.serviceDirectory = serviceDirectory
         path = serviceDirectory + "/supervise"
-        if let target = FileSystem.readLink(path) {
-            let absolute = target.hasPrefix("/") ? target : serviceDirectory + "/" + target
-            if let error = FileSystem.makeDirectory(absolute, mode: 0o700) { throw .io(absolute, error) }
-        } else if let error = FileSystem.makeDirectory(path, mode: 0o700) {
-            throw .io(path, error)
+        // A `supervise` symlink: its target is made (read-only service directories).
+        let made = FileSystem.readLink(path).map { $0.hasPrefix("/") ? $0 : serviceDirectory + "/" + $0 } ?? path
+        do {
+            try FileSystem.makeDirectory(made, mode: 0o700)
+        } catch {
+            throw .io(made, error)
         }
-        if case .success(let info) = FileSystem.info(path), info.kind != .directory {
+        if let info = try? FileSystem.info(path), info.kind != .directory {
             throw .notDirectory(path)
         }
         lockFD = open(path + "/lock", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
@@ -72,7 +73,9 @@ public final class SuperviseDirectory {
             throw locked ? .locked(path + "/lock") : .io(path + "/lock", error)
         }
         for name in ["control", "ok"] {
-            if let error = FileSystem.makeFIFO(path + "/" + name) {
+            do {
+                try FileSystem.makeFIFO(path + "/" + name)
+            } catch {
                 close()
                 throw error == .fileExists ? .notFIFO(path + "/" + name) : .io(path + "/" + name, error)
             }
@@ -92,9 +95,8 @@ public final class SuperviseDirectory {
         var letters: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 256)
         while controlFD >= 0 {
-            let n = buffer.withUnsafeMutableBytes { read(controlFD, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
+            guard let n = try? SystemCall.retrying({ buffer.withUnsafeMutableBytes { read(controlFD, $0.baseAddress, $0.count) } }),
+                  n > 0 else { break }
             letters += buffer[0..<n]
         }
         return letters
@@ -105,24 +107,31 @@ public final class SuperviseDirectory {
         let extra = record.text
         if snapshot.pid != writtenPid {
             writtenPid = snapshot.pid
-            report(FileSystem.writeReplacing(path + "/pid", Array(StatusFormat.pidText(snapshot.pid).utf8)), "pid")
+            replace("pid", Array(StatusFormat.pidText(snapshot.pid).utf8))
         }
         if extra != writtenExtra {
             writtenExtra = extra
-            report(FileSystem.writeReplacing(path + "/svtree", Array(extra.utf8)), "svtree")
+            replace("svtree", Array(extra.utf8))
         }
-        report(FileSystem.writeReplacing(path + "/status", StatusFormat.statusBytes(snapshot)), "status")
+        replace("status", StatusFormat.statusBytes(snapshot))
         let stat = StatusFormat.statText(snapshot)
         if stat != writtenStat {
             writtenStat = stat
-            report(FileSystem.writeReplacing(path + "/stat", Array(stat.utf8)), "stat")
+            replace("stat", Array(stat.utf8))
         }
     }
 
-    /// One warning per directory: a read-only or full disk must not flood the log.
-    private func report(_ error: Errno?, _ name: String) {
+    /// Writes one file; one warning per directory: a read-only or full disk must not flood the log.
+    private func replace(_ name: String, _ bytes: [UInt8]) {
+        let error: Errno
+        do {
+            try FileSystem.writeReplacing(path + "/" + name, bytes)
+            return
+        } catch let failure {
+            error = failure
+        }
         // ENOENT: the service directory was deleted under us; its teardown is under way.
-        guard let error, error != .noSuchFileOrDirectory, !warned else { return }
+        guard error != .noSuchFileOrDirectory, !warned else { return }
         warned = true
         Diagnostics.warn("\(path)/\(name): cannot write: \(error) (further errors here are not reported)")
     }

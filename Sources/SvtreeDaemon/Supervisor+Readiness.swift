@@ -52,7 +52,13 @@ extension Supervisor {
         guard case .readiness(let pipe) = tokens[token] else { return }
         var buffer = [UInt8](repeating: 0, count: 512)
         while true {
-            let got = read(pipe.fd, &buffer, buffer.count)
+            let got: Int
+            do {
+                got = try SystemCall.retrying { read(pipe.fd, &buffer, buffer.count) }
+            } catch {
+                if error == .resourceTemporarilyUnavailable { return }  // all read: wait for more
+                got = 0
+            }
             if got > 0 {
                 guard buffer[0..<got].contains(UInt8(ascii: "\n")) else { continue }
                 stopWatchingReadiness(token: token)
@@ -61,8 +67,6 @@ extension Supervisor {
                 }
                 return
             }
-            if got < 0 && errno == EINTR { continue }
-            if got < 0 && errno == EAGAIN { return }
             stopWatchingReadiness(token: token)
             return
         }

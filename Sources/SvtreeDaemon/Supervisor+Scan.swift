@@ -3,6 +3,7 @@ import Glibc
 import SvBase
 import SvSupervision
 import SvSystem
+import SystemPackage
 
 extension Supervisor {
     /// Brings the set of running entries in line with the directory: starts new ones,
@@ -27,7 +28,7 @@ extension Supervisor {
         if watcher == nil { fallbackRescanAt = EventLoop.now + Supervisor.fallbackRescanPeriod }
         var present: [FileSystem.Identity: String] = [:]
         var watchPaths: Set<String> = []
-        switch FileSystem.list(directory) {
+        switch Result(catching: { () throws(Errno) in try FileSystem.list(directory) }) {
         case .failure(let error) where error == .tooManyOpenFiles || error == .tooManyOpenFilesInSystem
             || error == .noMemory:
             // A resource ran out, the directory is still there: keep every entry as it is and

@@ -27,10 +27,14 @@ struct Status: ParsableCommand {
         for name in clientNames where !Names.isValid(name) {
             throw fail(SvctlError("bad client name \(Names.quoted(name)): \(Names.rule)", exitCode: 3))
         }
-        if clientNames.isEmpty, case .failure(let error) = FileSystem.list(layout.enabled) {
+        if clientNames.isEmpty {
             // Monitoring must not read "no client" as "all fine" when the tree is not there.
-            throw fail(SvctlError("cannot read the enabled directory \(layout.enabled): \(error) (--root or SVTREE_ROOT names it)",
-                                  exitCode: 3))
+            do {
+                _ = try FileSystem.list(layout.enabled)
+            } catch {
+                throw fail(SvctlError("cannot read the enabled directory \(layout.enabled): \(error) (--root or SVTREE_ROOT names it)",
+                                      exitCode: 3))
+            }
         }
         let names = clientNames.isEmpty ? layout.enabledClients : clientNames
         // Named clients are shown in full, with each service's ./check run for readiness.

@@ -40,7 +40,7 @@ struct TreeOptions: ParsableArguments {
 
 /// Prints `svctl: message` and exits with the error's code (1, or 3 for an unknown client).
 func fail(_ error: SvctlError) -> ExitCode {
-    _ = FileSystem.writeAll(2, Array("svctl: \(error.description)\n".utf8))
+    try? FileSystem.writeAll(2, Array("svctl: \(error.description)\n".utf8))
     return ExitCode(error.exitCode)
 }
 

@@ -111,7 +111,7 @@ import Testing
         var result: [String] = []
         for name in TreeLayout.entries(directory) {
             let path = directory + "/" + name
-            if case .success(let info) = FileSystem.info(path), info.kind == .directory {
+            if let info = try? FileSystem.info(path), info.kind == .directory {
                 result += files(path)
             } else {
                 result.append(path)

@@ -85,7 +85,7 @@ import Testing
             #expect(fd >= 0)
             var garbage: [UInt8] = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
             garbage.removeAll { "udoxtkpchaiq12".utf8.contains($0) }
-            _ = FileSystem.writeAll(fd, garbage)
+            try? FileSystem.writeAll(fd, garbage)
             close(fd)
         }
         #expect(tree.supervisedPid("dir/svc") == pid)

@@ -128,7 +128,7 @@ import Testing
         let fd = open(control, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
         try #require(fd >= 0)
         let harmless = (0...255).map(UInt8.init).filter { !"udoxtkpchaiq12".utf8.contains($0) }
-        _ = FileSystem.writeAll(fd, harmless)
+        try? FileSystem.writeAll(fd, harmless)
         var noise = [UInt8](repeating: 0, count: 1 << 20)
         for i in noise.indices { noise[i] = harmless[(i * 7919) % harmless.count] }
         var offset = 0

@@ -5,11 +5,11 @@ import Testing
 /// Restarts with backoff, stop timeouts, finish bounds and descriptors, on real processes.
 @Suite(.serialized) struct LifecycleTests {
     private func descriptorCount(_ pid: Int32) -> Int {
-        (try? FileSystem.list("/proc/\(pid)/fd").get())?.count ?? -1
+        (try? FileSystem.list("/proc/\(pid)/fd"))?.count ?? -1
     }
 
     private func descriptors(_ pid: Int32) -> [String] {
-        ((try? FileSystem.list("/proc/\(pid)/fd").get()) ?? []).compactMap { fd in
+        ((try? FileSystem.list("/proc/\(pid)/fd")) ?? []).compactMap { fd in
             FileSystem.readLink("/proc/\(pid)/fd/\(fd)").map { "\(fd) \($0)" }
         }.sorted()
     }
@@ -89,7 +89,7 @@ import Testing
         for round in 0..<20 {
             let old = tree.supervisedPid("defs/svc")
             let fd = open(tree.root + "/defs/svc/supervise/control", O_WRONLY | O_NONBLOCK)
-            _ = FileSystem.writeAll(fd, Array("k".utf8))
+            try? FileSystem.writeAll(fd, Array("k".utf8))
             close(fd)
             try tree.waitFor("restart \(round)") { tree.supervisedPid("defs/svc").map { $0 != old } ?? false }
         }

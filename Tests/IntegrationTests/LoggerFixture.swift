@@ -25,14 +25,14 @@ extension TreeFixture {
         close(inFDs[0])
         close(errFDs[1])
         guard rc == 0 else { return (-1, "cannot run \(program)") }
-        _ = FileSystem.writeAll(inFDs[1], input)
+        try? FileSystem.writeAll(inFDs[1], input)
         close(inFDs[1])
         return TreeFixture.collect(pid, output: errFDs[0])
     }
 
     /// A log directory's files in order (rotated ones by name, then current).
     func logFiles(_ relative: String) -> [String] {
-        let names = (try? FileSystem.list(root + "/" + relative).get()) ?? []
+        let names = (try? FileSystem.list(root + "/" + relative)) ?? []
         return names.filter { $0.hasPrefix("@") }.sorted() + (names.contains("current") ? ["current"] : [])
     }
 
@@ -47,7 +47,7 @@ extension TreeFixture {
     /// Every line of a log directory, oldest first.
     func logLines(_ relative: String) -> [String] {
         logFiles(relative).flatMap { name in
-            String(decoding: FileSystem.readBytes(root + "/" + relative + "/" + name, limit: 1 << 30) ?? [], as: UTF8.self)
+            String(decoding: (try? FileSystem.readBytes(root + "/" + relative + "/" + name, limit: 1 << 30)) ?? [], as: UTF8.self)
                 .lines()
         }
     }
@@ -66,7 +66,7 @@ extension TreeFixture {
 
         /// Writes `text` into the logger's stdin.
         func send(_ text: String) {
-            _ = FileSystem.writeAll(input, Array(text.utf8))
+            try? FileSystem.writeAll(input, Array(text.utf8))
         }
     }
 

@@ -21,7 +21,7 @@ import Testing
                                       "round \(round): \(tree.read("dir/numbers/log/supervise/stat")) \(tree.read("dir/numbers/log/supervise/svtree")) \(tree.read("svtree.err"))")
             // SIGKILL to the logger's group, through svtree's control FIFO so it restarts at once.
             let fd = open(tree.root + "/dir/numbers/log/supervise/control", O_WRONLY | O_NONBLOCK)
-            _ = FileSystem.writeAll(fd, Array("k".utf8))
+            try? FileSystem.writeAll(fd, Array("k".utf8))
             close(fd)
             try tree.waitFor("logger \(round + 1) restarted") {
                 tree.supervisedPid("dir/numbers/log").map { $0 != logger } ?? false
@@ -90,7 +90,7 @@ import Testing
         logger.send(String(repeating: "a line to keep\n", count: 2000))
         try tree.waitFor("the pause warning") { tree.read("svlog.err").contains("pausing") }
         func cpuTicks() -> Int {
-            let stat = String(decoding: FileSystem.readBytes("/proc/\(logger.pid)/stat") ?? [], as: UTF8.self)
+            let stat = String(decoding: (try? FileSystem.readBytes("/proc/\(logger.pid)/stat")) ?? [], as: UTF8.self)
             let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
             return fields.count > 13 ? (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0) : -1
         }

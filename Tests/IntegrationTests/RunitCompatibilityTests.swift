@@ -80,14 +80,14 @@ import Testing
         var (code, output) = sv(tree, "pause", "SVC")
         #expect(code == 0)
         try tree.waitFor("the service stopped") {
-            String(decoding: FileSystem.readBytes("/proc/\(pid)/status") ?? [], as: UTF8.self).contains("State:\tT")
+            String(decoding: (try? FileSystem.readBytes("/proc/\(pid)/status")) ?? [], as: UTF8.self).contains("State:\tT")
         }
         try tree.waitFor("paused in the status") { tree.read("dir/svc/supervise/stat") == "run, paused\n" }
         (code, output) = sv(tree, "status", "SVC")
         #expect(output.contains(", paused"))
         (code, _) = sv(tree, "cont", "SVC")
         try tree.waitFor("the service running again") {
-            !String(decoding: FileSystem.readBytes("/proc/\(pid)/status") ?? [], as: UTF8.self).contains("State:\tT")
+            !String(decoding: (try? FileSystem.readBytes("/proc/\(pid)/status")) ?? [], as: UTF8.self).contains("State:\tT")
                 && tree.read("dir/svc/supervise/stat") == "run\n"
         }
         (code, output) = sv(tree, "status", "SVC")

@@ -35,7 +35,7 @@ import Testing
     /// Writes a snapshot file in place, as rclone does.
     static func snapshot(_ tree: TreeFixture, _ n: Int) {
         let fd = open(tree.root + "/repo/snapshots/" + id(n), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        _ = FileSystem.writeAll(fd, Array("{\"n\": \(n)}".utf8))
+        try? FileSystem.writeAll(fd, Array("{\"n\": \(n)}".utf8))
         close(fd)
     }
 
@@ -107,9 +107,9 @@ import Testing
             close(fd)
         }
         kill(pid, SIGCONT)
-        func state() -> String { String(decoding: FileSystem.readBytes(tree.root + "/state", limit: 64 << 20) ?? [], as: UTF8.self) }
+        func state() -> String { String(decoding: (try? FileSystem.readBytes(tree.root + "/state", limit: 64 << 20)) ?? [], as: UTF8.self) }
         try tree.waitFor("every snapshot", seconds: 60) { state().components("delivered ") >= count }
-        let log = String(decoding: FileSystem.readBytes(tree.root + "/delivered.log", limit: 64 << 20) ?? [], as: UTF8.self)
+        let log = String(decoding: (try? FileSystem.readBytes(tree.root + "/delivered.log", limit: 64 << 20)) ?? [], as: UTF8.self)
         #expect(tree.read("snapwatch.err").contains("inotify queue overflowed"), "no overflow happened")
         #expect(Set(log.lines().flatMap { $0.split(separator: "|")[0].split(separator: " ") }).count == count)
     }

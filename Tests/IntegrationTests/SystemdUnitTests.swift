@@ -11,7 +11,7 @@ import Testing
         // PREFIX/bin/svtree as make install would place it.
         tree.makeDirectories(tree.root + "/prefix/bin")
         Glibc.symlink(TreeFixture.svtreeBinary, tree.root + "/prefix/bin/svtree")
-        let template = String(decoding: FileSystem.readBytes(Self.source + "/systemd/svtree.service.in") ?? [], as: UTF8.self)
+        let template = String(decoding: (try? FileSystem.readBytes(Self.source + "/systemd/svtree.service.in")) ?? [], as: UTF8.self)
         #expect(!template.isEmpty)
         var unit = ""
         var rest = Substring(template)
@@ -36,7 +36,7 @@ import Testing
         let (code, output) = tree.run("/usr/bin/systemd-sysusers",
                                       ["--dry-run", "--root=" + tree.root, Self.source + "/systemd/sysusers.d-svtree.conf"])
         #expect(code == 0 && output.contains("Creating user 'svtree'"), "\(output)")
-        let tmpfiles = String(decoding: FileSystem.readBytes(Self.source + "/systemd/tmpfiles.d-svtree.conf") ?? [], as: UTF8.self)
+        let tmpfiles = String(decoding: (try? FileSystem.readBytes(Self.source + "/systemd/tmpfiles.d-svtree.conf")) ?? [], as: UTF8.self)
         for path in ["/srv/svtree/enabled", "/srv/svtree/clients"] { #expect(tmpfiles.contains(path)) }
     }
 }

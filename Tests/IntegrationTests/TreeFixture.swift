@@ -44,14 +44,14 @@ final class TreeFixture {
     func write(_ relative: String, _ text: String, executable: Bool = false) {
         let path = root + "/" + relative
         makeDirectories(FileSystem.parentDirectory(path))
-        _ = FileSystem.writeAtomically(path, Array(text.utf8), mode: executable ? 0o755 : 0o644)
+        try? FileSystem.writeAtomically(path, Array(text.utf8), mode: executable ? 0o755 : 0o644)
     }
 
     func makeDirectories(_ path: String) {
         var current = ""
         for part in path.split(separator: "/") {
             current += "/" + part
-            _ = FileSystem.makeDirectory(current)
+            try? FileSystem.makeDirectory(current)
         }
     }
 
@@ -68,7 +68,7 @@ final class TreeFixture {
     }
 
     func read(_ relative: String) -> String {
-        String(decoding: FileSystem.readBytes(root + "/" + relative) ?? [], as: UTF8.self)
+        String(decoding: (try? FileSystem.readBytes(root + "/" + relative)) ?? [], as: UTF8.self)
     }
 
     func symlink(_ target: String, _ relative: String) {
@@ -175,7 +175,7 @@ final class TreeFixture {
     }
 
     func commandLine(_ pid: Int32) -> String {
-        let bytes = FileSystem.readBytes("/proc/\(pid)/cmdline") ?? []
+        let bytes = (try? FileSystem.readBytes("/proc/\(pid)/cmdline")) ?? []
         return String(decoding: bytes.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
             .trimmingCharacters()
     }
@@ -187,7 +187,7 @@ final class TreeFixture {
 
     /// The service's state and pid from `supervise/status`, the one file that holds both at once.
     func status(_ service: String) -> StatusFormat.Snapshot? {
-        StatusFormat.parseStatus(FileSystem.readBytes(root + "/" + service + "/supervise/status") ?? [])
+        StatusFormat.parseStatus((try? FileSystem.readBytes(root + "/" + service + "/supervise/status")) ?? [])
     }
 
     /// The pid of a service in state run, if it names a living process.

@@ -25,10 +25,10 @@ import Testing
         let portable = output.replacingAll(Self.fixtures, with: "$TREE")
         let path = Self.golden + "/" + file
         if Spawner.environmentValue("SVCTL_UPDATE_GOLDEN") == "1" {
-            _ = FileSystem.makeDirectory(Self.golden)
-            _ = FileSystem.writeAtomically(path, Array(portable.utf8))
+            try? FileSystem.makeDirectory(Self.golden)
+            try? FileSystem.writeAtomically(path, Array(portable.utf8))
         }
-        let expected = String(decoding: FileSystem.readBytes(path) ?? [], as: UTF8.self)
+        let expected = String(decoding: (try? FileSystem.readBytes(path)) ?? [], as: UTF8.self)
         #expect(portable == expected, "golden \(file) differs; output was:\n\(portable)")
     }
 
