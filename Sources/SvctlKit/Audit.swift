@@ -16,7 +16,7 @@ public struct Audit {
 
     /// "1/30", "0.5" or "1" as a number of parts (30, 2, 1).
     public static func parts(fromFraction text: String) throws(SvctlError) -> Int {
-        let bad = SvctlError("bad fraction \(Names.quoted(text)): write 1/30, 0.1 or 1")
+        let bad = SvctlError.failed("bad fraction \(Names.quoted(text)): write 1/30, 0.1 or 1")
         if let slash = text.firstIndex(of: "/") {
             guard Int(text[..<slash]) == 1, let parts = Int(text[text.index(after: slash)...]), parts >= 1 else { throw bad }
             return parts
@@ -40,7 +40,7 @@ public struct Audit {
         var result = Result(lines: [], mismatches: 0, checked: 0, total: 0)
         for root in roots {
             guard FileSystem.exists(root + "/config") else {
-                throw SvctlError("\(root) is not a restic repository (no config file)")
+                throw SvctlError.failed("\(root) is not a restic repository (no config file)")
             }
             var files: [String] = []
             for folder in ["data", "index", "snapshots", "keys"] { Self.collect(root + "/" + folder, into: &files) }

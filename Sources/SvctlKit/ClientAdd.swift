@@ -39,10 +39,10 @@ public enum ClientPorts {
     public static func choose(_ requested: Int?, layout: TreeLayout, address: String) throws(SvctlError) -> Int {
         let used = used(layout)
         if let port = requested {
-            guard port > 0 && port < 65536 else { throw SvctlError("bad port \(port): 1 to 65535") }
-            if let owner = used[port] { throw SvctlError("port \(port) is already used by client \(owner)") }
+            guard port > 0 && port < 65536 else { throw SvctlError.failed("bad port \(port): 1 to 65535") }
+            if let owner = used[port] { throw SvctlError.failed("port \(port) is already used by client \(owner)") }
             guard isFree(port, address: address) else {
-                throw SvctlError("port \(port) is busy on \(address): another program listens there")
+                throw SvctlError.failed("port \(port) is busy on \(address): another program listens there")
             }
             return port
         }
@@ -51,7 +51,7 @@ public enum ClientPorts {
             if used[port] == nil && isFree(port, address: address) { return port }
             port += 1
         }
-        throw SvctlError("no free port from \(firstPort) on \(address)")
+        throw SvctlError.failed("no free port from \(firstPort) on \(address)")
     }
 }
 
@@ -79,17 +79,17 @@ public struct ClientAdd: Sendable {
     public func add(_ name: String, port requested: Int?) throws(SvctlError) -> [String] {
         try Names.check(name)
         guard Self.storageTemplates.contains(storage) else {
-            throw SvctlError("unknown template \(Names.quoted(storage)): one of \(Self.storageTemplates.joined(separator: ", "))")
+            throw SvctlError.failed("unknown template \(Names.quoted(storage)): one of \(Self.storageTemplates.joined(separator: ", "))")
         }
         let definition = layout.definition(name)
         if (try? FileSystem.info(definition, followLinks: false)) != nil {
-            throw SvctlError("client \(name) already exists: \(definition)")
+            throw SvctlError.failed("client \(name) already exists: \(definition)")
         }
         for part in ["client", "storage-" + storage, "snapwatch"] where !FileSystem.exists(templates + "/" + part) {
-            throw SvctlError("template \(templates)/\(part) missing (--templates or SVTREE_TEMPLATES names the directory)")
+            throw SvctlError.failed("template \(templates)/\(part) missing (--templates or SVTREE_TEMPLATES names the directory)")
         }
         guard let info = try? FileSystem.info(layout.clients), info.kind == .directory else {
-            throw SvctlError("clients directory \(layout.clients) does not exist (--clients or SVTREE_CLIENTS names it)")
+            throw SvctlError.failed("clients directory \(layout.clients) does not exist (--clients or SVTREE_CLIENTS names it)")
         }
         let port = try ClientPorts.choose(requested, layout: layout, address: address)
         let password = try Secrets.password()
@@ -119,7 +119,7 @@ public struct ClientAdd: Sendable {
                 if let (dataUser, _) = DirectoryTree.owner(layout.data), dataUser == 0 { lchown(layout.data, user, group) }
             }
             guard rename(building, definition) == 0 else {
-                throw SvctlError("cannot rename \(building) to \(definition): \(FileSystem.lastErrno)")
+                throw SvctlError.failed("cannot rename \(building) to \(definition): \(FileSystem.lastErrno)")
             }
         } catch {
             try? DirectoryTree.remove(building)
@@ -148,18 +148,18 @@ public struct ClientAdd: Sendable {
         let file = storageDirectory + "/htpasswd"
         // htpasswd reads the password from stdin (-i): it never appears in an argument list.
         let status = try Subprocess.run(["htpasswd", "-B", "-i", "-c", file, name], input: password + "\n")
-        guard status == 0 else { throw SvctlError("htpasswd failed for \(file) (wait status \(status))") }
-        guard chmod(file, 0o600) == 0 else { throw SvctlError("cannot chmod \(file): \(FileSystem.lastErrno)") }
+        guard status == 0 else { throw SvctlError.failed("htpasswd failed for \(file) (wait status \(status))") }
+        guard chmod(file, 0o600) == 0 else { throw SvctlError.failed("cannot chmod \(file): \(FileSystem.lastErrno)") }
     }
 
     func write(_ path: String, _ text: String, mode: mode_t) throws(SvctlError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw SvctlError("cannot create \(path): \(FileSystem.lastErrno)") }
+        guard fd >= 0 else { throw SvctlError.failed("cannot create \(path): \(FileSystem.lastErrno)") }
         defer { close(fd) }
         do {
             try FileSystem.writeAll(fd, Array(text.utf8))
         } catch {
-            throw SvctlError("cannot write \(path): \(error)")
+            throw SvctlError.failed("cannot write \(path): \(error)")
         }
     }
 }
@@ -173,7 +173,7 @@ public enum Secrets {
         var result: [UInt8] = []
         while result.count < length {
             guard let bytes = try? FileSystem.readBytes("/dev/urandom", limit: 64), bytes.count >= 64 else {
-                throw SvctlError("cannot read /dev/urandom: \(FileSystem.lastErrno)")
+                throw SvctlError.failed("cannot read /dev/urandom: \(FileSystem.lastErrno)")
             }
             // 62 letters: drop bytes >= 248 so every letter is equally likely.
             for byte in bytes where byte < 248 && result.count < length { result.append(alphabet[Int(byte) % 62]) }

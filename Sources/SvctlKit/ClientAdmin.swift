@@ -12,7 +12,7 @@ public struct ClientAdmin: Sendable {
         try Names.check(name)
         let definition = layout.definition(name)
         guard let info = try? FileSystem.info(definition), info.kind == .directory else {
-            throw SvctlError("no such client: \(name) (no directory \(definition); svctl add \(name) makes one)", exitCode: 3)
+            throw .noSuchClient(name, hint: "no directory \(definition); svctl add \(name) makes one")
         }
         return definition
     }
@@ -21,21 +21,21 @@ public struct ClientAdmin: Sendable {
     public func enable(_ name: String) throws(SvctlError) -> String {
         let definition = try requireDefinition(name)
         guard FileSystem.isExecutableFile(definition + "/run") else {
-            throw SvctlError("client \(name) cannot run: \(definition)/run is missing or not executable")
+            throw SvctlError.failed("client \(name) cannot run: \(definition)/run is missing or not executable")
         }
         guard let info = try? FileSystem.info(layout.enabled), info.kind == .directory else {
-            throw SvctlError("enabled directory \(layout.enabled) does not exist (--root or SVTREE_ROOT names it)")
+            throw SvctlError.failed("enabled directory \(layout.enabled) does not exist (--root or SVTREE_ROOT names it)")
         }
         let entry = layout.enabledEntry(name)
         let target = FileSystem.realPath(definition) ?? definition
         if layout.isEnabled(name) {
             guard FileSystem.realPath(entry) == target else {
-                throw SvctlError("\(entry) exists and is not a link to \(target): remove it first")
+                throw SvctlError.failed("\(entry) exists and is not a link to \(target): remove it first")
             }
             return "\(name) is already enabled"
         }
         guard symlink(target, entry) == 0 else {
-            throw SvctlError("cannot create \(entry): \(FileSystem.lastErrno)")
+            throw SvctlError.failed("cannot create \(entry): \(FileSystem.lastErrno)")
         }
         return "enabled \(name): \(entry) -> \(target)"
     }
@@ -46,13 +46,13 @@ public struct ClientAdmin: Sendable {
         let entry = layout.enabledEntry(name)
         guard let info = try? FileSystem.info(entry, followLinks: false) else {
             if FileSystem.exists(layout.definition(name)) { return ("\(name) is not enabled", []) }
-            throw SvctlError("no such client: \(name)", exitCode: 3)
+            throw .noSuchClient(name)
         }
         guard info.kind == .symlink else {
-            throw SvctlError("\(entry) is a \(info.kind == .directory ? "directory" : "file"), not a symlink: svctl leaves it alone")
+            throw SvctlError.failed("\(entry) is a \(info.kind == .directory ? "directory" : "file"), not a symlink: svctl leaves it alone")
         }
         let watched = Self.superviseDirectories(ofClient: FileSystem.realPath(entry) ?? entry)
-        guard unlink(entry) == 0 else { throw SvctlError("cannot remove \(entry): \(FileSystem.lastErrno)") }
+        guard unlink(entry) == 0 else { throw SvctlError.failed("cannot remove \(entry): \(FileSystem.lastErrno)") }
         return ("disabled \(name)", watched)
     }
 
@@ -69,13 +69,12 @@ public struct ClientAdmin: Sendable {
 
     /// Waits until no supervisor holds any of the directories and their last pids are gone.
     public static func waitGone(_ directories: [String], seconds: Double) throws(SvctlError) {
-        let deadline = EventLoop.now + Int64(seconds * 1e9)
-        while let busy = directories.first(where: isBusy) {
-            if EventLoop.now > deadline {
-                throw SvctlError("timed out after \(Int(seconds)) s: \(busy) is still supervised or running")
-            }
-            usleep(10_000)
+        var busy: String?
+        let gone = Poll.until(seconds: seconds) {
+            busy = directories.first(where: isBusy)
+            return busy == nil
         }
+        if !gone { throw .failed("timed out after \(Int(seconds)) s: \(busy ?? "?") is still supervised or running") }
     }
 
     static func isBusy(_ directory: String) -> Bool {
@@ -115,10 +114,10 @@ public struct ClientAdmin: Sendable {
         try layout.requireInside(definition, label: name)
         let real = FileSystem.realPath(definition) ?? definition
         for entry in layout.enabledClients where FileSystem.realPath(layout.enabledEntry(entry)) == real {
-            throw SvctlError("client \(name) is enabled (\(layout.enabledEntry(entry))): svctl disable \(name) first")
+            throw SvctlError.failed("client \(name) is enabled (\(layout.enabledEntry(entry))): svctl disable \(name) first")
         }
         if let busy = Self.superviseDirectories(ofClient: definition).first(where: Self.isBusy) {
-            throw SvctlError("client \(name) is still running (\(busy)): wait for it to stop")
+            throw SvctlError.failed("client \(name) is still running (\(busy)): wait for it to stop")
         }
         try DirectoryTree.remove(definition)
         var lines = ["removed \(name): \(definition)"]

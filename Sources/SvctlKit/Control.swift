@@ -77,15 +77,15 @@ public enum Control {
         guard fd >= 0 else {
             let error = FileSystem.lastErrno
             if error == .noSuchAddressOrDevice || error == .noSuchFileOrDirectory {
-                throw SvctlError("\(label): no supervisor running (\(path))")
+                throw SvctlError.failed("\(label): no supervisor running (\(path))")
             }
-            throw SvctlError("\(label): cannot open \(path): \(error)")
+            throw SvctlError.failed("\(label): cannot open \(path): \(error)")
         }
         defer { close(fd) }
         do {
             try FileSystem.writeAll(fd, command.letters.map(\.rawValue))
         } catch {
-            throw SvctlError("\(label): cannot write to \(path): \(error)")
+            throw SvctlError.failed("\(label): cannot write to \(path): \(error)")
         }
     }
 
@@ -99,22 +99,18 @@ public enum Control {
             try send(command, to: target.path, label: target.label)
         }
         guard let waitSeconds else { return targets.map { "\($0.label): \(command.rawValue) sent" } }
-        let deadline = EventLoop.now + Int64(waitSeconds * 1e9)
         var pending = targets
-        while true {
+        let done = Poll.until(seconds: waitSeconds) {
             pending.removeAll { target in
                 command.isDone(before: before[target.path] ?? nil,
                                now: ServiceProbe.read(name: target.label, path: target.path))
             }
-            if pending.isEmpty { break }
-            if EventLoop.now > deadline {
-                let target = pending[0]
-                let probe = ServiceProbe.read(name: target.label, path: target.path)
-                throw SvctlError("\(target.label): timed out after \(format(waitSeconds)) s waiting for \(command.goal)"
-                    + " (now \(StatusView.long(probe, now: EventLoop.wallNow)))")
-            }
-            // A command-line wait, not a daemon: svtree rewrites status within a loop turn.
-            usleep(10_000)
+            return pending.isEmpty
+        }
+        if !done, let target = pending.first {
+            let probe = ServiceProbe.read(name: target.label, path: target.path)
+            throw .failed("\(target.label): timed out after \(format(waitSeconds)) s waiting for \(command.goal)"
+                + " (now \(StatusView.long(probe, now: EventLoop.wallNow)))")
         }
         return targets.map { target in
             let probe = ServiceProbe.read(name: target.label, path: target.path)

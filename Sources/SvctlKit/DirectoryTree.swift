@@ -8,16 +8,16 @@ enum DirectoryTree {
     /// `values` in regular files; modes are kept, symlinks copied as symlinks.
     static func copy(_ source: String, to destination: String, values: [String: String]) throws(SvctlError) {
         guard let info = try? FileSystem.info(source, followLinks: false) else {
-            throw SvctlError("cannot read template \(source): \(FileSystem.lastErrno)")
+            throw SvctlError.failed("cannot read template \(source): \(FileSystem.lastErrno)")
         }
         let mode = mode_t(info.mode & 0o7777)
         switch info.kind {
         case .directory:
             guard mkdir(destination, mode | 0o700) == 0 else {
-                throw SvctlError("cannot create \(destination): \(FileSystem.lastErrno)")
+                throw SvctlError.failed("cannot create \(destination): \(FileSystem.lastErrno)")
             }
             guard let names = try? FileSystem.list(source) else {
-                throw SvctlError("cannot list template \(source): \(FileSystem.lastErrno)")
+                throw SvctlError.failed("cannot list template \(source): \(FileSystem.lastErrno)")
             }
             for name in names.sorted() where name != "supervise" {
                 try copy(source + "/" + name, to: destination + "/" + name, values: values)
@@ -25,17 +25,17 @@ enum DirectoryTree {
             chmod(destination, mode)
         case .symlink:
             guard let target = FileSystem.readLink(source), symlink(target, destination) == 0 else {
-                throw SvctlError("cannot copy symlink \(source): \(FileSystem.lastErrno)")
+                throw SvctlError.failed("cannot copy symlink \(source): \(FileSystem.lastErrno)")
             }
         case .file:
             guard let bytes = try? FileSystem.readBytes(source, limit: 1 << 24) else {
-                throw SvctlError("cannot read template \(source): \(FileSystem.lastErrno)")
+                throw SvctlError.failed("cannot read template \(source): \(FileSystem.lastErrno)")
             }
             let text = substitute(String(decoding: bytes, as: UTF8.self), values)
             do {
                 try FileSystem.writeAtomically(destination, Array(text.utf8), mode: mode)
             } catch {
-                throw SvctlError("cannot write \(destination): \(error)")
+                throw SvctlError.failed("cannot write \(destination): \(error)")
             }
             chmod(destination, mode)
         case .fifo, .other:
@@ -56,12 +56,12 @@ enum DirectoryTree {
         guard let info = try? FileSystem.info(path, followLinks: false) else { return }
         if info.kind == .directory {
             guard let names = try? FileSystem.list(path) else {
-                throw SvctlError("cannot list \(path): \(FileSystem.lastErrno)")
+                throw SvctlError.failed("cannot list \(path): \(FileSystem.lastErrno)")
             }
             for name in names { try remove(path + "/" + name) }
-            guard rmdir(path) == 0 else { throw SvctlError("cannot remove \(path): \(FileSystem.lastErrno)") }
+            guard rmdir(path) == 0 else { throw SvctlError.failed("cannot remove \(path): \(FileSystem.lastErrno)") }
         } else {
-            guard unlink(path) == 0 else { throw SvctlError("cannot remove \(path): \(FileSystem.lastErrno)") }
+            guard unlink(path) == 0 else { throw SvctlError.failed("cannot remove \(path): \(FileSystem.lastErrno)") }
         }
     }
 

@@ -1,3 +1,5 @@
+import Glibc
+import SvBase
 import SvSystem
 
 /// Client and service names: `[A-Za-z0-9][A-Za-z0-9._-]*`, at most 64 characters, so that a
@@ -14,7 +16,7 @@ public enum Names {
 
     /// Throws the rule, naming the refused text (control characters shown escaped).
     public static func check(_ name: String, as what: String = "client") throws(SvctlError) {
-        guard isValid(name) else { throw SvctlError("bad \(what) name \(quoted(name)): \(rule)") }
+        guard isValid(name) else { throw SvctlError.failed("bad \(what) name \(quoted(name)): \(rule)") }
     }
 
     /// `CLIENT` or `CLIENT/SERVICE`, both checked.
@@ -37,14 +39,41 @@ public enum Names {
     }
 }
 
-/// A one-line error for the person at the terminal; svctl prints it and exits non-zero.
-public struct SvctlError: Error, CustomStringConvertible, Equatable {
-    public var description: String
-    /// The exit code: 1 for a failed action, 3 for "unknown" (no such client) as monitoring expects.
-    public var exitCode: Int32
+/// svctl's one kind of error: a line for the person at the terminal and its exit code. Every
+/// subcommand throws it; the command line prints it and exits.
+public enum SvctlError: Error, CustomStringConvertible, Equatable {
+    /// The action failed: exit 1.
+    case failed(String)
+    /// What was asked about cannot be judged (no tree, a bad name): exit 3, monitoring's "unknown".
+    case unknown(String)
+    /// exit 3, as monitoring expects of an unknown client; `hint` says how to make one.
+    case noSuchClient(String, hint: String? = nil)
+    case noSuchService(client: String, service: String)
 
-    public init(_ description: String, exitCode: Int32 = 1) {
-        self.description = description
-        self.exitCode = exitCode
+    public var description: String {
+        switch self {
+        case .failed(let message), .unknown(let message): return message
+        case .noSuchClient(let name, let hint): return "no such client: \(name)" + (hint.map { " (\($0))" } ?? "")
+        case .noSuchService(let client, let service): return "no such service: \(client)/\(service)"
+        }
+    }
+
+    public var exitCode: Int32 {
+        if case .failed = self { return 1 }
+        return 3
+    }
+}
+
+/// svctl's one way to wait for a condition: checked now and every `interval`, for at most
+/// `seconds`. A command-line wait, not a daemon's: svtree rewrites status within a loop turn.
+public enum Poll {
+    /// True once `condition` holds, false when `seconds` ran out first.
+    public static func until(seconds: Double, interval: useconds_t = 10_000, _ condition: () -> Bool) -> Bool {
+        let deadline = EventLoop.now + Int64(seconds * Double(nanosPerSecond))
+        while !condition() {
+            if EventLoop.now > deadline { return false }
+            usleep(interval)
+        }
+        return true
     }
 }

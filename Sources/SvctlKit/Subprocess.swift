@@ -9,10 +9,10 @@ enum Subprocess {
     /// returns the wait status.
     static func run(_ arguments: [String], input: String, directory: String = ".") throws(SvctlError) -> Int32 {
         guard let program = Spawner.findProgram(arguments[0]) else {
-            throw SvctlError("\(arguments[0]) not found on PATH")
+            throw SvctlError.failed("\(arguments[0]) not found on PATH")
         }
         var fds: [Int32] = [-1, -1]
-        guard sv_pipe_cloexec(&fds) == 0 else { throw SvctlError("pipe: \(FileSystem.lastErrno)") }
+        guard sv_pipe_cloexec(&fds) == 0 else { throw SvctlError.failed("pipe: \(FileSystem.lastErrno)") }
         let environment = Spawner.environment(setting: "LC_ALL", to: "C")
         let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
         let spawned = Spawner.spawn(program, arguments: arguments, environment: environment, directory: directory,
@@ -39,9 +39,9 @@ enum Subprocess {
 
     /// Runs a program (stdin /dev/null) and returns its wait status and its whole stdout.
     static func capture(_ arguments: [String]) throws(SvctlError) -> (Int32, [UInt8]) {
-        guard let program = Spawner.findProgram(arguments[0]) else { throw SvctlError("\(arguments[0]) not found on PATH") }
+        guard let program = Spawner.findProgram(arguments[0]) else { throw SvctlError.failed("\(arguments[0]) not found on PATH") }
         var fds: [Int32] = [-1, -1]
-        guard sv_pipe_cloexec(&fds) == 0 else { throw SvctlError("pipe: \(FileSystem.lastErrno)") }
+        guard sv_pipe_cloexec(&fds) == 0 else { throw SvctlError.failed("pipe: \(FileSystem.lastErrno)") }
         let spawned = Spawner.spawn(program, arguments: arguments, environment: Spawner.environment(setting: "LC_ALL", to: "C"),
                                     directory: ".", stdin: .devNull, stdout: .descriptor(fds[1]))
         close(fds[1])
@@ -62,7 +62,7 @@ enum Subprocess {
     private static func started(_ spawned: Result<Int32, Errno>, _ program: String) throws(SvctlError) -> Int32 {
         switch spawned {
         case .success(let pid): return pid
-        case .failure(let error): throw SvctlError("cannot start \(program): \(error)")
+        case .failure(let error): throw SvctlError.failed("cannot start \(program): \(error)")
         }
     }
 }

@@ -51,13 +51,20 @@ public struct TreeLayout: Sendable {
         return nil
     }
 
+    /// The client's directory (as `clientDirectory`), or the error every subcommand gives for it.
+    public func requireClient(_ name: String) throws(SvctlError) -> String {
+        try Names.check(name)
+        guard let directory = clientDirectory(name) else { throw .noSuchClient(name) }
+        return directory
+    }
+
     /// Refuses a path that resolves outside `enabled/` and `clients/` (a symlink to elsewhere):
     /// svctl writes control letters and deletes files only inside the tree.
     public func requireInside(_ path: String, label: String) throws(SvctlError) {
         let resolved = FileSystem.realPath(path) ?? path
         let roots = [enabled, clients].map { FileSystem.realPath($0) ?? $0 }
         guard roots.contains(where: { resolved.hasPrefix($0 + "/") }) else {
-            throw SvctlError("\(label) resolves to \(resolved), outside the tree (\(enabled), \(clients)): svctl does not act on it")
+            throw SvctlError.failed("\(label) resolves to \(resolved), outside the tree (\(enabled), \(clients)): svctl does not act on it")
         }
     }
 
@@ -83,5 +90,30 @@ public struct TreeLayout: Sendable {
             }
             return false
         }
+    }
+}
+
+/// The tree options svctl also takes before the subcommand (`svctl --root DIR status`, as
+/// `sv -w 7 status` and `systemctl --user status` put theirs): moved behind the subcommand's
+/// name, where each subcommand reads them.
+public enum GlobalOptions {
+    public static let names = ["--root", "--clients", "--data"]
+
+    public static func hoisted(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first {
+            if names.contains(first), rest.count >= 2 {
+                leading += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else if names.contains(where: { first.hasPrefix($0 + "=") }) {
+                leading.append(first)
+                rest = rest.dropFirst()
+            } else {
+                break
+            }
+        }
+        guard !leading.isEmpty, let command = rest.first else { return arguments }
+        return [command] + leading + Array(rest.dropFirst())
     }
 }

@@ -3,7 +3,7 @@ import Glibc
 import SvSystem
 import SvctlKit
 
-struct Enable: ParsableCommand {
+struct Enable: SvctlCommand {
     static let configuration = CommandConfiguration(
         abstract: "Enable a client: the symlink enabled/CLIENT -> clients/CLIENT.")
 
@@ -16,38 +16,36 @@ struct Enable: ParsableCommand {
               completion: .custom { _, _, _ in TreeLayout().definedClients })
     var client: String
 
-    func run() throws {
-        do throws(SvctlError) {
-            print(try ClientAdmin(layout: tree.layout).enable(client))
-            guard let wait else { return }
-            let deadline = EventLoop.now + Int64(wait * 1e9)
-            var report = ClientReport.read(client, layout: tree.layout, now: EventLoop.wallNow)
-            // A service found ready is not looked at again (a check is a process) while the others catch up.
-            var checked = Set<String>()
-            func ready(_ report: ClientReport) -> Bool {
-                guard report.health != .critical && report.health != .unknown else { return false }
-                for service in report.services where !checked.contains(service.path) {
-                    guard Control.isReady(service) else { return false }
-                    checked.insert(service.path)
-                }
-                return true
+    func execute() throws(SvctlError) -> Int32 {
+        print(try ClientAdmin(layout: tree.layout).enable(client))
+        guard let wait else { return 0 }
+        var report: ClientReport?
+        // A service found ready is not looked at again (a check is a process) while the others catch up.
+        var checked = Set<String>()
+        func ready(_ report: ClientReport) -> Bool {
+            guard report.health != .critical && report.health != .unknown else { return false }
+            for service in report.services where !checked.contains(service.path) {
+                guard Control.isReady(service) else { return false }
+                checked.insert(service.path)
             }
-            while !ready(report) {
-                if EventLoop.now > deadline {
-                    throw SvctlError("timed out after \(Int(wait)) s: "
-                        + (report.problems.isEmpty ? "a service is not ready yet" : report.problems.joined(separator: "; ")))
-                }
-                usleep(10_000)
-                report = ClientReport.read(client, layout: tree.layout, now: EventLoop.wallNow)
-            }
-            print(StatusView.summaryLines([report], now: EventLoop.wallNow), terminator: "")
-        } catch {
-            throw fail(error)
+            return true
         }
+        let allReady = Poll.until(seconds: wait) {
+            let now = ClientReport.read(client, layout: tree.layout, now: EventLoop.wallNow)
+            report = now
+            return ready(now)
+        }
+        let problems = report?.problems ?? []
+        if !allReady {
+            throw SvctlError.failed("timed out after \(Int(wait)) s: "
+                + (problems.isEmpty ? "a service is not ready yet" : problems.joined(separator: "; ")))
+        }
+        print(StatusView.summaryLines(report.map { [$0] } ?? [], now: EventLoop.wallNow), terminator: "")
+        return 0
     }
 }
 
-struct Disable: ParsableCommand {
+struct Disable: SvctlCommand {
     static let configuration = CommandConfiguration(
         abstract: "Disable a client: remove enabled/CLIENT; the tree stops everything of it.")
 
@@ -63,22 +61,19 @@ struct Disable: ParsableCommand {
               completion: .custom { _, _, _ in TreeLayout().enabledClients })
     var client: String
 
-    func run() throws {
-        do throws(SvctlError) {
-            let start = EventLoop.now
-            let (message, watched) = try ClientAdmin(layout: tree.layout).disable(client)
-            print(message)
-            if wait && !watched.isEmpty {
-                try ClientAdmin.waitGone(watched, seconds: timeout)
-                print("\(client): every process gone after \((EventLoop.now - start) / 1_000_000) ms")
-            }
-        } catch {
-            throw fail(error)
+    func execute() throws(SvctlError) -> Int32 {
+        let start = EventLoop.now
+        let (message, watched) = try ClientAdmin(layout: tree.layout).disable(client)
+        print(message)
+        if wait && !watched.isEmpty {
+            try ClientAdmin.waitGone(watched, seconds: timeout)
+            print("\(client): every process gone after \((EventLoop.now - start) / 1_000_000) ms")
         }
+        return 0
     }
 }
 
-struct Add: ParsableCommand {
+struct Add: SvctlCommand {
     static let configuration = CommandConfiguration(
         abstract: "Add a client from the templates: storage server, snapwatch, loggers, credentials.",
         discussion: """
@@ -108,24 +103,21 @@ struct Add: ParsableCommand {
     @Argument(help: ArgumentHelp("The new client's name.", valueName: "client"))
     var client: String
 
-    func run() throws {
-        do throws(SvctlError) {
-            let directory: String
-            if let named = templates ?? TreeLayout.environmentValue("SVTREE_TEMPLATES") {
-                directory = named
-            } else {
-                directory = try TemplateLocation.find()
-            }
-            let add = ClientAdd(layout: tree.layout, templates: directory, storage: template, address: address,
-                                replicas: replicas)
-            printLines(try add.add(client, port: port))
-        } catch {
-            throw fail(error)
+    func execute() throws(SvctlError) -> Int32 {
+        let directory: String
+        if let named = templates ?? TreeLayout.environmentValue("SVTREE_TEMPLATES") {
+            directory = named
+        } else {
+            directory = try TemplateLocation.find()
         }
+        let add = ClientAdd(layout: tree.layout, templates: directory, storage: template, address: address,
+                            replicas: replicas)
+        printLines(try add.add(client, port: port))
+        return 0
     }
 }
 
-struct Remove: ParsableCommand {
+struct Remove: SvctlCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delete a disabled client's definition; its repository stays unless --purge.")
 
@@ -138,12 +130,9 @@ struct Remove: ParsableCommand {
               completion: .custom { _, _, _ in TreeLayout().definedClients })
     var client: String
 
-    func run() throws {
-        do throws(SvctlError) {
-            printLines(try ClientAdmin(layout: tree.layout).remove(client, purge: purge))
-        } catch {
-            throw fail(error)
-        }
+    func execute() throws(SvctlError) -> Int32 {
+        printLines(try ClientAdmin(layout: tree.layout).remove(client, purge: purge))
+        return 0
     }
 }
 
@@ -159,11 +148,11 @@ enum TemplateLocation {
         for _ in 0..<3 { up = FileSystem.parentDirectory(up) }
         candidates.append(up + "/service-templates")
         if let found = candidates.first(where: { FileSystem.exists($0 + "/client") }) { return found }
-        throw SvctlError("no templates found (tried \(candidates.joined(separator: ", "))): use --templates or SVTREE_TEMPLATES")
+        throw SvctlError.failed("no templates found (tried \(candidates.joined(separator: ", "))): use --templates or SVTREE_TEMPLATES")
     }
 }
 
-struct Audit: ParsableCommand {
+struct Audit: SvctlCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that a client's repository files still hash to their names; exit 2 on any mismatch.",
         discussion: """
@@ -182,24 +171,15 @@ struct Audit: ParsableCommand {
               completion: .custom { _, _, _ in TreeLayout().definedClients })
     var client: String
 
-    func run() throws {
-        var mismatches = 0
-        do throws(SvctlError) {
-            try Names.check(client)
-            let parts = try SvctlKit.Audit.parts(fromFraction: fraction)
-            let layout = tree.layout
-            guard let directory = layout.clientDirectory(client) else {
-                throw SvctlError("no such client: \(client)", exitCode: 3)
-            }
-            try layout.requireInside(directory, label: client)
-            let audit = SvctlKit.Audit(parts: parts, positionFile: directory + "/audit-position")
-            let result = try audit.run(client: client, roots: [layout.repository(client)]
-                + SvctlKit.Audit.localReplicas(clientDirectory: directory))
-            printLines(result.lines)
-            mismatches = result.mismatches
-        } catch {
-            throw fail(error)
-        }
-        if mismatches > 0 { throw ExitCode(2) }
+    func execute() throws(SvctlError) -> Int32 {
+        let parts = try SvctlKit.Audit.parts(fromFraction: fraction)
+        let layout = tree.layout
+        let directory = try layout.requireClient(client)
+        try layout.requireInside(directory, label: client)
+        let audit = SvctlKit.Audit(parts: parts, positionFile: directory + "/audit-position")
+        let result = try audit.run(client: client, roots: [layout.repository(client)]
+            + SvctlKit.Audit.localReplicas(clientDirectory: directory))
+        printLines(result.lines)
+        return result.mismatches > 0 ? 2 : 0
     }
 }

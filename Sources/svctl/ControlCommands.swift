@@ -13,33 +13,27 @@ struct ControlOptions: ParsableArguments {
               completion: .custom { _, _, _ in TreeLayout().definedClients })
     var targets: [String]
 
-    func run(_ command: Command) throws {
-        do throws(SvctlError) {
-            guard !targets.isEmpty else { throw SvctlError("name at least one CLIENT or CLIENT/SERVICE") }
-            var paths: [(label: String, path: String)] = []
-            for target in targets {
-                let (client, service) = try Names.parseTarget(target)
-                guard let directory = tree.layout.clientDirectory(client) else {
-                    throw SvctlError("no such client: \(client)", exitCode: 3)
-                }
-                let names = service.map { [$0] } ?? TreeLayout.services(ofClient: directory)
-                if names.isEmpty { throw SvctlError("client \(client) has no services in \(directory)/services") }
-                for name in names {
-                    let path = directory + "/services/" + name
-                    guard FileSystem.exists(path) else { throw SvctlError("no such service: \(client)/\(name)", exitCode: 3) }
-                    try tree.layout.requireInside(path, label: "\(client)/\(name)")
-                    paths.append(("\(client)/\(name)", path))
-                }
+    func run(_ command: Command) throws(SvctlError) {
+        guard !targets.isEmpty else { throw SvctlError.failed("name at least one CLIENT or CLIENT/SERVICE") }
+        var paths: [(label: String, path: String)] = []
+        for target in targets {
+            let (client, service) = try Names.parseTarget(target)
+            let directory = try tree.layout.requireClient(client)
+            let names = service.map { [$0] } ?? TreeLayout.services(ofClient: directory)
+            if names.isEmpty { throw SvctlError.failed("client \(client) has no services in \(directory)/services") }
+            for name in names {
+                let path = directory + "/services/" + name
+                guard FileSystem.exists(path) else { throw SvctlError.noSuchService(client: client, service: name) }
+                try tree.layout.requireInside(path, label: "\(client)/\(name)")
+                paths.append(("\(client)/\(name)", path))
             }
-            printLines(try Control.run(command, targets: paths, waitSeconds: wait))
-        } catch {
-            throw fail(error)
         }
+        printLines(try Control.run(command, targets: paths, waitSeconds: wait))
     }
 }
 
 /// A control subcommand: its runit letter and one line of help; the rest is shared.
-protocol ControlSubcommand: ParsableCommand {
+protocol ControlSubcommand: SvctlCommand {
     static var command: Command { get }
     static var abstract: String { get }
     var options: ControlOptions { get }
@@ -47,7 +41,10 @@ protocol ControlSubcommand: ParsableCommand {
 
 extension ControlSubcommand {
     static var configuration: CommandConfiguration { CommandConfiguration(abstract: abstract) }
-    func run() throws { try options.run(Self.command) }
+    func execute() throws(SvctlError) -> Int32 {
+        try options.run(Self.command)
+        return 0
+    }
 }
 
 struct Up: ControlSubcommand {

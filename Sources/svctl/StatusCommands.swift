@@ -3,7 +3,7 @@ import Glibc
 import SvSystem
 import SvctlKit
 
-struct Status: ParsableCommand {
+struct Status: SvctlCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show clients and their services; exit 0 ok, 1 warning, 2 critical, 3 unknown.",
         discussion: """
@@ -21,19 +21,18 @@ struct Status: ParsableCommand {
               completion: .custom { _, _, _ in TreeLayout().definedClients })
     var clientNames: [String] = []
 
-    func run() throws {
+    func execute() throws(SvctlError) -> Int32 {
         let layout = tree.layout
         let now = EventLoop.wallNow
         for name in clientNames where !Names.isValid(name) {
-            throw fail(SvctlError("bad client name \(Names.quoted(name)): \(Names.rule)", exitCode: 3))
+            throw .unknown("bad client name \(Names.quoted(name)): \(Names.rule)")
         }
         if clientNames.isEmpty {
             // Monitoring must not read "no client" as "all fine" when the tree is not there.
             do {
                 _ = try FileSystem.list(layout.enabled)
             } catch {
-                throw fail(SvctlError("cannot read the enabled directory \(layout.enabled): \(error) (--root or SVTREE_ROOT names it)",
-                                      exitCode: 3))
+                throw .unknown("cannot read the enabled directory \(layout.enabled): \(error) (--root or SVTREE_ROOT names it)")
             }
         }
         let names = clientNames.isEmpty ? layout.enabledClients : clientNames
@@ -47,17 +46,16 @@ struct Status: ParsableCommand {
         } else {
             print(StatusView.detail(reports, now: now), terminator: "")
         }
-        let health = StatusView.overall(reports)
-        if health != .ok { throw ExitCode(health.rawValue) }
+        return StatusView.overall(reports).rawValue
     }
 }
 
-struct List: ParsableCommand {
+struct List: SvctlCommand {
     static let configuration = CommandConfiguration(abstract: "List every defined client, enabled or not.")
 
     @OptionGroup var tree: TreeOptions
 
-    func run() throws {
+    func execute() throws(SvctlError) -> Int32 {
         let listing = ClientAdmin(layout: tree.layout).list()
         let width = listing.map(\.name.count).max() ?? 0
         for client in listing {
@@ -65,10 +63,11 @@ struct List: ParsableCommand {
             print(client.name + String(repeating: " ", count: width - client.name.count) + "  "
                 + state + (client.port.map { "  port \($0)" } ?? "") + "  " + client.directory)
         }
+        return 0
     }
 }
 
-struct Logs: ParsableCommand {
+struct Logs: SvctlCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a client's or a service's log with its stamps in local time.",
         discussion: "A bare client shows its own log and every service's, merged by time.")
@@ -85,27 +84,22 @@ struct Logs: ParsableCommand {
               completion: .custom { _, _, _ in TreeLayout().definedClients })
     var target: String
 
-    func run() throws {
-        do throws(SvctlError) {
-            let (client, service) = try Names.parseTarget(target)
-            guard let directory = tree.layout.clientDirectory(client) else {
-                throw SvctlError("no such client: \(client)", exitCode: 3)
-            }
-            if let service, !FileSystem.exists(directory + "/services/" + service) {
-                throw SvctlError("no such service: \(client)/\(service)", exitCode: 3)
-            }
-            let sources = LogView.sources(client: directory, service: service)
-            guard !sources.isEmpty else { throw SvctlError("\(target) has no log directory with a current file yet") }
-            printLines(LogView.lastLines(sources, count: max(0, n)))
-            if follow {
-                fflush(nil)
-                LogView.follow(sources) { line in
-                    print(line)
-                    fflush(nil)
-                }
-            }
-        } catch {
-            throw fail(error)
+    func execute() throws(SvctlError) -> Int32 {
+        let (client, service) = try Names.parseTarget(target)
+        let directory = try tree.layout.requireClient(client)
+        if let service, !FileSystem.exists(directory + "/services/" + service) {
+            throw SvctlError.noSuchService(client: client, service: service)
         }
+        let sources = LogView.sources(client: directory, service: service)
+        guard !sources.isEmpty else { throw SvctlError.failed("\(target) has no log directory with a current file yet") }
+        printLines(LogView.lastLines(sources, count: max(0, n)))
+        if follow {
+            fflush(nil)
+            LogView.follow(sources) { line in
+                print(line)
+                fflush(nil)
+            }
+        }
+        return 0
     }
 }

@@ -22,6 +22,11 @@ struct Svctl: ParsableCommand {
             Audit.self,
         ]
     )
+
+    /// `svctl --root DIR status` works as `svctl status --root DIR` does.
+    static func main() {
+        main(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
+    }
 }
 
 /// --root / --clients / --data, shared by every subcommand.
@@ -38,10 +43,23 @@ struct TreeOptions: ParsableArguments {
     var layout: TreeLayout { TreeLayout(enabled: root, clients: clients, data: data) }
 }
 
-/// Prints `svctl: message` and exits with the error's code (1, or 3 for an unknown client).
-func fail(_ error: SvctlError) -> ExitCode {
-    try? FileSystem.writeAll(2, Array("svctl: \(error.description)\n".utf8))
-    return ExitCode(error.exitCode)
+/// Every subcommand: its work throws svctl's one error type and returns the exit code.
+protocol SvctlCommand: ParsableCommand {
+    func execute() throws(SvctlError) -> Int32
+}
+
+extension SvctlCommand {
+    /// Prints `svctl: message` for an error and exits with its code (1, or 3 for unknown).
+    func run() throws {
+        let code: Int32
+        do {
+            code = try execute()
+        } catch {
+            try? FileSystem.writeAll(2, Array("svctl: \(error.description)\n".utf8))
+            throw ExitCode(error.exitCode)
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
 }
 
 func printLines(_ lines: [String]) {
