@@ -30,34 +30,33 @@ public final class Snapwatch {
             print(SnapwatchOptions.usage)
             return 0
         }
-        switch SnapwatchOptions.parse(arguments) {
-        case .failure(let error):
+        var options: SnapwatchOptions
+        do {
+            options = try SnapwatchOptions.parse(arguments)
+        } catch {
             Diagnostics.error(error.description)
             try? FileSystem.writeAll(2, Array((SnapwatchOptions.usage + "\n").utf8))
-            return 100
-        case .success(var options):
-            // Checked before snapwatch opens anything: a descriptor number it does not inherit
-            // would soon name one of its own, which a newline and a close would wreck.
-            if let fd = options.readyFD, fcntl(fd, F_GETFD) < 0 {
-                Diagnostics.warn("--ready-fd \(fd): no such descriptor (\(FileSystem.lastErrno)): is notification-fd \(fd)"
-                    + " in the service directory? Not announcing readiness")
-                options.readyFD = nil
-            }
-            do {
-                return try Snapwatch(options: options).run()
-            } catch {
-                Diagnostics.error(error.description)
-                return 111
-            }
+            return error.exitCode
+        }
+        // Checked before snapwatch opens anything: a descriptor number it does not inherit
+        // would soon name one of its own, which a newline and a close would wreck.
+        if let fd = options.readyFD, fcntl(fd, F_GETFD) < 0 {
+            Diagnostics.warn("--ready-fd \(fd): no such descriptor (\(FileSystem.lastErrno)): is notification-fd \(fd)"
+                + " in the service directory? Not announcing readiness")
+            options.readyFD = nil
+        }
+        do {
+            return try Snapwatch(options: options).run()
+        } catch {
+            Diagnostics.error(error.description)
+            return error.exitCode
         }
     }
 
-    struct StartError: Error, CustomStringConvertible { var description: String }
-
-    init(options: SnapwatchOptions) throws(StartError) {
+    init(options: SnapwatchOptions) throws(SnapwatchError) {
         self.options = options
         guard let hook = Spawner.findProgram(options.hook) else {
-            throw StartError(description: "hook \(options.hook) is not an executable file")
+            throw .cannotStart("hook \(options.hook) is not an executable file")
         }
         hookPath = hook
         watcher = SnapshotsWatcher(repository: options.repository)
@@ -65,7 +64,7 @@ public final class Snapwatch {
             loop = try EventLoop(signals: [SIGCHLD, SIGTERM, SIGINT, SIGHUP])
             if watcher.unavailable == nil { try loop.add(watcher.fd, token: Self.inotifyToken) }
         } catch {
-            throw StartError(description: "cannot set up the event loop: \(error)")
+            throw .cannotStart("cannot set up the event loop: \(error)")
         }
         if let error = watcher.unavailable {
             Diagnostics.warn("no inotify instance (\(error); raise the sysctl fs.inotify.max_user_instances): "

@@ -27,12 +27,12 @@ public struct SnapwatchOptions: Sendable, Equatable {
 
     public init() {}
 
-    public static func parse(_ arguments: [String]) -> Result<SnapwatchOptions, OptionError> {
+    public static func parse(_ arguments: [String]) throws(SnapwatchError) -> SnapwatchOptions {
         var options = SnapwatchOptions()
         var index = 0
         while index < arguments.count {
             let name = arguments[index]
-            guard index + 1 < arguments.count else { return .failure(OptionError("\(name) needs a value")) }
+            guard index + 1 < arguments.count else { throw .usage("\(name) needs a value") }
             let value = arguments[index + 1]
             index += 2
             switch name {
@@ -42,28 +42,44 @@ public struct SnapwatchOptions: Sendable, Equatable {
             case "--status": options.statusFile = value
             case "--ready-fd":
                 guard let fd = Int32(value), fd >= 3, fd <= 1023 else {
-                    return .failure(OptionError("--ready-fd needs a descriptor number from 3 to 1023, not \(value)"))
+                    throw .usage("--ready-fd needs a descriptor number from 3 to 1023, not \(value)")
                 }
                 options.readyFD = fd
             case "--timeout", "--retry", "--grace":
                 guard let seconds = Double(value), seconds > 0, seconds < 1e9 else {
-                    return .failure(OptionError("\(name) needs a positive number of seconds, not \(value)"))
+                    throw .usage("\(name) needs a positive number of seconds, not \(value)")
                 }
                 let nanos = Int64(seconds * 1e9)
                 if name == "--timeout" { options.hookTimeout = nanos }
                 if name == "--retry" { options.retryInitial = nanos }
                 if name == "--grace" { options.termGrace = nanos }
             default:
-                return .failure(OptionError("unknown option \(name)"))
+                throw .usage("unknown option \(name)")
             }
         }
-        if options.repository.isEmpty { return .failure(OptionError("--repo DIR is required")) }
-        if options.hook.isEmpty { return .failure(OptionError("--hook CMD is required")) }
-        return .success(options)
+        if options.repository.isEmpty { throw .usage("--repo DIR is required") }
+        if options.hook.isEmpty { throw .usage("--hook CMD is required") }
+        return options
+    }
+}
+
+/// snapwatch's one kind of error, each rendering its one line.
+public enum SnapwatchError: Error, Equatable, CustomStringConvertible {
+    /// Bad arguments (exit 100, as runit's programs).
+    case usage(String)
+    /// Nothing to watch with or nothing to run (exit 111).
+    case cannotStart(String)
+
+    public var description: String {
+        switch self {
+        case .usage(let message), .cannotStart(let message): return message
+        }
     }
 
-    public struct OptionError: Error, Equatable, CustomStringConvertible {
-        public var description: String
-        init(_ description: String) { self.description = description }
+    public var exitCode: Int32 {
+        switch self {
+        case .usage: return 100
+        case .cannotStart: return 111
+        }
     }
 }

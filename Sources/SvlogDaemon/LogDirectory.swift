@@ -47,13 +47,13 @@ final class LogDirectory {
     var isOpen: Bool { currentFD >= 0 }
 
     /// Locks the directory, reads `config`, opens `current`; a crash-left `current` becomes `.u`.
-    func open() -> String? {
+    func open() throws(LogError) {
         lockFD = Glibc.open(path + "/lock", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard lockFD >= 0 else { return "\(path): cannot open lock (\(FileSystem.lastErrno))" }
+        guard lockFD >= 0 else { throw .directory("\(path): cannot open lock (\(FileSystem.lastErrno))") }
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
             let error = FileSystem.lastErrno
             close()
-            return "\(path): cannot lock (\(error)): is another logger writing here?"
+            throw .directory("\(path): cannot lock (\(error)): is another logger writing here?")
         }
         if let bytes = try? FileSystem.readBytes(path + "/config", limit: 1 << 16) {
             config = LogConfig.parse(String(decoding: bytes, as: UTF8.self))
@@ -70,7 +70,7 @@ final class LogDirectory {
                 if rename(path + "/current", path + "/" + saved) != 0 {
                     let error = FileSystem.lastErrno
                     close()
-                    return "\(path)/current: cannot rename to \(saved) (\(error))"
+                    throw .directory("\(path)/current: cannot rename to \(saved) (\(error))")
                 }
                 removeOldest(keeping: config.keep)
             } else {
@@ -81,11 +81,10 @@ final class LogDirectory {
         guard currentFD >= 0 else {
             let error = FileSystem.lastErrno
             close()
-            return "\(path)/current: cannot open for writing (\(error))"
+            throw .directory("\(path)/current: cannot open for writing (\(error))")
         }
         fchmod(currentFD, 0o644)
         begunAt = size > 0 ? EventLoop.now : nil
-        return nil
     }
 
     /// Writes and clears `pending`. On a failure what is unwritten stays in `pending` for the

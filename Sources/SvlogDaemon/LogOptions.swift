@@ -18,13 +18,13 @@ public struct LogOptions: Sendable, Equatable {
     public static let usage = "usage: svlog [-t|-tt|-ttt] [-r c] [-R abc] [-l len] [-b buflen] [-v] DIR..."
 
     /// Parses runit-style options by hand (a thousand loggers must not carry ArgumentParser).
-    public static func parse(_ arguments: [String]) -> Result<LogOptions, LogError> {
+    public static func parse(_ arguments: [String]) throws(LogError) -> LogOptions {
         var options = LogOptions()
         var index = 0
-        func value(_ flag: String) -> Result<String, LogError> {
+        func value(_ flag: String) throws(LogError) -> String {
             index += 1
-            guard index < arguments.count else { return .failure(.usage("\(flag) needs a value")) }
-            return .success(arguments[index])
+            guard index < arguments.count else { throw .usage("\(flag) needs a value") }
+            return arguments[index]
         }
         while index < arguments.count {
             let argument = arguments[index]
@@ -43,44 +43,43 @@ public struct LogOptions: Sendable, Equatable {
             case "-ttt": options.stamp = .utcISO
             case "-v": options.verbose = true
             case "-r":
-                switch value("-r") {
-                case .success(let text) where text.utf8.count == 1: options.replacement = text.utf8.first
-                case .success: return .failure(.usage("-r takes a single character"))
-                case .failure(let error): return .failure(error)
-                }
+                let text = try value("-r")
+                guard text.utf8.count == 1 else { throw .usage("-r takes a single character") }
+                options.replacement = text.utf8.first
             case "-R":
-                switch value("-R") {
-                case .success(let text):
-                    options.replaceSet = Set(text.utf8)
-                    if options.replacement == nil { options.replacement = UInt8(ascii: "_") }
-                case .failure(let error): return .failure(error)
-                }
+                options.replaceSet = Set(try value("-R").utf8)
+                if options.replacement == nil { options.replacement = UInt8(ascii: "_") }
             case "-l", "-b":
-                switch value(argument) {
-                case .success(let text):
-                    guard let number = Int(text), number > 0, number <= 1 << 24 else {
-                        return .failure(.usage("\(argument) takes a positive number, not \"\(text)\""))
-                    }
-                    if argument == "-l" { options.lineLength = number } else { options.bufferSize = number }
-                case .failure(let error): return .failure(error)
+                let text = try value(argument)
+                guard let number = Int(text), number > 0, number <= 1 << 24 else {
+                    throw .usage("\(argument) takes a positive number, not \"\(text)\"")
                 }
+                if argument == "-l" { options.lineLength = number } else { options.bufferSize = number }
             default:
-                return .failure(.usage("unknown option \(argument)"))
+                throw .usage("unknown option \(argument)")
             }
             index += 1
         }
-        if options.directories.isEmpty { return .failure(.usage("no log directory given")) }
+        if options.directories.isEmpty { throw .usage("no log directory given") }
         if options.bufferSize <= options.lineLength { options.bufferSize = options.lineLength + 1 }
-        return .success(options)
+        return options
     }
 }
 
+/// svlog's one kind of error, each rendering its one line.
 public enum LogError: Error, Equatable, CustomStringConvertible {
+    /// Bad arguments: svlog does not start (exit 111, as svlogd).
     case usage(String)
+    /// One log directory cannot be used (its lock, its `current`); the others go on.
+    case directory(String)
+    /// The logger cannot run at all (its event loop).
+    case cannotStart(String)
 
     public var description: String {
         switch self {
         case .usage(let message): return "\(message); \(LogOptions.usage)"
+        case .directory(let message): return message
+        case .cannotStart(let message): return "cannot start: \(message)"
         }
     }
 }

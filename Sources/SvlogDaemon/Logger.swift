@@ -63,7 +63,7 @@ public final class Logger {
     func openDirectories() -> Bool {
         for directory in directories {
             directory.close()
-            if let problem = directory.open() { Diagnostics.error(problem) }
+            do { try directory.open() } catch { Diagnostics.error(error.description) }
         }
         // Called between lines only: the new rules apply from the next line on.
         chunker = LineChunker(rules: directories.map(\.rules), lineLength: options.lineLength)

@@ -7,11 +7,13 @@ public enum SvlogMain {
     public static func run(options: LogOptions) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         _ = sv_cloexec_from(3)
+        let logger: Logger
         do {
-            return try Logger(options: options).run()
+            logger = try Logger(options: options)
         } catch {
-            Diagnostics.error("cannot start: \(error)")
+            Diagnostics.error(LogError.cannotStart("\(error)").description)
             return 111
         }
+        return logger.run()
     }
 }

@@ -21,8 +21,9 @@ public enum SvtreeMain {
             supervisor.observer = observer
             return supervisor.run()
         } catch {
-            Diagnostics.error("cannot start the event loop: \(error)")
-            return 111
+            let failure = SvtreeError.cannotStart("the event loop: \(error)")
+            Diagnostics.error(failure.description)
+            return failure.exitCode
         }
     }
 }

@@ -8,10 +8,9 @@ if CommandLine.arguments.dropFirst().contains(where: { $0 == "-h" || $0 == "--he
     print("svlogd-compatible logger: stdin lines to rotated log directories; see doc/svlog.8.md.")
     exit(0)
 }
-switch LogOptions.parse(Array(CommandLine.arguments.dropFirst())) {
-case .failure(let error):
+do {
+    exit(SvlogMain.run(options: try LogOptions.parse(Array(CommandLine.arguments.dropFirst()))))
+} catch {
     Diagnostics.error(error.description)
     exit(111)
-case .success(let options):
-    exit(SvlogMain.run(options: options))
 }

@@ -2,29 +2,19 @@ import Glibc
 import SvSystem
 import SvtreeDaemon
 
-let usage = "usage: svtree [--notify] DIR"
-var directory: String?
-var notify = false
-for argument in CommandLine.arguments.dropFirst() {
-    switch argument {
-    case "-h", "--help":
-        print(usage)
-        print("Supervises every service directory in DIR (runit's layout); see doc/svtree.8.md.")
-        exit(0)
-    case "--notify":
-        notify = true
-    default:
-        if argument.hasPrefix("-") || directory != nil {
-            Diagnostics.error("unexpected argument \"\(argument)\"; \(usage)")
-            exit(100)
-        }
-        directory = argument
-    }
+Diagnostics.program = "svtree"
+let options: SvtreeOptions
+do {
+    options = try SvtreeOptions.parse(Array(CommandLine.arguments.dropFirst()))
+} catch {
+    Diagnostics.error(error.description)
+    exit(error.exitCode)
 }
-guard let directory else {
-    Diagnostics.error(usage)
-    exit(100)
+if options.help {
+    print(SvtreeOptions.usage)
+    print("Supervises every service directory in DIR (runit's layout); see doc/svtree.8.md.")
+    exit(0)
 }
 // The notifier lives as long as the loop; without NOTIFY_SOCKET it sends nothing.
-let notifier = notify ? SystemdNotifier() : nil
-exit(SvtreeMain.run(directory: directory, observer: notifier))
+let notifier = options.notify ? SystemdNotifier() : nil
+exit(SvtreeMain.run(directory: options.directory, observer: notifier))

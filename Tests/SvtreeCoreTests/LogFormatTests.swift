@@ -51,17 +51,18 @@ import Testing
     }
 
     @Test func options() throws {
-        let options = try LogOptions.parse(["-tt", "-r", "#", "-R", "ab", "-l", "100", "-b", "50", "-v", "main", "x"]).get()
+        let options = try LogOptions.parse(["-tt", "-r", "#", "-R", "ab", "-l", "100", "-b", "50", "-v", "main", "x"])
         #expect(options.stamp == .utc && options.replacement == UInt8(ascii: "#") && options.replaceSet.count == 2)
         #expect(options.lineLength == 100 && options.bufferSize == 101 && options.verbose)
         #expect(options.directories == ["main", "x"])
-        #expect(try LogOptions.parse(["-R", "x", "d"]).get().replacement == UInt8(ascii: "_"))
+        #expect(try LogOptions.parse(["-R", "x", "d"]).replacement == UInt8(ascii: "_"))
         for bad in [["-q", "d"], ["-l", "zero", "d"], ["-r", "ab", "d"], [], ["-l"]] {
-            guard case .failure(let error) = LogOptions.parse(bad) else {
-                Issue.record("\(bad) accepted")
-                continue
+            #expect(throws: LogError.self, "\(bad) accepted") { try LogOptions.parse(bad) }
+            do {
+                _ = try LogOptions.parse(bad)
+            } catch {
+                #expect(error.description.contains("usage: svlog"))
             }
-            #expect(error.description.contains("usage: svlog"))
         }
     }
 }

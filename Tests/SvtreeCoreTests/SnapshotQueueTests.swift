@@ -126,8 +126,8 @@ import Testing
     }
 
     @Test func options() {
-        guard case .success(let options) = SnapwatchOptions.parse(["--repo", "r", "--hook", "h", "--retry", "0.1",
-                                                                         "--ready-fd", "3"]) else {
+        guard let options = try? SnapwatchOptions.parse(["--repo", "r", "--hook", "h", "--retry", "0.1",
+                                                         "--ready-fd", "3"]) else {
             Issue.record("refused good options")
             return
         }
@@ -137,7 +137,7 @@ import Testing
         for bad in [["--repo", "r"], ["--hook", "h"], ["--repo"], ["--repo", "r", "--hook", "h", "--bogus", "1"],
                     ["--repo", "r", "--hook", "h", "--timeout", "-1"], ["--repo", "r", "--hook", "h", "--ready-fd", "2"],
                     ["--repo", "r", "--hook", "h", "--ready-fd", "x"]] {
-            guard case .failure = SnapwatchOptions.parse(bad) else {
+            guard (try? SnapwatchOptions.parse(bad)) == nil else {
                 Issue.record("accepted \(bad)")
                 continue
             }
