@@ -24,7 +24,7 @@ endif
 
 APT_PACKAGES = runit daemontools libsystemd-dev procps systemd restic rclone apache2-utils python3
 
-.PHONY: all deps build release test demo bench chaos install clean
+.PHONY: all deps build release man test demo bench chaos install clean
 
 all: build
 
@@ -45,6 +45,17 @@ release:
 	dynamic="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"; \
 	static="$$($(SWIFT) build $(STATIC_FLAGS) --show-bin-path)"; \
 	cp "$$dynamic/svtree" "$$dynamic/svctl" "$$static/svlog" "$$static/snapwatch" $(BIN)/
+
+# Man pages: svctl's from its ArgumentParser definition (the generate-manual plugin), the
+# daemons' from their pages in doc/.
+MAN = $(CURDIR)/.build/man
+man:
+	mkdir -p $(MAN)
+	for page in svtree.8 svlog.8 snapwatch.8; do \
+		python3 scripts/md2man.py doc/$$page.md > $(MAN)/$$page || exit 1; \
+	done
+	$(SWIFT) package --allow-writing-to-package-directory generate-manual
+	cp .build/plugins/GenerateManual/outputs/svctl/svctl.1 $(MAN)/
 
 test: deps
 	$(SWIFT) build --build-tests
@@ -68,7 +79,7 @@ chaos: release
 
 # Release binaries (see BIN above), the unit and its sysusers/tmpfiles/sysctl files,
 # the client templates, the README and the pages of doc/. PREFIX and DESTDIR as usual.
-install: release
+install: release man
 	for program in svtree svlog svctl snapwatch; do \
 		install -D -m 0755 "$(BIN)/$$program" "$(DESTDIR)$(PREFIX)/bin/$$program" || exit 1; \
 	done
@@ -80,6 +91,10 @@ install: release
 	install -d "$(DESTDIR)$(PREFIX)/share/svtree"
 	cp -R service-templates "$(DESTDIR)$(PREFIX)/share/svtree/"
 	install -D -m 0644 README.md "$(DESTDIR)$(PREFIX)/share/doc/svtree/README.md"
+	install -D -m 0644 $(MAN)/svctl.1 "$(DESTDIR)$(PREFIX)/share/man/man1/svctl.1"
+	for page in svtree.8 svlog.8 snapwatch.8; do \
+		install -D -m 0644 "$(MAN)/$$page" "$(DESTDIR)$(PREFIX)/share/man/man8/$$page" || exit 1; \
+	done
 	install -d "$(DESTDIR)$(PREFIX)/share/doc/svtree/doc"
 	install -m 0644 doc/*.md "$(DESTDIR)$(PREFIX)/share/doc/svtree/doc/"
 
