@@ -223,10 +223,10 @@ public final class Snapwatch {
         let environment = Spawner.environment(setting: "SNAPWATCH_REPO", to: FileSystem.realPath(options.repository) ?? options.repository)
         hookStarted = (EventLoop.now, EventLoop.wallNow)
         // A new session: the hook and whatever it starts form one group to stop on timeout.
-        switch Spawner.spawn(hookPath, arguments: [hookPath] + ids, environment: environment, directory: ".",
-                             stdin: .devNull, stdout: .inherit) {
-        case .success(let pid): hookPid = pid
-        case .failure(let error):
+        do {
+            hookPid = try Spawner.spawn(hookPath, arguments: [hookPath] + ids, environment: environment, directory: ".",
+                                        stdin: .devNull, stdout: .inherit)
+        } catch {
             Diagnostics.error("cannot start hook \(hookPath): \(error)")
             hookEnded(.exited(127))
         }

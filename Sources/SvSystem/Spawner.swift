@@ -24,7 +24,7 @@ public enum Spawner {
     /// CLONE_INTO_CGROUP), so nothing it forks can be left outside.
     public static func spawn(_ path: String, arguments: [String], environment: [String], directory: String,
                              stdin: Stream, stdout: Stream, extra: ExtraDescriptor? = nil,
-                             cgroup: String? = nil) -> Result<Int32, Errno> {
+                             cgroup: String? = nil) throws(Errno) -> Int32 {
         // -1: the child's descriptor is left as ours is (closed on exec: all of ours are CLOEXEC).
         var fds = [stdin.raw, stdout.raw]
         if let extra {
@@ -36,14 +36,15 @@ public enum Spawner {
         let envp = CStringArray(environment)
         guard let cgroup else {
             let rc = sv_spawn_mapped(&pid, path, argv.pointers, envp.pointers, directory, fds, Int32(fds.count), 1)
-            return rc == 0 ? .success(pid) : .failure(Errno(rawValue: rc))
+            guard rc == 0 else { throw Errno(rawValue: rc) }
+            return pid
         }
-        let cgroupFD = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard cgroupFD >= 0 else { return .failure(Errno(rawValue: errno)) }
+        let cgroupFD = try SystemCall.retrying { open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         defer { close(cgroupFD) }
         let rc = sv_spawn_in_cgroup(&pid, path, argv.pointers, envp.pointers, directory, fds, Int32(fds.count),
                                     cgroupFD)
-        return rc == 0 ? .success(pid) : .failure(Errno(rawValue: rc))
+        guard rc == 0 else { throw Errno(rawValue: rc) }
+        return pid
     }
 
     /// A program named with a slash is a path; a bare name is looked up on PATH, as a shell

@@ -15,8 +15,10 @@ enum Subprocess {
         guard sv_pipe_cloexec(&fds) == 0 else { throw SvctlError.failed("pipe: \(FileSystem.lastErrno)") }
         let environment = Spawner.environment(setting: "LC_ALL", to: "C")
         let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
-        let spawned = Spawner.spawn(program, arguments: arguments, environment: environment, directory: directory,
-                                    stdin: .descriptor(fds[0]), stdout: .devNull, extra: (source: devNull, target: 2))
+        let spawned = Result { () throws(Errno) in
+            try Spawner.spawn(program, arguments: arguments, environment: environment, directory: directory,
+                              stdin: .descriptor(fds[0]), stdout: .devNull, extra: (source: devNull, target: 2))
+        }
         close(devNull)
         close(fds[0])
         let pid: Int32
@@ -42,8 +44,10 @@ enum Subprocess {
         guard let program = Spawner.findProgram(arguments[0]) else { throw SvctlError.failed("\(arguments[0]) not found on PATH") }
         var fds: [Int32] = [-1, -1]
         guard sv_pipe_cloexec(&fds) == 0 else { throw SvctlError.failed("pipe: \(FileSystem.lastErrno)") }
-        let spawned = Spawner.spawn(program, arguments: arguments, environment: Spawner.environment(setting: "LC_ALL", to: "C"),
-                                    directory: ".", stdin: .devNull, stdout: .descriptor(fds[1]))
+        let spawned = Result { () throws(Errno) in
+            try Spawner.spawn(program, arguments: arguments, environment: Spawner.environment(setting: "LC_ALL", to: "C"),
+                              directory: ".", stdin: .devNull, stdout: .descriptor(fds[1]))
+        }
         close(fds[1])
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)

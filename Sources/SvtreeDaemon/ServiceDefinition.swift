@@ -33,11 +33,11 @@ public struct ServiceDefinition: Sendable {
         return info.identity
     }
 
-    public static func load(directory: String, name: String) -> Result<ServiceDefinition, Problem> {
+    public static func load(directory: String, name: String) throws(Problem) -> ServiceDefinition {
         let entryPath = directory + "/" + name
         let label = "\(directory)/\(name)"
         guard let linkInfo = try? FileSystem.info(entryPath, followLinks: false) else {
-            return .failure(Problem(message: "", watch: []))  // removed while scanning: nothing to say
+            throw Problem(message: "", watch: [])  // removed while scanning: nothing to say
         }
         let info: FileSystem.Info
         switch Result(catching: { () throws(Errno) in try FileSystem.info(entryPath) }) {
@@ -48,20 +48,19 @@ public struct ServiceDefinition: Sendable {
             let absolute = target.hasPrefix("/") ? target : directory + "/" + target
             let what = linkInfo.kind != .symlink ? "cannot stat"
                 : error == .tooManySymbolicLinkLevels ? "symlink loop through \(target)" : "dangling symlink to \(target)"
-            return .failure(Problem(message: "\(label): \(what) (\(error))",
-                                    watch: [FileSystem.parentDirectory(absolute)]))
+            throw Problem(message: "\(label): \(what) (\(error))", watch: [FileSystem.parentDirectory(absolute)])
         }
         guard info.kind == .directory else {
-            return .failure(Problem(message: "\(label): not a directory", watch: []))
+            throw Problem(message: "\(label): not a directory", watch: [])
         }
         guard let path = FileSystem.realPath(entryPath) else {
             let error = FileSystem.lastErrno
             // Gone between the two looks: removed while scanning, nothing to say.
             let message = error == .noSuchFileOrDirectory ? "" : "\(label): cannot resolve its path (\(error))"
-            return .failure(Problem(message: message, watch: []))
+            throw Problem(message: message, watch: [])
         }
         if let message = checkRunnable(path, label: label) {
-            return .failure(Problem(message: message, watch: [path]))
+            throw Problem(message: message, watch: [path])
         }
         var definition = ServiceDefinition(name: name, path: path, identity: info.identity,
                                            main: settings(of: path, label: label), log: nil,
@@ -69,11 +68,11 @@ public struct ServiceDefinition: Sendable {
                                            logDown: FileSystem.exists(path + "/log/down"))
         if let logInfo = try? FileSystem.info(path + "/log"), logInfo.kind == .directory {
             if let message = checkRunnable(path + "/log", label: label + "/log") {
-                return .failure(Problem(message: message, watch: [path, path + "/log"]))
+                throw Problem(message: message, watch: [path, path + "/log"])
             }
             definition.log = settings(of: path + "/log", label: label + "/log")
         }
-        return .success(definition)
+        return definition
     }
 
     /// Re-reads the settings files (SIGHUP).

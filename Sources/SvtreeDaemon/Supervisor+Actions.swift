@@ -50,7 +50,9 @@ extension Supervisor {
         case .spawnRun:
             let readiness = openReadinessPipe(entry, role)
             let notification = readiness.map { (source: $0.write, target: $0.target) }
-            let spawned = spawn(entry, role, program: "./run", arguments: [], notification: notification)
+            let spawned = Result { () throws(Errno) in
+                try spawn(entry, role, program: "./run", arguments: [], notification: notification)
+            }
             if let readiness { close(readiness.write) }
             switch spawned {
             case .success(let pid):
@@ -70,20 +72,19 @@ extension Supervisor {
                 perform(entry.machine.handle(.spawnFailed, for: role, now: EventLoop.now), on: entry)
             }
         case .spawnFinish(let code, let sig):
-            switch spawn(entry, role, program: "./finish", arguments: [String(code), String(sig)]) {
-            case .success(let pid):
+            do {
+                let pid = try spawn(entry, role, program: "./finish", arguments: [String(code), String(sig)])
                 children.add(pid, .finish(entry.identity, role))
                 perform(entry.machine.finishSpawned(pid: pid, for: role, now: EventLoop.now), on: entry)
-            case .failure(let error):
+            } catch {
                 Diagnostics.warn("\(directory)/\(entry.label(role)): cannot start finish (\(error))")
                 perform(entry.machine.finishSpawned(pid: nil, for: role, now: EventLoop.now), on: entry)
             }
         case .runControlScript(let letter):
             let program = "./control/" + String(letter.character)
-            switch spawn(entry, role, program: program, arguments: []) {
-            case .success(let pid):
-                children.add(pid, .control(entry.identity, role, letter))
-            case .failure:
+            do {
+                children.add(try spawn(entry, role, program: program, arguments: []), .control(entry.identity, role, letter))
+            } catch {
                 perform(entry.machine.handle(.controlScriptExited(letter: letter, handled: false), for: role,
                                              now: EventLoop.now), on: entry)
             }
@@ -106,14 +107,14 @@ extension Supervisor {
     }
 
     private func spawn(_ entry: Entry, _ role: EntryMachine.Role, program: String, arguments: [String],
-                       notification: Spawner.ExtraDescriptor? = nil) -> Result<Int32, Errno> {
+                       notification: Spawner.ExtraDescriptor? = nil) throws(Errno) -> Int32 {
         let (stdin, stdout) = entry.streams(role)
         var group: String?
         if let cgroups {
             group = cgroups.unitPath(entry: entry.cgroupName, unit: role == .main ? "main" : "log")
-            if group == nil { return .failure(FileSystem.lastErrno) }
+            if group == nil { throw FileSystem.lastErrno }
         }
-        return Spawner.spawn(program, arguments: [program] + arguments, environment: entry.environment(role),
+        return try Spawner.spawn(program, arguments: [program] + arguments, environment: entry.environment(role),
                              directory: entry.path(role), stdin: stdin, stdout: stdout, extra: notification,
                              cgroup: group)
     }

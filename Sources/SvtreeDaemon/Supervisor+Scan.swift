@@ -77,14 +77,12 @@ extension Supervisor {
             present[identity] = present[identity] ?? name
             return
         }
-        let result = ServiceDefinition.load(directory: directory, name: name).flatMap { definition in
-            start(definition).map { Result.failure($0) } ?? .success(definition)
-        }
-        switch result {
-        case .success(let definition):
+        do throws(ServiceDefinition.Problem) {
+            let definition = try ServiceDefinition.load(directory: directory, name: name)
+            if let problem = start(definition) { throw problem }
             problems[name] = nil
             present[definition.identity] = name
-        case .failure(let problem):
+        } catch let problem {
             if problems[name]?.message != problem.message && !problem.message.isEmpty {
                 Diagnostics.warn(problem.message)
             }
