@@ -26,7 +26,7 @@ let package = Package(
         // Pure decisions: the supervision state machines, taking events and returning actions.
         .target(name: "SvSupervision", dependencies: ["SvBase"]),
         // The system layer: event loop, files, spawning, inotify, /proc, diagnostics.
-        .target(name: "SvSystem", dependencies: ["SvBase", "SvSupervision", "CSupport", system]),
+        .target(name: "SvSystem", dependencies: ["SvBase", "CSupport", system]),
         // Each on-disk format as one type that renders and parses it.
         .target(name: "SvFormats", dependencies: ["SvBase"]),
         // The daemons a thousand clients multiply: Foundation-free, none imports another.

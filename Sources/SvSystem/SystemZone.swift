@@ -1,5 +1,5 @@
 import Glibc
-import SvSupervision
+import SvBase
 
 /// The process's time zone (TZ, else /etc/localtime), as glibc reads it: where svtree's
 /// jobs find local time. glibc caches the zone; svtree reads it once at start and on SIGHUP.

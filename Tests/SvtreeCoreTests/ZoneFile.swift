@@ -1,4 +1,5 @@
 import Glibc
+import SvBase
 import SvSupervision
 
 /// A zone read straight from a TZif file of /usr/share/zoneinfo, for tests: DST tables in
