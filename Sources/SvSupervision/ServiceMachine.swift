@@ -27,6 +27,8 @@ public struct ServiceMachine: Sendable {
         case teardown(byEOF: Bool)
         /// The run wrote its newline to `notification-fd` (s6's readiness protocol).
         case ready(pid: Int32)
+        /// A job's due time came (the shell keeps the schedule).
+        case due
     }
 
     public enum Target: Sendable, Equatable { case process, group }
@@ -67,12 +69,18 @@ public struct ServiceMachine: Sendable {
     private var finishDeadline: Int64?
     /// Letters whose control script runs now, with the signal to send if it does not handle it.
     private var pendingDefaults: [ControlLetter: Int32] = [:]
+    /// A job whose schedule is suspended (`d`, or a `down` file): due times start nothing.
+    public private(set) var suspended = false
+    /// Due times that found the job still running, since this supervisor started.
+    public private(set) var skipped = 0
+    /// When a job's run has run for `timeout-run`.
+    private var runDeadline: Int64?
 
     public init(settings: ServiceSettings) { self.settings = settings }
 
     /// The earliest time at which `tick` has something to do.
     public var deadline: Int64? {
-        [restartAt, stopDeadline, finishDeadline].compactMap { $0 }.min()
+        [restartAt, stopDeadline, finishDeadline, runDeadline].compactMap { $0 }.min()
     }
 
     public var isRunning: Bool { state == .run }
@@ -81,9 +89,18 @@ public struct ServiceMachine: Sendable {
         var out: [Action] = []
         switch event {
         case .begin(let startDown):
-            want = startDown ? .down : .up
+            // A job is never kept up: it runs when due, `down` suspends its schedule.
+            want = startDown || settings.isJob ? .down : .up
+            suspended = settings.isJob && startDown
             since = now
             if want == .up { out.append(.spawnRun) }
+        case .due:
+            guard settings.isJob, !suspended else { return [] }
+            if state == .down {
+                out.append(.spawnRun)
+            } else {
+                skipped += 1
+            }
         case .spawned(let newPid):
             state = .run
             pid = newPid
@@ -94,6 +111,7 @@ public struct ServiceMachine: Sendable {
             killedOnRequest = false
             restartAt = nil
             readyAt = nil
+            if settings.isJob, let timeout = settings.timeoutRun { runDeadline = now + timeout }
         case .ready(let readyPid):
             // A late line from an earlier run says nothing about this one.
             guard state == .run, readyPid == pid, readyAt == nil else { return [] }
@@ -138,6 +156,7 @@ public struct ServiceMachine: Sendable {
     private mutating func runEnded(status: ExitStatus, now: Int64, into out: inout [Action]) {
         lastExit = status
         readyAt = nil
+        runDeadline = nil
         stopDeadline = nil
         stopStage = nil
         gotTerm = false
@@ -208,6 +227,11 @@ public struct ServiceMachine: Sendable {
                 out.append(.signal(pid: pid, SIGKILL, .group))
             }
         }
+        if let at = runDeadline, at <= now, state == .run {
+            // timeout-run: stopped as `d` would, the schedule going on.
+            runDeadline = nil
+            stop(now: now, into: &out)
+        }
         if let at = finishDeadline, at <= now, state == .finish, pid != 0 {
             finishDeadline = nil
             out.append(.signal(pid: pid, SIGKILL, .group))
@@ -241,6 +265,11 @@ public struct ServiceMachine: Sendable {
 
     private mutating func control(_ letter: ControlLetter, now: Int64, into out: inout [Action]) {
         switch letter {
+        case .up where settings.isJob:
+            suspended = false  // resumes the schedule; starts nothing unless due
+        case .down where settings.isJob:
+            suspended = true
+            stop(now: now, into: &out)
         case .up:
             want = .up
             if state == .down {

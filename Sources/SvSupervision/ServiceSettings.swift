@@ -15,6 +15,10 @@ public struct ServiceSettings: Sendable, Equatable {
     /// s6's `notification-fd`: the run gets a pipe as this descriptor and writes a newline to
     /// it once ready. nil: no readiness is tracked.
     public var notificationFD: Int32?
+    /// A job (the directory has a `schedule`): started at due times, never kept running.
+    public var isJob = false
+    /// s6-style `timeout-run` of a job, ns: a run still going then gets the down signal.
+    public var timeoutRun: Int64?
 
     public init(timeoutKill: Int64 = 7000 * nanosPerMilli, timeoutFinish: Int64 = 5000 * nanosPerMilli,
                 downSignal: Int32 = SIGTERM, hasFinish: Bool = false,
