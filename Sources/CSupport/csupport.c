@@ -65,6 +65,25 @@ int sv_timerfd_set(int fd, int64_t deadline_ns) {
     return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, NULL);
 }
 
+int sv_timerfd_create_realtime(void) { return timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK); }
+
+int sv_timerfd_set_realtime(int fd, int64_t at_ns) {
+    struct itimerspec spec;
+    memset(&spec, 0, sizeof spec);
+    int flags = TFD_TIMER_ABSTIME;
+    if (at_ns > 0) {
+        spec.it_value.tv_sec = at_ns / 1000000000;
+        spec.it_value.tv_nsec = at_ns % 1000000000;
+        flags |= TFD_TIMER_CANCEL_ON_SET;
+    }
+    return timerfd_settime(fd, flags, &spec, NULL);
+}
+
+int sv_timerfd_read(int fd) {
+    uint64_t expirations;
+    return read(fd, &expirations, sizeof expirations) < 0 ? errno : 0;
+}
+
 void sv_timerfd_drain(int fd) {
     uint64_t expirations;
     (void)!read(fd, &expirations, sizeof expirations);

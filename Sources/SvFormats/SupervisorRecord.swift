@@ -15,9 +15,25 @@ public struct SupervisorRecord: Sendable, Equatable {
     public var notificationFD: Int32?
     /// When the current run said it was ready.
     public var readySince: WallTime?
+    /// A job's live schedule state (its last runs are in the job's `last-run`).
+    public var job: Job?
+
+    public struct Job: Sendable, Equatable {
+        public var nextRun: WallTime?
+        public var skipped: Int
+        public var suspended: Bool
+
+        public init(nextRun: WallTime? = nil, skipped: Int = 0, suspended: Bool = false) {
+            self.nextRun = nextRun
+            self.skipped = skipped
+            self.suspended = suspended
+        }
+    }
 
     public init(quickDeaths: Int = 0, restartDelayMs: Int64 = 0, lastExit: ExitStatus? = nil,
-                cgroup: String? = nil, notificationFD: Int32? = nil, readySince: WallTime? = nil) {
+                cgroup: String? = nil, notificationFD: Int32? = nil, readySince: WallTime? = nil,
+                job: Job? = nil) {
+        self.job = job
         self.quickDeaths = quickDeaths
         self.restartDelayMs = restartDelayMs
         self.lastExit = lastExit
@@ -38,6 +54,10 @@ public struct SupervisorRecord: Sendable, Equatable {
         if let notificationFD { text += "notification_fd \(notificationFD)\n" }
         if let readySince { text += "ready_since_ns \(readySince.unixNanos)\n" }
         if let cgroup { text += "cgroup \(cgroup)\n" }
+        if let job {
+            text += "job_suspended \(job.suspended ? 1 : 0)\njob_skipped \(job.skipped)\n"
+            if let next = job.nextRun { text += "job_next_run_ns \(next.unixNanos)\n" }
+        }
         return text
     }
 
@@ -53,6 +73,9 @@ public struct SupervisorRecord: Sendable, Equatable {
             case "cgroup": cgroup = words[1]
             case "notification_fd": notificationFD = Int32(words[1])
             case "ready_since_ns": readySince = Int64(words[1]).map(WallTime.init(unixNanos:))
+            case "job_suspended": updateJob { $0.suspended = words[1] == "1" }
+            case "job_skipped": updateJob { $0.skipped = Int(words[1]) ?? 0 }
+            case "job_next_run_ns": updateJob { $0.nextRun = Int64(words[1]).map(WallTime.init(unixNanos:)) }
             case "last_exit":
                 let parts = words[1].split(separator: " ")
                 if parts.count == 2, let value = Int32(parts[1]) {
@@ -61,5 +84,11 @@ public struct SupervisorRecord: Sendable, Equatable {
             default: break
             }
         }
+    }
+
+    private mutating func updateJob(_ change: (inout Job) -> Void) {
+        var current = job ?? Job()
+        change(&current)
+        job = current
     }
 }

@@ -12,6 +12,8 @@ final class Entry {
     var controlTokens: [UInt64] = []
     /// The loop token of each role's notification pipe while its run is not ready yet.
     var readinessTokens: [EntryMachine.Role: UInt64] = [:]
+    /// A job's schedule state; nil for a service.
+    var job: JobState?
     /// The last "cannot start run" said for a role, until a start succeeds.
     var spawnFailure: [EntryMachine.Role: String] = [:]
     private(set) var pipeRead: Int32 = -1

@@ -15,6 +15,8 @@ public struct ServiceDefinition: Sendable {
     public var log: ServiceSettings?
     public var mainDown: Bool
     public var logDown: Bool
+    /// A job's schedule and spread offset (the directory has `schedule`); nil for a service.
+    public var job: JobTimetable?
 
     public var logPath: String { path + "/log" }
 
@@ -66,6 +68,11 @@ public struct ServiceDefinition: Sendable {
                                            main: settings(of: path, label: label), log: nil,
                                            mainDown: FileSystem.exists(path + "/down"),
                                            logDown: FileSystem.exists(path + "/log/down"))
+        if let job = try jobTimetable(path, label: label) {
+            definition.job = job
+            definition.main.isJob = true
+            definition.main.timeoutRun = milliseconds(path + "/timeout-run", label: label).map { $0 * nanosPerMilli }
+        }
         if let logInfo = try? FileSystem.info(path + "/log"), logInfo.kind == .directory {
             if let message = checkRunnable(path + "/log", label: label + "/log") {
                 throw Problem(message: message, watch: [path, path + "/log"])
@@ -76,9 +83,18 @@ public struct ServiceDefinition: Sendable {
     }
 
     /// Re-reads the settings files (SIGHUP).
+    /// A job's schedule is re-read too; a schedule broken since keeps the one it had (said once).
     public mutating func reloadSettings() {
         main = ServiceDefinition.settings(of: path, label: name)
         if log != nil { log = ServiceDefinition.settings(of: logPath, label: name + "/log") }
+        guard job != nil else { return }
+        do {
+            if let reloaded = try ServiceDefinition.jobTimetable(path, label: name) { job = reloaded }
+        } catch {
+            Diagnostics.warn(error.message + " (keeping the schedule it had)")
+        }
+        main.isJob = true
+        main.timeoutRun = ServiceDefinition.milliseconds(path + "/timeout-run", label: name).map { $0 * nanosPerMilli }
     }
 
     static func checkRunnable(_ path: String, label: String) -> String? {
@@ -127,6 +143,35 @@ public struct ServiceDefinition: Sendable {
             settings.controlScripts.insert(letter)
         }
         return settings
+    }
+
+    /// A job's `schedule` and `schedule-spread`, nil without a `schedule`; a bad one is a
+    /// problem: the job does not run until the file is fixed (its directory is watched).
+    static func jobTimetable(_ path: String, label: String) throws(Problem) -> JobTimetable? {
+        let file = path + "/schedule"
+        guard let info = try? FileSystem.info(file) else { return nil }
+        func problem(_ what: String) -> Problem {
+            Problem(message: "\(label)/\(what): not running the job until it is fixed", watch: [path])
+        }
+        guard info.kind == .file else { throw problem("schedule is not a file") }
+        guard let bytes = try? FileSystem.readBytes(file, limit: 4097) else { throw problem("schedule cannot be read") }
+        guard bytes.count <= 4096 else { throw problem("schedule is larger than 4 kB") }
+        let schedule: Schedule
+        do {
+            schedule = try Schedule.parse(String(decoding: bytes, as: UTF8.self))
+        } catch {
+            throw problem("schedule \(error)")
+        }
+        var spread: Int64 = 0
+        if let text = FileSystem.readLine(path + "/schedule-spread") {
+            do {
+                spread = try ScheduleDuration.parse(text)
+            } catch {
+                throw problem("schedule-spread \(error)")
+            }
+            guard spread <= 366 * 86_400 * nanosPerSecond else { throw problem("schedule-spread is longer than a year") }
+        }
+        return JobTimetable(schedule: schedule, offset: Spread.offset(path: path, window: spread))
     }
 
     /// 0-2 are the run's stdio; s6 refuses them too.

@@ -58,6 +58,7 @@ extension Supervisor {
             case .success(let pid):
                 children.add(pid, .run(entry.identity, role))
                 if let readiness { watchReadiness(readiness.read, pid: pid, entry, role) }
+                if role == .main { jobStarted(entry) }
                 entry.spawnFailure[role] = nil
                 perform(entry.machine.handle(.spawned(pid: pid), for: role, now: EventLoop.now), on: entry)
             case .failure(let error):
@@ -140,7 +141,10 @@ extension Supervisor {
             quickDeaths: machine.quickDeaths, restartDelayMs: machine.restartDelay / nanosPerMilli,
             lastExit: machine.lastExit,
             cgroup: cgroups.map { "\($0.base)/\(entry.cgroupName)/\(role == .main ? "main" : "log")" },
-            notificationFD: machine.settings.notificationFD, readySince: readySince)
+            notificationFD: machine.settings.notificationFD, readySince: readySince,
+            job: role == .main ? entry.job.map {
+                SupervisorRecord.Job(nextRun: $0.nextDue, skipped: machine.skipped, suspended: machine.suspended)
+            } : nil)
         supervise.write(snapshot, record: record)
     }
 

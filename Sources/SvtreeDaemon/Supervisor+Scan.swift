@@ -135,6 +135,7 @@ extension Supervisor {
             entry.controlTokens.append(token)
         }
         entries[definition.identity] = entry
+        setUpJob(entry)
         perform(entry.machine.begin(mainDown: definition.mainDown, logDown: definition.logDown, now: EventLoop.now),
                 on: entry)
         return nil

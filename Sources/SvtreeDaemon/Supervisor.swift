@@ -42,6 +42,9 @@ public final class Supervisor {
     /// Sent from the loop itself, so a wedged loop stops the pings.
     var watchdogDue: Int64?
     static let watcherToken: UInt64 = 3
+    static let jobTimerToken: UInt64 = 4
+    /// Made when the first job appears: a tree without jobs holds no wall-clock timer.
+    var jobTimer: WallClockTimer?
 
     struct StatusKey: Hashable {
         var identity: FileSystem.Identity
@@ -91,10 +94,12 @@ public final class Supervisor {
                 return 0
             }
             loop.setDeadline(nextDeadline())
+            armJobTimer()
             for token in loop.wait() {
                 switch token {
                 case EventLoop.signalToken: handleSignals()
                 case EventLoop.timerToken: handleTimer()
+                case Supervisor.jobTimerToken: handleJobTimer()
                 case Supervisor.watcherToken:
                     watcher?.drain()
                     if !stopping { rescan() }
@@ -126,7 +131,10 @@ public final class Supervisor {
                 dormant.removeAll()
                 problems.removeAll()
                 reports.clearAll()
-                for entry in entries.values { entry.reloadSettings() }
+                for entry in entries.values {
+                    entry.reloadSettings()
+                    jobReloaded(entry)
+                }
                 rescan()
             default:
                 break
@@ -172,7 +180,9 @@ public final class Supervisor {
         // Any byte may arrive; one that is no letter changes nothing, as with runsv.
         for letter in supervise.readControl().compactMap(ControlLetter.init(rawValue:)) {
             guard entries[identity] != nil else { return }
+            let wasSuspended = entry.machine.main.suspended
             perform(entry.machine.handle(.control(letter), for: role, now: EventLoop.now), on: entry)
+            jobResumed(entry, wasSuspended: wasSuspended)
         }
     }
 
@@ -187,7 +197,10 @@ public final class Supervisor {
             switch owner {
             case .run(let identity, let role), .finish(let identity, let role):
                 guard let entry = entries[identity] else { continue }
-                if case .run = owner { stopWatchingReadiness(entry, role) }
+                if case .run = owner {
+                    stopWatchingReadiness(entry, role)
+                    if role == .main { jobEnded(entry, status) }
+                }
                 perform(entry.machine.handle(.exited(pid: pid, status: status), for: role, now: now), on: entry)
             case .control(let identity, let role, let letter):
                 guard let entry = entries[identity] else { continue }

@@ -66,10 +66,13 @@ import Testing
         try tree.startSvtree("dir")
         // "first" and "abc" came in one write, so the logger has looked at "abc" by now.
         // (and svtree has written the logger's status: it may lag the logger's first write).
+        // Killed once it is back in epoll_wait: it has then taken "first" from the pipe (a
+        // kill between the write and that would rightly have the next logger write it again).
         var found: Int32?
-        try tree.waitFor("the first line logged") {
+        try tree.waitFor("the first line logged and the logger waiting") {
             found = tree.supervisedPid("dir/talker/log")
             return found != nil && tree.read("dir/talker/log/main/current").contains("first\n")
+                && Self.waitsInEpoll(found!)
         }
         let logger = try #require(found)
         kill(logger, SIGKILL)
@@ -78,6 +81,21 @@ import Testing
                        stdoutFile: "gate.out", stderrFile: "gate.err")
         try tree.waitFor("the rest of the line logged") { tree.logLines("dir/talker/log/main").contains("abcdef") }
         #expect(tree.logLines("dir/talker/log/main") == ["first", "abcdef"])
+    }
+
+    /// Whether `pid` is blocked in epoll_wait, epoll_pwait or epoll_pwait2.
+    static func waitsInEpoll(_ pid: Int32) -> Bool {
+        #if arch(x86_64)
+        return [232, 281, 441].contains(currentSyscall(pid))
+        #else
+        return [22, 441].contains(currentSyscall(pid))
+        #endif
+    }
+
+    /// The number of the system call `pid` is blocked in (/proc/PID/syscall; root may read it).
+    static func currentSyscall(_ pid: Int32) -> Int {
+        let text = String(decoding: (try? FileSystem.readBytes("/proc/\(pid)/syscall", limit: 256)) ?? [], as: UTF8.self)
+        return Int(text.split(separator: " ").first ?? "") ?? -1
     }
 
     /// A paused logger (full disk, here a write error it cannot get past) must not spin on

@@ -26,6 +26,11 @@ int sv_signalfd_read(int fd);
 int sv_timerfd_create(void);
 int sv_timerfd_set(int fd, int64_t deadline_ns);
 void sv_timerfd_drain(int fd);
+// A CLOCK_REALTIME timer at an absolute time, cancelled (read gives ECANCELED) when the clock
+// is set; 0 disarms. sv_timerfd_read returns 0 or the errno of the read.
+int sv_timerfd_create_realtime(void);
+int sv_timerfd_set_realtime(int fd, int64_t at_ns);
+int sv_timerfd_read(int fd);
 
 int64_t sv_monotonic_ns(void);
 int64_t sv_realtime_ns(void);

@@ -1,0 +1,62 @@
+import SvBase
+
+/// A job's `last-run` file, in the job's own directory (not `supervise/`, which may be a
+/// symlink into /run and vanish at boot): when the last run started, and how the last one
+/// that ended went. svtree writes it at each start and end and reads it for catch-up; svctl
+/// reads it for the job's result.
+public struct JobRecord: Sendable, Equatable {
+    public static let fileName = "last-run"
+
+    public var lastStart: WallTime?
+    /// The last run that ended: how long it took and how it ended.
+    public var lastDurationMs: Int64?
+    public var lastExit: ExitStatus?
+
+    public init(lastStart: WallTime? = nil, lastDurationMs: Int64? = nil, lastExit: ExitStatus? = nil) {
+        self.lastStart = lastStart
+        self.lastDurationMs = lastDurationMs
+        self.lastExit = lastExit
+    }
+
+    /// `start_ns N`, `duration_ms N`, `exit code|signal N`; each only when known.
+    public var text: String {
+        var text = ""
+        if let lastStart { text += "start_ns \(lastStart.unixNanos)\n" }
+        if let lastDurationMs { text += "duration_ms \(lastDurationMs)\n" }
+        switch lastExit {
+        case .exited(let code): text += "exit code \(code)\n"
+        case .signaled(let sig): text += "exit signal \(sig)\n"
+        case nil: break
+        }
+        return text
+    }
+
+    public init(parsing text: String) {
+        self.init()
+        for line in text.split(separator: "\n") {
+            let words = line.split(separator: " ").map(String.init)
+            switch (words.first ?? "", words.count) {
+            case ("start_ns", 2): lastStart = Int64(words[1]).map(WallTime.init(unixNanos:))
+            case ("duration_ms", 2): lastDurationMs = Int64(words[1])
+            case ("exit", 3):
+                if let value = Int32(words[2]) { lastExit = words[1] == "signal" ? .signaled(value) : .exited(value) }
+            default: break
+            }
+        }
+    }
+}
+
+/// A job's result as monitoring plugins count: its exit code 0 ok, 1 warning, 2 critical,
+/// 3 unknown; any other code, or death by a signal, is critical.
+public enum JobResult: String, Sendable, Equatable {
+    case ok, warning, critical, unknown
+
+    public init(_ exit: ExitStatus) {
+        switch exit {
+        case .exited(0): self = .ok
+        case .exited(1): self = .warning
+        case .exited(3): self = .unknown
+        default: self = .critical
+        }
+    }
+}
