@@ -7,42 +7,58 @@ import SvBase
 public struct JobRecord: Sendable, Equatable {
     public static let fileName = "last-run"
 
+    /// The last start, whether or not that run has ended.
     public var lastStart: WallTime?
-    /// The last run that ended: how long it took and how it ended.
-    public var lastDurationMs: Int64?
-    public var lastExit: ExitStatus?
+    /// The last run that ended (the one before `lastStart` while a run is going).
+    public var lastEnded: Ended?
 
-    public init(lastStart: WallTime? = nil, lastDurationMs: Int64? = nil, lastExit: ExitStatus? = nil) {
-        self.lastStart = lastStart
-        self.lastDurationMs = lastDurationMs
-        self.lastExit = lastExit
+    public struct Ended: Sendable, Equatable {
+        public var start: WallTime
+        public var durationMs: Int64
+        public var exit: ExitStatus
+
+        public init(start: WallTime, durationMs: Int64, exit: ExitStatus) {
+            self.start = start
+            self.durationMs = durationMs
+            self.exit = exit
+        }
     }
 
-    /// `start_ns N`, `duration_ms N`, `exit code|signal N`; each only when known.
+    public init(lastStart: WallTime? = nil, lastEnded: Ended? = nil) {
+        self.lastStart = lastStart
+        self.lastEnded = lastEnded
+    }
+
+    /// `start_ns N`, then the last ended run: `ended_start_ns N`, `duration_ms N`,
+    /// `exit code|signal N`; each only when known.
     public var text: String {
         var text = ""
         if let lastStart { text += "start_ns \(lastStart.unixNanos)\n" }
-        if let lastDurationMs { text += "duration_ms \(lastDurationMs)\n" }
-        switch lastExit {
-        case .exited(let code): text += "exit code \(code)\n"
-        case .signaled(let sig): text += "exit signal \(sig)\n"
-        case nil: break
+        if let ended = lastEnded {
+            text += "ended_start_ns \(ended.start.unixNanos)\nduration_ms \(ended.durationMs)\n"
+            switch ended.exit {
+            case .exited(let code): text += "exit code \(code)\n"
+            case .signaled(let sig): text += "exit signal \(sig)\n"
+            }
         }
         return text
     }
 
     public init(parsing text: String) {
         self.init()
+        var endedStart: WallTime?, duration: Int64?, exit: ExitStatus?
         for line in text.split(separator: "\n") {
             let words = line.split(separator: " ").map(String.init)
             switch (words.first ?? "", words.count) {
             case ("start_ns", 2): lastStart = Int64(words[1]).map(WallTime.init(unixNanos:))
-            case ("duration_ms", 2): lastDurationMs = Int64(words[1])
+            case ("ended_start_ns", 2): endedStart = Int64(words[1]).map(WallTime.init(unixNanos:))
+            case ("duration_ms", 2): duration = Int64(words[1])
             case ("exit", 3):
-                if let value = Int32(words[2]) { lastExit = words[1] == "signal" ? .signaled(value) : .exited(value) }
+                if let value = Int32(words[2]) { exit = words[1] == "signal" ? .signaled(value) : .exited(value) }
             default: break
             }
         }
+        if let endedStart, let duration, let exit { lastEnded = Ended(start: endedStart, durationMs: duration, exit: exit) }
     }
 }
 

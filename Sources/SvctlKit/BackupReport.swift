@@ -97,5 +97,10 @@ public enum AgeText {
 
     public static func text(nanos: Int64) -> String { text(seconds: nanos / nanosPerSecond) }
 
+    /// A run's length: "302ms" under a second, else as `text(seconds:)`.
+    public static func text(milliseconds ms: Int64) -> String {
+        ms < 1000 ? "\(max(0, ms))ms" : text(seconds: (ms + 500) / 1000)
+    }
+
     private static func pad(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
 }

@@ -100,7 +100,9 @@ public struct ClientReport: Sendable {
     private mutating func judge(_ probe: ServiceProbe, as label: String, now: WallTime) {
         guard let status = supervised(probe.supervisor, probe.status, label: label, path: probe.path,
                                       neverStarted: "never started (see the log of the svtree above it)") else { return }
-        if status.state != .run {
+        if let job = probe.job {
+            judge(job, as: label)
+        } else if status.state != .run {
             if probe.normallyUp || status.want == .up {
                 flag(.critical, "\(label): \(status.state == .finish ? "finishing" : "down")"
                     + (probe.normallyUp ? " (normally up)" : " (wanted up)"))
@@ -117,6 +119,21 @@ public struct ClientReport: Sendable {
                                                            path: probe.path + "/log", neverStarted: "never started"),
            logStatus.state != .run {
             flag(.critical, "\(label)/log: down")
+        }
+    }
+
+    /// A job is judged by its last result, as monitoring plugins count exit codes; it is down
+    /// between runs, which is no problem.
+    private mutating func judge(_ job: ServiceProbe.JobProbe, as label: String) {
+        if case .failure(let error) = job.schedule {
+            return flag(.critical, "\(label): bad schedule: \(error)")
+        }
+        guard let exit = job.record.lastEnded?.exit, let result = job.result, result != .ok else { return }
+        switch result {
+        case .ok: break
+        case .warning: flag(.warning, "\(label): last run warned (\(exit))")
+        case .critical: flag(.critical, "\(label): last run failed (\(exit))")
+        case .unknown: flag(.unknown, "\(label): last run could not tell (\(exit))")
         }
     }
 

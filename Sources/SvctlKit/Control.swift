@@ -122,3 +122,38 @@ public enum Control {
         seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
     }
 }
+
+/// `svctl run CLIENT/JOB [-w SECONDS]`: a job's `o`, and with a wait, its result as the exit code.
+public enum JobRun {
+    public static func run(label: String, path: String, waitSeconds: Double?) throws(SvctlError) -> (String, Int32) {
+        let before = ServiceProbe.read(name: label, path: path)
+        guard let job = before.job else { throw .failed("\(label) is not a job: it has no schedule file") }
+        let wasRunning = before.status?.state == .run
+        try Control.send(.once, to: path, label: label)
+        guard let waitSeconds else { return ("\(label): run sent", 0) }
+        // The run this starts (or the one already going) is the first to end after the last start.
+        let lastStart = job.record.lastStart
+        var ended: JobRecord.Ended?
+        let done = Poll.until(seconds: waitSeconds) {
+            let now = ServiceProbe.read(name: label, path: path)
+            guard now.status?.state != .run, let last = now.job?.record.lastEnded else { return false }
+            guard let lastStart else {
+                ended = last
+                return true
+            }
+            if wasRunning ? last.start >= lastStart : last.start > lastStart { ended = last }
+            return ended != nil
+        }
+        guard done, let ended else {
+            throw .unknown("\(label): timed out after \(Control.format(waitSeconds)) s waiting for the run to end")
+        }
+        let result = JobResult(ended.exit)
+        let code: Int32 = switch result {
+        case .ok: 0
+        case .warning: 1
+        case .critical: 2
+        case .unknown: 3
+        }
+        return ("\(label): \(result.rawValue) (\(ended.exit)) in \(AgeText.text(milliseconds: ended.durationMs))", code)
+    }
+}

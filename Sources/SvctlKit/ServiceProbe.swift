@@ -1,6 +1,7 @@
 import Glibc
 import SvBase
 import SvFormats
+import SvSupervision
 import SvSystem
 
 /// What the `supervise/` files of one service say, read as `sv` reads them: the 20-byte status
@@ -35,6 +36,20 @@ public struct ServiceProbe: Sendable, Equatable {
     /// Wall-clock ns at which the current run said it was ready through `notification-fd`.
     public var readySince: WallTime?
 
+    /// A job (the directory has `schedule`): its schedule, its last runs, its live state.
+    public var job: JobProbe?
+
+    public struct JobProbe: Sendable, Equatable {
+        /// The schedule as written, or why it is refused.
+        public var schedule: Result<Schedule, ScheduleError>
+        public var record: JobRecord
+        /// What its svtree says now (nil while no svtree supervises it).
+        public var live: SupervisorRecord.Job?
+
+        /// The last ended run's result, as monitoring counts it.
+        public var result: JobResult? { record.lastEnded.map { JobResult($0.exit) } }
+    }
+
     public struct LogProbe: Sendable, Equatable {
         public var supervisor: Supervisor
         public var status: StatusFormat.Snapshot?
@@ -66,9 +81,12 @@ public struct ServiceProbe: Sendable, Equatable {
             supervisor: checkSupervisor ? supervisorState(supervise) : (FileSystem.exists(supervise) ? .running : .never),
             status: StatusFormat.parseStatus((try? FileSystem.readBytes(supervise + "/status", limit: 64)) ?? []),
             normallyUp: !FileSystem.exists(path + "/down"))
+        probe.job = readJob(path)
         if let extra = try? FileSystem.readBytes(supervise + "/svtree", limit: 4096) {
             probe.writtenBySvtree = true
-            probe.apply(SupervisorRecord(parsing: String(decoding: extra, as: UTF8.self)))
+            let record = SupervisorRecord(parsing: String(decoding: extra, as: UTF8.self))
+            probe.apply(record)
+            probe.job?.live = record.job
             if probe.notificationFD != nil, probe.status?.state == .run { probe.ready = probe.readySince != nil }
         }
         if let info = try? FileSystem.info(path + "/log"), info.kind == .directory {
@@ -78,6 +96,21 @@ public struct ServiceProbe: Sendable, Equatable {
                 status: StatusFormat.parseStatus((try? FileSystem.readBytes(logSupervise + "/status", limit: 64)) ?? []))
         }
         return probe
+    }
+
+    /// The job's files, nil for a service (no `schedule`).
+    static func readJob(_ path: String) -> JobProbe? {
+        guard FileSystem.exists(path + "/schedule") else { return nil }
+        let text = (try? FileSystem.readBytes(path + "/schedule", limit: 4097)).map { String(decoding: $0, as: UTF8.self) }
+        let schedule: Result<Schedule, ScheduleError>
+        if let text, text.utf8.count <= 4096 {
+            schedule = Result { () throws(ScheduleError) in try Schedule.parse(text) }
+        } else {
+            schedule = .failure(.bad(text == nil ? "cannot be read" : "is larger than 4 kB"))
+        }
+        let record = (try? FileSystem.readBytes(path + "/" + JobRecord.fileName, limit: 4096))
+            .map { JobRecord(parsing: String(decoding: $0, as: UTF8.self)) } ?? JobRecord()
+        return JobProbe(schedule: schedule, record: record, live: nil)
     }
 
     /// What svtree's `supervise/svtree` says.

@@ -62,7 +62,10 @@ public enum StatusView {
 
     /// "up 3h12m" / "down 4s" / "no supervisor".
     static func brief(_ probe: ServiceProbe, now: WallTime) -> String {
-        brief(supervisor: probe.supervisor, status: probe.status, now: now)
+        if let job = probe.job, probe.supervisor == .running, let status = probe.status, status.state != .run {
+            return "job " + (job.result.map { "last " + $0.rawValue } ?? "never run")
+        }
+        return brief(supervisor: probe.supervisor, status: probe.status, now: now)
     }
 
     static func brief(supervisor: ServiceProbe.Supervisor, status: StatusFormat.Snapshot?, now: WallTime) -> String {
@@ -76,6 +79,9 @@ public enum StatusView {
     }
 
     static func long(_ probe: ServiceProbe, now: WallTime, withLog: Bool = true) -> String {
+        if let job = probe.job, probe.supervisor == .running, let status = probe.status {
+            return jobText(job, status, now: now) + (withLog ? logText(probe, now: now) : "")
+        }
         var text = brief(probe, now: now)
         if let status = probe.status, probe.supervisor == .running {
             if status.pid > 0 && status.state != .down { text += " (pid \(status.pid))" }
@@ -95,6 +101,31 @@ public enum StatusView {
             }
         }
         return withLog ? text + logText(probe, now: now) : text
+    }
+
+    /// `job @daily: last ok 3h02m ago in 12s, next in 20h41m`, or `running 5s (pid N)`.
+    static func jobText(_ job: ServiceProbe.JobProbe, _ status: StatusFormat.Snapshot, now: WallTime) -> String {
+        let schedule: String
+        switch job.schedule {
+        case .success(let parsed): schedule = parsed.description
+        case .failure(let error): return "job with a bad schedule: \(error)"
+        }
+        var text = "job \(schedule): "
+        if status.state == .run {
+            text += "running \(AgeText.text(nanos: now - status.since)) (pid \(status.pid))"
+        } else if let ended = job.record.lastEnded, let result = job.result {
+            text += "last \(result.rawValue) \(AgeText.text(nanos: now - ended.start)) ago"
+            text += " in " + AgeText.text(milliseconds: ended.durationMs)
+        } else {
+            text += "never run"
+        }
+        if job.live?.suspended == true {
+            text += ", suspended"
+        } else if let next = job.live?.nextRun {
+            text += ", next " + (next <= now ? "now" : "in " + AgeText.text(nanos: next - now))
+        }
+        if let skipped = job.live?.skipped, skipped > 0 { text += ", \(skipped) skipped" }
+        return text
     }
 
     /// "; log up 3h12m (pid N)", or nothing without a logger.

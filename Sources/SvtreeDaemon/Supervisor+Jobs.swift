@@ -81,9 +81,8 @@ extension Supervisor {
 
     /// A job's run ended: its duration and exit in `last-run`.
     func jobEnded(_ entry: Entry, _ status: ExitStatus) {
-        guard var job = entry.job, let started = job.runStartedAt else { return }
-        job.record.lastDurationMs = (EventLoop.now - started) / nanosPerMilli
-        job.record.lastExit = status
+        guard var job = entry.job, let started = job.runStartedAt, let start = job.record.lastStart else { return }
+        job.record.lastEnded = JobRecord.Ended(start: start, durationMs: (EventLoop.now - started) / nanosPerMilli, exit: status)
         job.runStartedAt = nil
         entry.job = job
         writeJobRecord(entry, job.record)

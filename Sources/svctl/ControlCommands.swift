@@ -97,3 +97,29 @@ struct Exit: ControlSubcommand {
     static let abstract = "Stop services and end their supervision (until the client's svtree gets SIGHUP)."
     @OptionGroup var options: ControlOptions
 }
+
+struct Run: SvctlCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a job now (its o); with -w, wait for its end and exit with its result.",
+        discussion: "The exit code is the job's result as monitoring plugins count: 0 ok, 1 warning, 2 critical, 3 unknown.")
+
+    @OptionGroup var tree: TreeOptions
+
+    @Option(name: .customShort("w"), help: ArgumentHelp("Wait up to this long for the run to end.", valueName: "seconds"))
+    var wait: Double?
+
+    @Argument(help: ArgumentHelp("CLIENT/JOB.", valueName: "target"),
+              completion: .custom { _, _, _ in TreeLayout().definedClients })
+    var target: String
+
+    func execute() throws(SvctlError) -> Int32 {
+        let (client, service) = try Names.parseTarget(target)
+        guard let service else { throw .failed("name the job: CLIENT/JOB") }
+        let path = try tree.layout.requireClient(client) + "/services/" + service
+        guard FileSystem.exists(path) else { throw .noSuchService(client: client, service: service) }
+        try tree.layout.requireInside(path, label: target)
+        let (line, code) = try JobRun.run(label: target, path: path, waitSeconds: wait)
+        print(line)
+        return code
+    }
+}
