@@ -4,7 +4,7 @@ import Testing
 
 /// Exact teardown by cgroup v2 (this machine's unified hierarchy is writable), and the
 /// session mode that is used without one.
-@Suite(.serialized) struct CgroupTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct CgroupTests {
     /// A service whose child escapes everything but its cgroup: double fork, setsid, and an
     /// empty environment (so no marker says whose it is).
     private func escapingService(_ tree: TreeFixture, _ path: String) {

@@ -3,7 +3,7 @@ import Testing
 @testable import SvtreeCore
 
 /// Restarts with backoff, stop timeouts, finish bounds and descriptors, on real processes.
-@Suite(.serialized) struct LifecycleTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct LifecycleTests {
     private func descriptorCount(_ pid: Int32) -> Int {
         (try? FileSystem.list("/proc/\(pid)/fd").get())?.count ?? -1
     }

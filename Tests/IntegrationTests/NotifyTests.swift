@@ -4,7 +4,7 @@ import Testing
 @testable import SvtreeCore
 
 /// `svtree --notify` talking to a stand-in for systemd: a datagram socket as NOTIFY_SOCKET.
-@Suite(.serialized) struct NotifyTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct NotifyTests {
     /// A bound AF_UNIX datagram socket and what arrives on it.
     final class NotifySocket {
         let fd: Int32

@@ -3,7 +3,7 @@ import Testing
 @testable import SvtreeCore
 
 /// Debian's real `sv` (runit) driving services that svtree supervises.
-@Suite(.serialized) struct RunitCompatibilityTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct RunitCompatibilityTests {
     static let sv = "/usr/bin/sv"
 
     private func sv(_ tree: TreeFixture, _ arguments: String...) -> (Int32, String) {

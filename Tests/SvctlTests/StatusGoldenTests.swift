@@ -6,7 +6,7 @@ import Testing
 /// `svctl status` on fixture `supervise/` files written by real svtree and Debian's runsv
 /// (Fixtures/make-fixtures.sh), compared byte for byte with Golden/. Set
 /// SVCTL_UPDATE_GOLDEN=1 to rewrite the golden files after a deliberate change.
-@Suite struct StatusGoldenTests {
+@Suite(.timeLimit(.minutes(1))) struct StatusGoldenTests {
     static let fixtures = FileSystem.parentDirectory(#filePath) + "/Fixtures/tree"
     static let golden = FileSystem.parentDirectory(#filePath) + "/Golden"
     /// 2026-11-18 05:46:40 UTC: fixed, so ages in the output never change.

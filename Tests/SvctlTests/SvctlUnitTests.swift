@@ -3,7 +3,7 @@ import Glibc
 import SvtreeCore
 import Testing
 
-@Suite struct NameTests {
+@Suite(.timeLimit(.minutes(1))) struct NameTests {
     @Test(arguments: ["alice", "a", "0", "web-01.example_x", String(repeating: "a", count: 64)])
     func accepted(_ name: String) {
         #expect(Names.isValid(name))
@@ -34,7 +34,7 @@ import Testing
     }
 }
 
-@Suite struct FormatTests {
+@Suite(.timeLimit(.minutes(1))) struct FormatTests {
     @Test func durations() {
         #expect(Duration.text(seconds: 0) == "0s")
         #expect(Duration.text(seconds: 59) == "59s")
@@ -72,7 +72,7 @@ import Testing
     }
 }
 
-@Suite(.serialized) struct LogViewTests {
+@Suite(.serialized, .timeLimit(.minutes(1))) struct LogViewTests {
     init() {
         setenv("TZ", "UTC", 1)
         tzset()
@@ -98,7 +98,7 @@ import Testing
     }
 }
 
-@Suite struct BackupJudgementTests {
+@Suite(.timeLimit(.minutes(1))) struct BackupJudgementTests {
     static let hour: Int64 = 3600
     static let now: Int64 = 1_795_330_000
 
@@ -145,7 +145,7 @@ import Testing
     }
 }
 
-@Suite struct ControlDecisionTests {
+@Suite(.timeLimit(.minutes(1))) struct ControlDecisionTests {
     func probe(_ state: ServiceMachine.State, pid: Int32, since: Int64, want: ServiceMachine.Want = .up,
                paused: Bool = false) -> ServiceProbe {
         ServiceProbe(name: "s", path: "/x", supervisor: .running,

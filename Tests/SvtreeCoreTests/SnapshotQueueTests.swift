@@ -2,7 +2,7 @@ import Glibc
 import SvtreeCore
 import Testing
 
-@Suite struct SnapshotQueueTests {
+@Suite(.timeLimit(.minutes(1))) struct SnapshotQueueTests {
     static let second: Int64 = 1_000_000_000
     let a = String(repeating: "a", count: 64)
     let b = String(repeating: "b", count: 64)
@@ -102,7 +102,7 @@ import Testing
     }
 }
 
-@Suite struct SnapwatchFormatTests {
+@Suite(.timeLimit(.minutes(1))) struct SnapwatchFormatTests {
     @Test func recordRoundTrip() {
         var record = SnapwatchRecord(watchingSince: 100)
         record.lastHook = .init(startMs: 5000, durationMs: 12, exit: .exited(1))

@@ -1,7 +1,7 @@
 import Testing
 @testable import SvtreeCore
 
-@Suite struct StatusFormatTests {
+@Suite(.timeLimit(.minutes(1))) struct StatusFormatTests {
     @Test func twentyBytesInRunitLayout() {
         let snapshot = StatusFormat.Snapshot(state: .run, pid: 0x01020304, paused: true, want: .up, gotTerm: true,
                                              since: 1_700_000_000 * nanosPerSecond + 5)
