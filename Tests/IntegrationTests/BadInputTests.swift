@@ -148,7 +148,7 @@ import Testing
         #expect(tree.supervisedPid("dir/canary") == canary, "garbage on control did something")
         _ = tree.run("/usr/bin/sv", ["down", tree.root + "/dir/canary"])
         try tree.waitFor("the canary to stop on a real d") { tree.status("dir/canary")?.state == .down }
-        #expect(kill(root, 0) == 0, "svtree died")
+        #expect(tree.stillRunning(root), "svtree died")
     }
 
     /// svctl: each bad argument refused with a line saying why, and a non-zero exit.
@@ -212,7 +212,7 @@ import Testing
         tree.makeDirectories(tree.root + "/enabled")
         rename(tree.root + "/staging/svc", tree.root + "/enabled/svc")
         try tree.waitFor("the service once the directory exists") { tree.isRunning("enabled/svc") }
-        #expect(kill(root, 0) == 0)
+        #expect(tree.stillRunning(root))
     }
 
     @Test func entryDeletedWhileRunning() throws {
@@ -241,7 +241,7 @@ import Testing
         try tree.waitFor("the read-only error and the linked service up") {
             tree.read("svtree.err").contains("\(disk)/plain: supervise: Read-only file system") && tree.isRunning("ro/linked")
         }
-        #expect(kill(root, 0) == 0)
+        #expect(tree.stillRunning(root))
     }
 
     @Test func garbageLogConfigIsReportedLineByLine() throws {
@@ -271,7 +271,7 @@ import Testing
         let lines = tree.read("svtree.err").lines()
         #expect(lines.count < 80, "\(lines.count) lines in 2 s: \(lines.suffix(3))")
         #expect(Set(lines).count == lines.count, "a line said twice: \(lines.count) lines, \(Set(lines).count) distinct")
-        #expect(kill(pid, 0) == 0)
+        #expect(tree.stillRunning(pid), "svtree died")
         #expect((1...30).contains { tree.isRunning("dir/s\($0)") }, "nothing runs")
         kill(pid, SIGTERM)
         #expect(try tree.waitExit(pid) == 0)

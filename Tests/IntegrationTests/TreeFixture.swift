@@ -147,6 +147,18 @@ final class TreeFixture {
         return reaped[pid]!
     }
 
+    /// Whether a process this fixture started is still running: not exited, not a zombie.
+    /// (kill(pid, 0) succeeds on an unreaped child that has died: it proves nothing.)
+    func stillRunning(_ pid: Int32) -> Bool {
+        if reaped[pid] != nil { return false }
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid {
+            reaped[pid] = status
+            return false
+        }
+        return true
+    }
+
     func waitFor(_ what: String, seconds: Double = 10, _ condition: () -> Bool) throws {
         let deadline = EventLoop.now + Int64(seconds * 1e9)
         while !condition() {
@@ -190,10 +202,17 @@ final class TreeFixture {
 
     /// The pid of a service in state run, if it names a living process.
     func supervisedPid(_ service: String) -> Int32? {
-        guard let status = status(service), status.state == .run, status.pid > 0, kill(status.pid, 0) == 0 else {
+        guard let status = status(service), status.state == .run, status.pid > 0, TreeFixture.isLiving(status.pid) else {
             return nil
         }
         return status.pid
+    }
+
+    /// A process that exists and is not a zombie (kill(pid, 0) also succeeds on a zombie).
+    static func isLiving(_ pid: Int32) -> Bool {
+        guard let stat = FileSystem.readBytes("/proc/\(pid)/stat", limit: 4096),
+              let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count else { return false }
+        return stat[close + 2] != UInt8(ascii: "Z") && stat[close + 2] != UInt8(ascii: "X")
     }
 
     func isRunning(_ service: String) -> Bool { supervisedPid(service) != nil }
