@@ -32,7 +32,14 @@ import Testing
         let before = Set(escapees())
         let root = try tree.startSvtree("dir")
         try tree.waitFor("the escapee running") { tree.isRunning("dir/escaper") && escapees().count > before.count }
-        #expect(tree.read("dir/escaper/supervise/svtree").contains("cgroup /"), "not in cgroup mode")
+        // The unit's cgroup as svtree records it: the place to look once svtree is gone
+        // (its base is `svtree-PID` under the mount's root, or its own cgroup when delegated;
+        // the line holds the whole path).
+        let unit = try #require(tree.read("dir/escaper/supervise/svtree").lines().first { $0.hasPrefix("cgroup /") }
+            .map { String($0.dropFirst("cgroup ".count)) }, "not in cgroup mode")
+        let mount = try #require(CgroupTree.cgroup2Mount())
+        let entryCgroup = FileSystem.parentDirectory(unit)
+        #expect(FileSystem.exists(entryCgroup), "\(entryCgroup) is not where svtree said")
         let escapee = try #require(Set(escapees()).subtracting(before).first)
         // The escapee's marker is gone and its session is its own: only the cgroup knows it.
         #expect(ProcessTable.environmentValue(escapee, "SVTREE_SERVICE") == nil)
@@ -45,8 +52,9 @@ import Testing
         kill(root, SIGTERM)
         #expect(try tree.waitExit(root) == 0)
         #expect(Set(escapees()).subtracting(before).isEmpty)
-        let bases = (try? FileSystem.list(CgroupTree.cgroup2Mount()!).get()) ?? []
-        #expect(!bases.contains("svtree-\(root)"), "svtree's cgroup left behind")
+        #expect(!FileSystem.exists(entryCgroup), "the entry's cgroup \(entryCgroup) left behind")
+        let created = mount + "/svtree-\(root)"
+        if unit.hasPrefix(created + "/") { #expect(!FileSystem.exists(created), "svtree's cgroup \(created) left behind") }
     }
 
     @Test func sessionModeStillKillsMarkedEscapeesOfANestedTree() throws {
