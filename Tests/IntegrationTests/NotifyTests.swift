@@ -48,10 +48,13 @@ import Testing
             let got = socket.receive()
             return got.contains("READY=1") && got.contains { $0.hasPrefix("STATUS=2 entries: 2 up, 0 down, 0 restarting;") }
         }
-        // READY comes once the first scan has started every entry.
-        let first = socket.messages.firstIndex { $0.text == "READY=1" }!
+        // READY comes once the first scan has started every entry: after a STATUS saying so,
+        // and no STATUS before it says less.
+        let texts = socket.messages.map(\.text)
+        let first = try #require(texts.firstIndex(of: "READY=1"))
+        let before = texts[..<first].filter { $0.hasPrefix("STATUS=") }
+        #expect(before.last?.hasPrefix("STATUS=2 entries: 2 up, 0 down, 0 restarting;") == true, "before READY: \(texts[..<first])")
         #expect(tree.isRunning("dir/one") && tree.isRunning("dir/two"))
-        #expect(first < socket.messages.count)
         _ = tree.run("/usr/bin/sv", ["down", tree.root + "/dir/two"])
         try tree.waitFor("the status following a service down") {
             socket.receive().contains { $0.hasPrefix("STATUS=2 entries: 1 up, 1 down, 0 restarting;") }
