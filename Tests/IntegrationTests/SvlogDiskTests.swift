@@ -45,10 +45,16 @@ import Testing
         #expect(try tree.waitExit(writer, seconds: 20) == 0)
         #expect(tree.read("svlog.err").contains("out of disk space: deleting"))
         try tree.stopLogger(logger)
-        let numbers = tree.logLines("disk/log").compactMap { Int($0) }
-        // What is left is the newest part, unbroken.
+        let lines = tree.logLines("disk/log")
+        let numbers = lines.compactMap { Int($0) }
+        #expect(numbers.count == lines.count, "malformed lines: \(lines.filter { Int($0) == nil }.prefix(5))")
+        // What is left is the newest part, unbroken, up to the last line written...
         let breaks = zip(numbers, numbers.dropFirst()).filter { $1 != $0 + 1 }
-        #expect(!numbers.isEmpty && breaks.isEmpty, "\(numbers.count) lines, breaks: \(breaks.prefix(5)); files: \(tree.logFiles("disk/log"))")
+        #expect(numbers.last == 40_000 && breaks.isEmpty,
+                "\(numbers.count) lines, last \(numbers.last ?? 0), breaks: \(breaks.prefix(5)); files: \(tree.logFiles("disk/log"))")
+        // ...and deleting stopped at the minimum: N2 keeps at least two old files beside current.
+        let rotated = tree.logFiles("disk/log").filter { $0.hasPrefix("@") }
+        #expect(rotated.count >= 2, "old files kept: \(rotated)")
     }
 
     @Test func memoryStaysFlatWhateverTheInput() throws {
