@@ -102,6 +102,8 @@ def main():
     parser.add_argument("--long-line-mb", type=int, default=0, help="also feed svlog one line this long")
     args = parser.parse_args()
     rng = random.Random(args.seed)
+    # Said first, so that a failing run can be replayed with --seed.
+    print(f"chaos: seed {args.seed}", flush=True)
     bin_dir = os.path.abspath(args.bin_dir)
     base = tempfile.mkdtemp(prefix="svtree-chaos-")
     enabled_dir = f"{base}/enabled"
