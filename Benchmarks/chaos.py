@@ -303,6 +303,7 @@ def main():
         for name in names:
             directory = f"{client_path(name)}/services/counter/log/main"
             numbers = {}
+            malformed = []
             for file in sorted(os.listdir(directory)):
                 if not (file == "current" or file.startswith("@")):
                     continue
@@ -311,6 +312,14 @@ def main():
                         m = re.match(rb"^(\S+) (\d+)\n$", line)
                         if m:
                             numbers.setdefault(m.group(1), set()).add(int(m.group(2)))
+                        else:
+                            malformed.append(line[:80])
+            # Every line is the counter's: one that is not is a torn or mangled line; and a
+            # client without a single counter line logged nothing at all.
+            if malformed:
+                failures.append(f"{name}: {len(malformed)} lines not from the counter (e.g. {malformed[:2]})")
+            if not numbers:
+                failures.append(f"{name}: no counter line logged")
             for run, seen in numbers.items():
                 runs_checked += 1
                 lines_checked += len(seen)
