@@ -150,8 +150,10 @@ def main():
                 time.sleep(0.05)
             return min(counts)
 
+        # Every client svtree's count, sorted: a set of counts would not see one svtree
+        # holding one more than the others while another already did.
         def client_fds_now():
-            return {steady_fds(pid) for pid in client_svtrees(table())}
+            return sorted(steady_fds(pid) for pid in client_svtrees(table()))
 
         time.sleep(1)
         baseline_root_fds = steady_fds(root.pid)
@@ -270,7 +272,7 @@ def main():
             failures.append(f"root svtree holds {root_fds} descriptors, {baseline_root_fds} at the start")
         client_fds = client_fds_now()
         if client_fds != baseline_client_fds:
-            failures.append(f"client svtrees hold {sorted(client_fds)} descriptors, {sorted(baseline_client_fds)} at the start")
+            failures.append(f"client svtrees hold {client_fds} descriptors, {baseline_client_fds} at the start")
             for pid in client_svtrees(table()):
                 if steady_fds(pid) not in baseline_client_fds:
                     try:
@@ -329,7 +331,7 @@ def main():
         print(f"chaos: {args.clients} clients, {sum(kinds.values())} SIGKILLs ({', '.join(f'{v} {k}' for k, v in kinds.items())}),"
               f" {operations} enable/disable operations")
         print(f"chaos: {lines_checked} numbered lines in {runs_checked} counter runs checked; root fds {root_fds};"
-              f" client svtree fds {sorted(client_fds)}")
+              f" client svtree fds {client_fds}")
 
         if args.long_line_mb:
             size = args.long_line_mb << 20
