@@ -6,19 +6,22 @@ import Testing
 /// session mode that is used without one.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct CgroupTests {
     /// A service whose child escapes everything but its cgroup: double fork, setsid, and an
-    /// empty environment (so no marker says whose it is).
+    /// empty environment (so no marker says whose it is). The escapee runs a copy of sleep
+    /// inside the tree: its command line names this test's tree (not another test's or another
+    /// checkout's, on a shared machine), and the fixture kills it even when the test fails.
     private func escapingService(_ tree: TreeFixture, _ path: String) {
+        tree.run("/bin/cp", ["/bin/sleep", tree.root + "/escapee"])
         tree.write(path + "/run", """
             #!/bin/sh
-            ( setsid env -i /bin/sleep 3601 & )
+            ( setsid env -i \(tree.root)/escapee 3601 & )
             exec sleep 3600
             """, executable: true)
     }
 
-    private func escapees() -> [Int32] {
-        ProcessTable.scan().entries.values.filter { entry in
-            !entry.isZombie && String(decoding: FileSystem.readBytes("/proc/\(entry.pid)/cmdline") ?? [], as: UTF8.self)
-                == "/bin/sleep\u{0}3601\u{0}"
+    private func escapees(_ tree: TreeFixture) -> [Int32] {
+        let command = Array((tree.root + "/escapee\u{0}3601\u{0}").utf8)
+        return ProcessTable.scan().entries.values.filter { entry in
+            !entry.isZombie && FileSystem.readBytes("/proc/\(entry.pid)/cmdline") ?? [] == command
         }.map(\.pid)
     }
 
@@ -29,9 +32,8 @@ import Testing
         }
         let tree = try TreeFixture("cgroup")
         escapingService(tree, "dir/escaper")
-        let before = Set(escapees())
         let root = try tree.startSvtree("dir")
-        try tree.waitFor("the escapee running") { tree.isRunning("dir/escaper") && escapees().count > before.count }
+        try tree.waitFor("the escapee running") { tree.isRunning("dir/escaper") && escapees(tree).count == 1 }
         // The unit's cgroup as svtree records it: the place to look once svtree is gone
         // (its base is `svtree-PID` under the mount's root, or its own cgroup when delegated;
         // the line holds the whole path).
@@ -40,7 +42,7 @@ import Testing
         let mount = try #require(CgroupTree.cgroup2Mount())
         let entryCgroup = FileSystem.parentDirectory(unit)
         #expect(FileSystem.exists(entryCgroup), "\(entryCgroup) is not where svtree said")
-        let escapee = try #require(Set(escapees()).subtracting(before).first)
+        let escapee = try #require(escapees(tree).first)
         // The escapee's marker is gone and its session is its own: only the cgroup knows it.
         #expect(ProcessTable.environmentValue(escapee, "SVTREE_SERVICE") == nil)
         // Down: the service's cgroup is killed, escapee included.
@@ -48,10 +50,10 @@ import Testing
         #expect(code == 0)
         try tree.waitFor("the escapee killed with its service") { kill(escapee, 0) != 0 }
         _ = tree.run("/usr/bin/sv", ["up", tree.root + "/dir/escaper"])
-        try tree.waitFor("a new escapee") { Set(escapees()).subtracting(before).count == 1 }
+        try tree.waitFor("a new escapee") { escapees(tree).count == 1 }
         kill(root, SIGTERM)
         #expect(try tree.waitExit(root) == 0)
-        #expect(Set(escapees()).subtracting(before).isEmpty)
+        #expect(escapees(tree).isEmpty, "escapees left: \(escapees(tree))")
         #expect(!FileSystem.exists(entryCgroup), "the entry's cgroup \(entryCgroup) left behind")
         let created = mount + "/svtree-\(root)"
         if unit.hasPrefix(created + "/") { #expect(!FileSystem.exists(created), "svtree's cgroup \(created) left behind") }

@@ -184,6 +184,15 @@ final class TreeFixture {
         }.map(\.pid)
     }
 
+    /// Living processes running a program from inside this tree (a copied binary whose path
+    /// names the tree): found even with no marker and in a session of their own.
+    func programsOfThisTree() -> [Int32] {
+        let prefix = Array((root + "/").utf8)
+        return ProcessTable.scan().entries.values.filter { entry in
+            !entry.isZombie && (FileSystem.readBytes("/proc/\(entry.pid)/cmdline", limit: 4096) ?? []).starts(with: prefix)
+        }.map(\.pid)
+    }
+
     func commandLine(_ pid: Int32) -> String {
         let bytes = FileSystem.readBytes("/proc/\(pid)/cmdline") ?? []
         return String(decoding: bytes.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
@@ -232,7 +241,7 @@ final class TreeFixture {
         // unreaped children, whose pids cannot be reused, are killed by pid.
         for pid in started where reaped[pid] == nil { kill(pid, SIGKILL) }
         for _ in 0..<50 {
-            let left = processes()
+            let left = processes() + programsOfThisTree()
             if left.isEmpty { break }
             for pid in left { kill(pid, SIGKILL) }
             usleep(2_000)
