@@ -32,9 +32,15 @@ import Testing
             oneCopyEach(tree.commandLines(under: "clients/alice"))
                 && [storage, snapwatch, storage + "/log", snapwatch + "/log"].allSatisfy(tree.isRunning)
         }
-        // And it stays so: nothing restarts or duplicates a moment later.
+        // And it stays so: the same processes after both supervisors have turned their
+        // event loops once more (a look at once would see what the wait just saw).
+        let before = Set(tree.processes(under: "clients/alice"))
+        try tree.roundTrip("clients/alice")
+        try tree.roundTrip(storage)
+        try tree.roundTrip(snapwatch)
         let settled = tree.commandLines(under: "clients/alice")
         #expect(oneCopyEach(settled), "\(settled)")
+        #expect(Set(tree.processes(under: "clients/alice")) == before, "processes changed: \(settled)")
     }
 
     @Test func linkStartsClientAndRemovalEndsEveryProcessIncludingEscapees() throws {

@@ -236,6 +236,29 @@ final class TreeFixture {
         return found!
     }
 
+    /// Waits until the supervisor of `service` has read everything written so far into its
+    /// control FIFO (none left in the pipe): what it read is acted on in the same loop turn.
+    func waitControlRead(_ service: String, _ what: String) throws {
+        let control = root + "/" + service + "/supervise/control"
+        try waitFor(what) {
+            let probe = open(control, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+            guard probe >= 0 else { return false }
+            defer { close(probe) }
+            var available: Int32 = 0
+            return ioctl(probe, UInt(FIONREAD), &available) == 0 && available == 0
+        }
+    }
+
+    /// One turn of the event loop of the supervisor of `service`: a byte that is no command
+    /// written to its control FIFO, and read.
+    func roundTrip(_ service: String) throws {
+        let fd = open(root + "/" + service + "/supervise/control", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw TimedOut(description: "\(service): no supervisor reads its control FIFO") }
+        _ = FileSystem.writeAll(fd, [0])
+        close(fd)
+        try waitControlRead(service, "the supervisor of \(service) to read its control FIFO")
+    }
+
     func killEverything() {
         // A reaped pid may belong to another process by now (pid_max is 32768 here): only
         // unreaped children, whose pids cannot be reused, are killed by pid.
