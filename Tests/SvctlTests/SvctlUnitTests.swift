@@ -72,10 +72,16 @@ import Testing
     }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(1))) struct LogViewTests {
-    init() {
-        setenv("TZ", "UTC", 1)
-        tzset()
+/// In the process's own time zone: setenv("TZ") here changed it under every suite running
+/// in parallel. The expected local time comes from strftime, not from LogView's formatting.
+@Suite(.timeLimit(.minutes(1))) struct LogViewTests {
+    static func strftimeLocal(_ unix: Int) -> String {
+        var seconds = time_t(unix)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S", &parts)
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     @Test func tai64nStampsBecomeLocalTime() {
@@ -83,13 +89,13 @@ import Testing
         let label = StatusFormat.tai64nLabel(unixNanos: 1_795_327_200 * 1_000_000_000 + 500_000_000)
         let (time, text) = LogView.localized(label + " hello world")
         #expect(time == Int64(1_795_327_200 * 1_000_000_000 + 500_000_000))
-        #expect(text == "2026-11-22 06:00:00.500000000 hello world")
+        #expect(text == Self.strftimeLocal(1_795_327_200) + ".500000000 hello world")
     }
 
     @Test func utcStampsOfDashTTBecomeLocalTime() {
         let (time, text) = LogView.localized("2026-11-22_06:00:00.50000 hello")
         #expect(time == Int64(1_795_327_200 * 1_000_000_000 + 500_000_000))
-        #expect(text == "2026-11-22 06:00:00.50000 hello")
+        #expect(text == Self.strftimeLocal(1_795_327_200) + ".50000 hello")
     }
 
     @Test func linesWithoutStampsPassThrough() {
