@@ -32,6 +32,13 @@ mutants=(
 
 say() { echo "mutants: $*"; }
 
+# restore FILE: the unmutated text back, with a new mtime (an older one would leave the mutant
+# compiled in: the incremental build would take the file for unchanged).
+restore() {
+    mv "$1.orig" "$1"
+    touch "$1"
+}
+
 # A mutant's fields: the filter may hold '|' (alternatives), so the text and replacement are
 # the last two fields, the file the second, and the filter what lies between.
 fields() { # fields LINE -> name, file, filter, text, replacement (one per line, \n kept)
@@ -70,7 +77,9 @@ run_tests() {
 say "copy of $repo in $work"
 mkdir -p "$work"
 # Refresh the sources (the build directory of the copy stays, for incremental builds).
-(cd "$repo" && tar --exclude=./.build --exclude=./.git -cf - .) | (cd "$work" && tar -xf -) || { say "cannot copy the tree"; exit 1; }
+# -m: every file gets the time of the copy. swift's incremental build takes a source whose
+# mtime is older than its last build for unchanged, whatever its content.
+(cd "$repo" && tar --exclude=./.build --exclude=./.git -cf - .) | (cd "$work" && tar -xmf -) || { say "cannot copy the tree"; exit 1; }
 say "building the copy (unmutated)"
 if ! (cd "$work" && swift build --build-tests) > "$work/build.log" 2>&1; then
     say "the unmutated copy does not build: see $work/build.log"; exit 1
@@ -92,12 +101,12 @@ for line in "${mutants[@]}"; do
     cp "$work/$file" "$work/$file.orig"
     if ! apply "$work/$file" "$text" "$replacement"; then
         errors+=("$name (not applied)")
-        mv "$work/$file.orig" "$work/$file"
+        restore "$work/$file"
         continue
     fi
     if cmp -s "$work/$file" "$work/$file.orig"; then
         errors+=("$name (the file did not change)")
-        mv "$work/$file.orig" "$work/$file"
+        restore "$work/$file"
         continue
     fi
     start=$SECONDS
@@ -118,7 +127,7 @@ for line in "${mutants[@]}"; do
             say "killed    $name ($((SECONDS - start)) s): ${why:-swift test exit $status}"
         fi
     fi
-    mv "$work/$file.orig" "$work/$file"
+    restore "$work/$file"
 done
 # Leave the copy unmutated and built, for the next run.
 (cd "$work" && swift build --build-tests) > "$work/build.log" 2>&1 || say "the restored copy does not build: see $work/build.log"
