@@ -4,7 +4,8 @@
 # catch each (swift test --filter), and prints the mutants that survived (the suite passed
 # with the bug in). Goal: none survives.
 #
-# usage: Tests/mutants.sh [--work DIR] [NAME...]
+# usage: Tests/mutants.sh [--check] [--work DIR] [NAME...]
+#   --check     only check that every mutant applies to this checkout (nothing is built)
 #   --work DIR  the copy to build in (default /tmp/svtree-mutants-$USER): kept between runs,
 #               so that each run after the first builds incrementally. Refreshed from this
 #               checkout (without .build and .git) at every start.
@@ -15,6 +16,8 @@
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=/tmp/svtree-mutants-${USER:-root}
+check_only=false
+if [ "${1:-}" = --check ]; then check_only=true; shift; fi
 if [ "${1:-}" = --work ]; then work=$2; shift 2; fi
 only=("$@")
 limit=900 # seconds a filtered test run may take before it is killed (timeout, by PID)
@@ -27,6 +30,9 @@ mutants=(
 "control-letter-o-ignored|Sources/SvtreeCore/Supervision/ServiceMachine.swift|ServiceMachineTests|RunitCompatibilityTests|        case UInt8(ascii: \"o\"):\n            want = .down\n            if state == .down {\n                restartAt = nil\n                out.append(.spawnRun)\n            }|        case UInt8(ascii: \"o\"):\n            break"
 "status-pid-zeroed|Sources/SvtreeCore/Supervise/StatusFormat.swift|StatusFormatTests|RunitCompatibilityTests|        let pid = UInt32(bitPattern: s.pid)|        let pid = UInt32(0)"
 "snapwatch-records-before-hook-exits|Sources/SvtreeCore/Snapwatch/SnapshotQueue.swift|SnapshotQueueTests|SnapwatchTests|        running = batch\n        hookDeadline = now + settings.hookTimeout\n        return [.runHook(batch)]|        running = batch\n        for id in batch { delivered.insert(id) }\n        hookDeadline = now + settings.hookTimeout\n        return [.runHook(batch), .saveState]"
+"ready-before-first-scan|Sources/SvtreeCore/Tree/Supervisor.swift|NotifyTests|        rescan()\n        drainExits()\n        flushStatus()\n        observer?.ready()|        observer?.ready()\n        rescan()\n        drainExits()\n        flushStatus()"
+"exit-without-sweeping-descendants|Sources/SvtreeCore/Tree/Supervisor.swift|NestedTreeTests|CgroupTests|LifecycleTests|                sweepDescendants()\n                cgroups?.dismantle()|                cgroups?.dismantle()"
+"runsv-client-labelled-svtree|Sources/SvctlKit/StatusView.swift|StatusGoldenTests|\$0.writtenBySvtree ? \"svtree\" : \$0.status != nil ? \"runsv\" : \"supervisor\"|\"svtree\""
 "svctl-exit-2-as-0|Sources/svctl/StatusCommands.swift|SvctlTreeTests|        if health != .ok { throw ExitCode(health.rawValue) }|        if health != .ok { throw ExitCode(health == .critical ? 0 : health.rawValue) }"
 )
 
@@ -73,6 +79,22 @@ run_tests() {
     echo "${ran:-0}"
     return $status
 }
+
+if $check_only; then
+    bad=0
+    for line in "${mutants[@]}"; do
+        mapfile -t f < <(fields "$line")
+        scratch=$(mktemp)
+        cp "$repo/${f[1]}" "$scratch"
+        if apply "$scratch" "${f[3]}" "${f[4]}" && ! cmp -s "$scratch" "$repo/${f[1]}"; then
+            say "applies   ${f[0]} (${f[1]}; --filter '${f[2]}')"
+        else
+            say "BROKEN    ${f[0]} (${f[1]})"; bad=1
+        fi
+        rm -f "$scratch"
+    done
+    exit $bad
+fi
 
 say "copy of $repo in $work"
 mkdir -p "$work"
