@@ -59,6 +59,21 @@ import Testing
         if unit.hasPrefix(created + "/") { #expect(!FileSystem.exists(created), "svtree's cgroup \(created) left behind") }
     }
 
+    /// Session mode: an escapee with no marker and a session of its own comes back to svtree
+    /// (a subreaper) when its parent exits; only svtree's sweep at exit can find it then.
+    @Test func sessionModeExitEndsUnmarkedEscapees() throws {
+        let tree = try TreeFixture("session-sweep")
+        escapingService(tree, "dir/escaper")
+        let root = try tree.startSvtree("dir", environment: ["SVTREE_CGROUPS": "off"])
+        try tree.waitFor("the escapee running") { tree.isRunning("dir/escaper") && escapees(tree).count == 1 }
+        #expect(!tree.read("dir/escaper/supervise/svtree").contains("cgroup"), "not in session mode")
+        let escapee = try #require(escapees(tree).first)
+        #expect(ProcessTable.environmentValue(escapee, "SVTREE_SERVICE") == nil)
+        kill(root, SIGTERM)
+        #expect(try tree.waitExit(root) == 0)
+        #expect(escapees(tree).isEmpty, "left by svtree's exit: \(escapees(tree))")
+    }
+
     @Test func sessionModeStillKillsMarkedEscapeesOfANestedTree() throws {
         let tree = try TreeFixture("session")
         tree.client("alice", escape: true)
