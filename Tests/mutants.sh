@@ -32,7 +32,7 @@ mutants=(
 "snapwatch-records-before-hook-exits|Sources/SvtreeCore/Snapwatch/SnapshotQueue.swift|SnapshotQueueTests|SnapwatchTests|        running = batch\n        hookDeadline = now + settings.hookTimeout\n        return [.runHook(batch)]|        running = batch\n        for id in batch { delivered.insert(id) }\n        hookDeadline = now + settings.hookTimeout\n        return [.runHook(batch), .saveState]"
 "ready-before-first-scan|Sources/SvtreeCore/Tree/Supervisor.swift|NotifyTests|        rescan()\n        drainExits()\n        flushStatus()\n        observer?.ready()|        observer?.ready()\n        rescan()\n        drainExits()\n        flushStatus()"
 "exit-without-sweeping-descendants|Sources/SvtreeCore/Tree/Supervisor.swift|NestedTreeTests|CgroupTests|LifecycleTests|                sweepDescendants()\n                cgroups?.dismantle()|                cgroups?.dismantle()"
-"runsv-client-labelled-svtree|Sources/SvctlKit/StatusView.swift|StatusGoldenTests|\$0.writtenBySvtree ? \"svtree\" : \$0.status != nil ? \"runsv\" : \"supervisor\"|\"svtree\""
+"runsv-client-labelled-svtree|Sources/SvctlKit/StatusView.swift|StatusGoldenTests|\$0.writtenBySvtree ? \"svtree\" : \$0.status != nil ? \"runsv\" : \"supervisor\"|_ in \"svtree\""
 "svctl-exit-2-as-0|Sources/svctl/StatusCommands.swift|SvctlTreeTests|        if health != .ok { throw ExitCode(health.rawValue) }|        if health != .ok { throw ExitCode(health == .critical ? 0 : health.rawValue) }"
 )
 
