@@ -102,6 +102,8 @@ def main():
     parser.add_argument("--long-line-mb", type=int, default=0, help="also feed svlog one line this long")
     args = parser.parse_args()
     rng = random.Random(args.seed)
+    # Said first, so that a failing run can be replayed with --seed.
+    print(f"chaos: seed {args.seed}", flush=True)
     bin_dir = os.path.abspath(args.bin_dir)
     base = tempfile.mkdtemp(prefix="svtree-chaos-")
     enabled_dir = f"{base}/enabled"
@@ -148,8 +150,10 @@ def main():
                 time.sleep(0.05)
             return min(counts)
 
+        # Every client svtree's count, sorted: a set of counts would not see one svtree
+        # holding one more than the others while another already did.
         def client_fds_now():
-            return {steady_fds(pid) for pid in client_svtrees(table())}
+            return sorted(steady_fds(pid) for pid in client_svtrees(table()))
 
         time.sleep(1)
         baseline_root_fds = steady_fds(root.pid)
@@ -268,7 +272,7 @@ def main():
             failures.append(f"root svtree holds {root_fds} descriptors, {baseline_root_fds} at the start")
         client_fds = client_fds_now()
         if client_fds != baseline_client_fds:
-            failures.append(f"client svtrees hold {sorted(client_fds)} descriptors, {sorted(baseline_client_fds)} at the start")
+            failures.append(f"client svtrees hold {client_fds} descriptors, {baseline_client_fds} at the start")
             for pid in client_svtrees(table()):
                 if steady_fds(pid) not in baseline_client_fds:
                     try:
@@ -301,6 +305,7 @@ def main():
         for name in names:
             directory = f"{client_path(name)}/services/counter/log/main"
             numbers = {}
+            malformed = []
             for file in sorted(os.listdir(directory)):
                 if not (file == "current" or file.startswith("@")):
                     continue
@@ -309,6 +314,14 @@ def main():
                         m = re.match(rb"^(\S+) (\d+)\n$", line)
                         if m:
                             numbers.setdefault(m.group(1), set()).add(int(m.group(2)))
+                        else:
+                            malformed.append(line[:80])
+            # Every line is the counter's: one that is not is a torn or mangled line; and a
+            # client without a single counter line logged nothing at all.
+            if malformed:
+                failures.append(f"{name}: {len(malformed)} lines not from the counter (e.g. {malformed[:2]})")
+            if not numbers:
+                failures.append(f"{name}: no counter line logged")
             for run, seen in numbers.items():
                 runs_checked += 1
                 lines_checked += len(seen)
@@ -318,7 +331,7 @@ def main():
         print(f"chaos: {args.clients} clients, {sum(kinds.values())} SIGKILLs ({', '.join(f'{v} {k}' for k, v in kinds.items())}),"
               f" {operations} enable/disable operations")
         print(f"chaos: {lines_checked} numbered lines in {runs_checked} counter runs checked; root fds {root_fds};"
-              f" client svtree fds {sorted(client_fds)}")
+              f" client svtree fds {client_fds}")
 
         if args.long_line_mb:
             size = args.long_line_mb << 20

@@ -46,7 +46,10 @@ public enum StatusView {
         } else if !report.enabled {
             rows.append(("client", "disabled, defined in \(report.directory.flatMap(FileSystem.realPath) ?? report.directory ?? "?")"))
         } else {
-            var client = "enabled, svtree " + (report.supervisor.map { long($0, now: now, withLog: false) } ?? "missing")
+            // Who wrote the client's supervise/: svtree (it adds supervise/svtree), else runsv
+            // when its status reads; a client run by runsv is not labelled svtree.
+            let program = report.supervisor.map { $0.writtenBySvtree ? "svtree" : $0.status != nil ? "runsv" : "supervisor" } ?? "supervisor"
+            var client = "enabled, \(program) " + (report.supervisor.map { long($0, now: now, withLog: false) } ?? "missing")
             if let mode = report.mode { client += ", \(mode) mode" }
             client += ", " + (report.directory.flatMap(FileSystem.realPath) ?? report.directory ?? "?")
             if let supervisor = report.supervisor { client += logText(supervisor, now: now) }

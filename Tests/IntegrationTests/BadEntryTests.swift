@@ -4,7 +4,7 @@ import Testing
 
 /// Broken entries get one clear line naming them, are retried when they change (not in a
 /// loop), and never stop the rest of the tree.
-@Suite(.serialized) struct BadEntryTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct BadEntryTests {
     private func warnings(_ tree: TreeFixture, mentioning name: String) -> [String] {
         tree.read("svtree.err").lines().filter { $0.contains(name) }
     }
@@ -88,7 +88,11 @@ import Testing
             try? FileSystem.writeAll(fd, garbage)
             close(fd)
         }
+        // Compared once svtree has read the garbage, not before.
+        try tree.waitControlRead("dir/svc", "svtree to read the garbage")
+        try tree.waitControlRead("dir/svc/log", "svtree to read the logger's garbage")
         #expect(tree.supervisedPid("dir/svc") == pid)
+        #expect(tree.supervisedPid("dir/svc/log") == logPid)
         // Letters after the garbage are still obeyed; the logger was never touched.
         let (down, _) = tree.run("/usr/bin/sv", ["-w", "5", "down", tree.root + "/dir/svc"])
         #expect(down == 0)

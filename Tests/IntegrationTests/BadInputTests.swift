@@ -5,7 +5,7 @@ import Testing
 
 /// The bad-input corpus: each broken thing gets one clear line naming it, and the tree keeps
 /// running (a canary service keeps its pid). Counted in the closing note of the reliability issue.
-@Suite(.serialized) struct BadInputTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct BadInputTests {
     struct Case: Sendable {
         var name: String
         var expected: String
@@ -148,7 +148,7 @@ import Testing
         #expect(tree.supervisedPid("dir/canary") == canary, "garbage on control did something")
         _ = tree.run("/usr/bin/sv", ["down", tree.root + "/dir/canary"])
         try tree.waitFor("the canary to stop on a real d") { tree.status("dir/canary")?.state == .down }
-        #expect(kill(root, 0) == 0, "svtree died")
+        #expect(tree.stillRunning(root), "svtree died")
     }
 
     /// svctl: each bad argument refused with a line saying why, and a non-zero exit.
@@ -201,7 +201,7 @@ import Testing
 
 /// The tree itself broken: missing, deleted under a running entry, read-only; a logger's
 /// config full of garbage.
-@Suite(.serialized) struct BrokenTreeTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct BrokenTreeTests {
     @Test func missingDirectoryThenCreated() throws {
         let tree = try TreeFixture("missing-dir")
         let root = try tree.startSvtree("enabled")
@@ -212,7 +212,7 @@ import Testing
         tree.makeDirectories(tree.root + "/enabled")
         rename(tree.root + "/staging/svc", tree.root + "/enabled/svc")
         try tree.waitFor("the service once the directory exists") { tree.isRunning("enabled/svc") }
-        #expect(kill(root, 0) == 0)
+        #expect(tree.stillRunning(root))
     }
 
     @Test func entryDeletedWhileRunning() throws {
@@ -241,7 +241,7 @@ import Testing
         try tree.waitFor("the read-only error and the linked service up") {
             tree.read("svtree.err").contains("\(disk)/plain: supervise: Read-only file system") && tree.isRunning("ro/linked")
         }
-        #expect(kill(root, 0) == 0)
+        #expect(tree.stillRunning(root))
     }
 
     @Test func garbageLogConfigIsReportedLineByLine() throws {
@@ -260,7 +260,7 @@ import Testing
 
 /// Out of descriptors: svtree says which limit, keeps what runs, and retries on a timer
 /// instead of looping (a tight loop of warnings was found here: fixed).
-@Suite struct DescriptorLimitTests {
+@Suite(.timeLimit(.minutes(2))) struct DescriptorLimitTests {
     @Test func exhaustionIsSaidOnceAndDoesNotSpin() throws {
         let tree = try TreeFixture("nofile")
         for i in 1...30 { tree.service("dir/s\(i)", logger: "exec cat > /dev/null") }
@@ -271,7 +271,7 @@ import Testing
         let lines = tree.read("svtree.err").lines()
         #expect(lines.count < 80, "\(lines.count) lines in 2 s: \(lines.suffix(3))")
         #expect(Set(lines).count == lines.count, "a line said twice: \(lines.count) lines, \(Set(lines).count) distinct")
-        #expect(kill(pid, 0) == 0)
+        #expect(tree.stillRunning(pid), "svtree died")
         #expect((1...30).contains { tree.isRunning("dir/s\($0)") }, "nothing runs")
         kill(pid, SIGTERM)
         #expect(try tree.waitExit(pid) == 0)
@@ -282,7 +282,7 @@ import Testing
 /// No inotify instance left for the user (fs.inotify.max_user_instances): svtree says so
 /// once, names the sysctl, and finds new entries by rescanning every 5 s. Run as `nobody`,
 /// whose instances a helper uses up, so no other test is touched.
-@Suite struct InotifyLimitTests {
+@Suite(.timeLimit(.minutes(2))) struct InotifyLimitTests {
     @Test func withoutInotifySvtreeRescans() throws {
         let tree = try TreeFixture("noinotify")
         tree.makeDirectories(tree.root + "/dir")
@@ -325,7 +325,7 @@ import Testing
 }
 
 /// Files the supervisor's user may not read or run (svtree as nobody; root reads everything).
-@Suite struct PermissionTests {
+@Suite(.timeLimit(.minutes(2))) struct PermissionTests {
     @Test func unreadableAndUnrunnableAreSaidAsSuch() throws {
         let tree = try TreeFixture("perm")
         tree.service("dir/fine", logger: nil)

@@ -19,15 +19,16 @@ extension TreeFixture {
         posix_spawn_file_actions_addchdir_np_shim(&actions, root)
         let cArgs = ([program] + arguments).map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
+        var attributes = TreeFixture.ownGroup()
+        defer { posix_spawnattr_destroy(&attributes) }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, program, &actions, nil, cArgs, environ)
+        let rc = posix_spawn(&pid, program, &actions, &attributes, cArgs, environ)
         posix_spawn_file_actions_destroy(&actions)
         close(inFDs[0])
         close(errFDs[1])
-        guard rc == 0 else { return (-1, "cannot run \(program)") }
-        try? FileSystem.writeAll(inFDs[1], input)
-        close(inFDs[1])
-        return TreeFixture.collect(pid, output: errFDs[0])
+        guard rc == 0 else { close(inFDs[1]); close(errFDs[0]); return (-1, "cannot run \(program)") }
+        return TreeFixture.collect(pid, output: errFDs[0], input: input, inputFD: inFDs[1],
+                                   what: ([program] + arguments).joined(separator: " "))
     }
 
     /// A log directory's files in order (rotated ones by name, then current).

@@ -4,7 +4,7 @@ import Testing
 
 /// The tree the project exists for: a root svtree over enabled clients, each client an svtree
 /// over its services, each service with a logger. Real processes on a temporary directory.
-@Suite(.serialized) struct NestedTreeTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct NestedTreeTests {
     let storage = "clients/alice/services/storage"
     let snapwatch = "clients/alice/services/snapwatch"
 
@@ -32,9 +32,15 @@ import Testing
             oneCopyEach(tree.commandLines(under: "clients/alice"))
                 && [storage, snapwatch, storage + "/log", snapwatch + "/log"].allSatisfy(tree.isRunning)
         }
-        // And it stays so: nothing restarts or duplicates a moment later.
+        // And it stays so: the same processes after both supervisors have turned their
+        // event loops once more (a look at once would see what the wait just saw).
+        let before = Set(tree.processes(under: "clients/alice"))
+        try tree.roundTrip("clients/alice")
+        try tree.roundTrip(storage)
+        try tree.roundTrip(snapwatch)
         let settled = tree.commandLines(under: "clients/alice")
         #expect(oneCopyEach(settled), "\(settled)")
+        #expect(Set(tree.processes(under: "clients/alice")) == before, "processes changed: \(settled)")
     }
 
     @Test func linkStartsClientAndRemovalEndsEveryProcessIncludingEscapees() throws {

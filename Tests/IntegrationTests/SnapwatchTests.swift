@@ -4,7 +4,7 @@ import Testing
 
 /// snapwatch on a directory laid out like a restic repository, with shell hooks that log
 /// their arguments: delivery, restarts, retries, overflow and SIGTERM.
-@Suite struct SnapwatchTests {
+@Suite(.timeLimit(.minutes(2))) struct SnapwatchTests {
     static var binary: String { TreeFixture.buildDirectory + "/snapwatch" }
 
     static func id(_ n: Int) -> String {
@@ -123,7 +123,11 @@ import Testing
         Self.snapshot(tree, 1)
         var hookGroup: [Int32] = []
         try tree.waitFor("the hook and its child to run") {
-            hookGroup = ProcessTable.scan().entries.values.filter { tree.commandLine($0.pid) == "sleep 31.5" }.map(\.pid)
+            // snapwatch's child (the hook, now sleep) and its child: not every "sleep 31.5" on
+            // the machine, where another checkout may run this very test.
+            let table = ProcessTable.scan().entries.values.filter { !$0.isZombie }
+            let hooks = table.filter { $0.parent == pid && tree.commandLine($0.pid) == "sleep 31.5" }.map(\.pid)
+            hookGroup = hooks + table.filter { hooks.contains($0.parent) && tree.commandLine($0.pid) == "sleep 31.5" }.map(\.pid)
             return hookGroup.count == 2
         }
         kill(pid, SIGTERM)

@@ -3,7 +3,7 @@ import Glibc
 import Testing
 
 /// svlog on a full disk (a small tmpfs: the tests run as root, as CI does) and its memory.
-@Suite(.serialized) struct SvlogDiskTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct SvlogDiskTests {
     /// Spawns `seq 1 count` writing into the logger's stdin.
     private func feed(_ tree: TreeFixture, _ logger: TreeFixture.RunningLogger, count: Int) -> Int32 {
         var pid: pid_t = 0
@@ -27,12 +27,13 @@ import Testing
         let logger = try tree.startLoggerService("disk/log")
         let writer = feed(tree, logger, count: 40_000)  // about 230 kB: more than the disk has left
         try tree.waitFor("one pause warning", seconds: 15) { tree.read("svlog.err").contains("pausing") }
-        #expect(kill(writer, 0) == 0, "the writer should be blocked on the full pipe, not finished")
+        #expect(tree.stillRunning(writer), "the writer should be blocked on the full pipe, not finished")
         tree.remove("disk/filler")
         #expect(try tree.waitExit(writer, seconds: 20) == 0)
         try tree.stopLogger(logger)
         let numbers = tree.logLines("disk/log").compactMap { Int($0) }
-        #expect(numbers == Array(1...40_000), "\(numbers.count) lines, last \(numbers.last ?? 0)")
+        let complete = numbers.elementsEqual(1...40_000)  // a Bool: a failure would print both arrays whole
+        #expect(complete, "\(numbers.count) lines, last \(numbers.last ?? 0), first break after \(zip(numbers, numbers.dropFirst()).first { $1 != $0 + 1 }.map { "\($0.0)" } ?? "none")")
         #expect(tree.read("svlog.err").lines().filter { $0.contains("pausing") }.count == 1)
     }
 
@@ -45,10 +46,16 @@ import Testing
         #expect(try tree.waitExit(writer, seconds: 20) == 0)
         #expect(tree.read("svlog.err").contains("out of disk space: deleting"))
         try tree.stopLogger(logger)
-        let numbers = tree.logLines("disk/log").compactMap { Int($0) }
-        // What is left is the newest part, unbroken.
+        let lines = tree.logLines("disk/log")
+        let numbers = lines.compactMap { Int($0) }
+        #expect(numbers.count == lines.count, "malformed lines: \(lines.filter { Int($0) == nil }.prefix(5))")
+        // What is left is the newest part, unbroken, up to the last line written...
         let breaks = zip(numbers, numbers.dropFirst()).filter { $1 != $0 + 1 }
-        #expect(!numbers.isEmpty && breaks.isEmpty, "\(numbers.count) lines, breaks: \(breaks.prefix(5)); files: \(tree.logFiles("disk/log"))")
+        #expect(numbers.last == 40_000 && breaks.isEmpty,
+                "\(numbers.count) lines, last \(numbers.last ?? 0), breaks: \(breaks.prefix(5)); files: \(tree.logFiles("disk/log"))")
+        // ...and deleting stopped at the minimum: N2 keeps at least two old files beside current.
+        let rotated = tree.logFiles("disk/log").filter { $0.hasPrefix("@") }
+        #expect(rotated.count >= 2, "old files kept: \(rotated)")
     }
 
     @Test func memoryStaysFlatWhateverTheInput() throws {

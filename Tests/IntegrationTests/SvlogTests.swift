@@ -3,7 +3,7 @@ import Glibc
 import Testing
 
 /// svlog against Debian's svlogd on the same input, and svlog's own guarantees.
-@Suite(.serialized) struct SvlogTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct SvlogTests {
     static let svlogd = "/usr/bin/svlogd"
 
     /// Timestamps removed: `-tt` stamps are the first 26 characters of a line.

@@ -5,7 +5,7 @@ import SvSupervision
 @testable import SvctlKit
 import Testing
 
-@Suite struct NameTests {
+@Suite(.timeLimit(.minutes(1))) struct NameTests {
     @Test(arguments: ["alice", "a", "0", "web-01.example_x", String(repeating: "a", count: 64)])
     func accepted(_ name: String) {
         #expect(Names.isValid(name))
@@ -36,7 +36,7 @@ import Testing
     }
 }
 
-@Suite struct FormatTests {
+@Suite(.timeLimit(.minutes(1))) struct FormatTests {
     @Test func durations() {
         #expect(AgeText.text(seconds: 0) == "0s")
         #expect(AgeText.text(seconds: 59) == "59s")
@@ -74,10 +74,16 @@ import Testing
     }
 }
 
-@Suite(.serialized) struct LogViewTests {
-    init() {
-        setenv("TZ", "UTC", 1)
-        tzset()
+/// In the process's own time zone: setenv("TZ") here changed it under every suite running
+/// in parallel. The expected local time comes from strftime, not from LogView's formatting.
+@Suite(.timeLimit(.minutes(1))) struct LogViewTests {
+    static func strftimeLocal(_ unix: Int) -> String {
+        var seconds = time_t(unix)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        var buffer = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S", &parts)
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     @Test func tai64nStampsBecomeLocalTime() {
@@ -85,13 +91,13 @@ import Testing
         let label = TAI64N.label(unixNanos: 1_795_327_200 * 1_000_000_000 + 500_000_000)
         let (time, text) = LogView.localized(label + " hello world")
         #expect(time == Int64(1_795_327_200 * 1_000_000_000 + 500_000_000))
-        #expect(text == "2026-11-22 06:00:00.500000000 hello world")
+        #expect(text == Self.strftimeLocal(1_795_327_200) + ".500000000 hello world")
     }
 
     @Test func utcStampsOfDashTTBecomeLocalTime() {
         let (time, text) = LogView.localized("2026-11-22_06:00:00.50000 hello")
         #expect(time == Int64(1_795_327_200 * 1_000_000_000 + 500_000_000))
-        #expect(text == "2026-11-22 06:00:00.50000 hello")
+        #expect(text == Self.strftimeLocal(1_795_327_200) + ".50000 hello")
     }
 
     @Test func linesWithoutStampsPassThrough() {
@@ -100,7 +106,7 @@ import Testing
     }
 }
 
-@Suite struct BackupJudgementTests {
+@Suite(.timeLimit(.minutes(1))) struct BackupJudgementTests {
     static let hour: Int64 = 3600
     static let now: Int64 = 1_795_330_000
 
@@ -147,7 +153,7 @@ import Testing
     }
 }
 
-@Suite struct ControlDecisionTests {
+@Suite(.timeLimit(.minutes(1))) struct ControlDecisionTests {
     func probe(_ state: ServiceMachine.State, pid: Int32, since: Int64, want: ServiceMachine.Want = .up,
                paused: Bool = false) -> ServiceProbe {
         ServiceProbe(name: "s", path: "/x", supervisor: .running,

@@ -1,23 +1,72 @@
 #!/usr/bin/env bash
-# Regenerates tree/: supervise/ files written by real supervisors (svtree for alice and carol,
-# Debian's runsv for bob), copied without their FIFOs and locks. The golden files in
-# ../Golden depend on these bytes: regenerate both together (the tests print the new output).
-# usage: make-fixtures.sh BIN_DIR (where svtree and svlog are)
+# Regenerates tree/: supervise/ files written by real supervisors, copied without their FIFOs
+# and locks, with tree/supervisors (which supervisors held their ok FIFO when the files were
+# copied: "live DIR" or "dead DIR") and tree/now (the Unix second of the copy, the tests' clock).
+#   alice  svtree, cgroup mode: storage ready (notification-fd written), snapwatch crash-looping
+#   bob    runit: runsv bob, whose run is a runsvdir over services/; snapwatch normally down
+#   carol  svtree: storage with a notification-fd it never writes (not ready); backup records
+#   dave   enabled, never started, a garbage status; erin defined only
+#   frank  svtree, session mode, its root and client supervisors SIGKILLed: a dead supervisor
+# The golden files in ../Golden depend on these bytes: run update-golden.sh after this script.
+# Every wait is for a condition, bounded; every process started here is killed by PID.
+# usage: make-fixtures.sh BIN_DIR (where svtree and svlog are; run as root, for cgroup mode)
 set -euo pipefail
-bin=${1:?usage: make-fixtures.sh BIN_DIR}
+bin=$(cd "${1:?usage: make-fixtures.sh BIN_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/svctl-fixtures-XXXXXX)
-# runsv's children outlive it (the fault svtree fixes): kill everything whose working
-# directory is under $work (supervisors, services and client svtrees alike).
-cleanup() {
+started=()
+
+# Every process whose working directory is under $work (supervisors, services, the orphans
+# runsv leaves behind, the services of frank's killed svtrees).
+left_in_work() {
     local p
     for p in /proc/[0-9]*; do
-        case $(readlink "$p/cwd" 2>/dev/null) in "$work"*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;; esac
+        case $(readlink "$p/cwd" 2>/dev/null) in "$work"*) echo "${p#/proc/}" ;; esac
     done
-    sleep 0.2
+}
+cleanup() {
+    local pid tries=0 left
+    # The root svtree tears its tree down on TERM (and removes its cgroups); the rest is killed.
+    for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    while [ $tries -lt 200 ]; do
+        left=$(left_in_work)
+        [ -z "$left" ] && break
+        [ $tries -ge 100 ] && for pid in $left; do kill -KILL "$pid" 2>/dev/null || true; done
+        tries=$((tries + 1))
+        sleep 0.05 # the poll interval of a bounded wait
+    done
+    for pid in "${started[@]}"; do wait "$pid" 2>/dev/null || true; done
+    [ -n "$(left_in_work)" ] && echo "make-fixtures: processes left under $work: $(left_in_work)" >&2
     rm -rf "$work"
 }
 trap cleanup EXIT
+
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND until it succeeds; fails the script past SECONDS.
+wait_for() {
+    local limit=$1 what=$2 deadline=$((SECONDS + $1))
+    shift 2
+    until "$@"; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "make-fixtures: timed out after $limit s waiting for $what" >&2
+            exit 1
+        fi
+        sleep 0.05 # the poll interval of a bounded wait
+    done
+}
+stat_is() { [ "$(cat "$1/supervise/stat" 2>/dev/null)" = "$2" ]; }
+field() { sed -n "s/^$2 //p" "$1/supervise/svtree" 2>/dev/null; }
+at_least() { local v; v=$(field "$1" "$2"); [ -n "$v" ] && [ "$v" -ge "$3" ]; }
+has_field() { grep -q "^$2 " "$1/supervise/svtree" 2>/dev/null; }
+# Whether a supervisor holds DIR/supervise/ok open for reading, as sv and svctl tell.
+holder() {
+    python3 -c 'import os, sys
+try:
+    os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK)); print("live")
+except OSError:
+    print("dead")' "$1/supervise/ok"
+}
+dead() { [ "$(holder "$1")" = dead ]; }
+
 export PATH="$bin:$PATH"
 service() { # service DIR BODY
     mkdir -p "$1/log"
@@ -31,45 +80,90 @@ client() { # client NAME: a client svtree over services/
     printf '#!/bin/sh\nexec cat > /dev/null\n' > "$work/clients/$1/log/run"
     chmod +x "$work/clients/$1/run" "$work/clients/$1/log/run"
 }
-mkdir -p "$work/enabled"
+c=$work/clients
+mkdir -p "$work/enabled" "$work/enabled2"
+
 client alice
-service "$work/clients/alice/services/storage" 'exec sleep 3600'
-service "$work/clients/alice/services/snapwatch" 'sleep 0.05; exit 3'
+service "$c/alice/services/storage" 'echo >&3; exec sleep 3600'
+echo 3 > "$c/alice/services/storage/notification-fd"
+service "$c/alice/services/snapwatch" 'exit 3'
 client carol
-service "$work/clients/carol/services/storage" 'exec sleep 3600'
-service "$work/clients/carol/services/snapwatch" 'exec sleep 3600'
-for name in alice carol; do ln -s "$work/clients/$name" "$work/enabled/$name"; done
-svtree "$work/enabled" 2>/dev/null &
-# bob: the classic runit tree (runsv bob, whose run is a runsvdir over services/), storage up,
-# snapwatch normally down (a down file).
-mkdir -p "$work/clients/bob/services"
-printf '#!/bin/sh\nexec runsvdir -P services\n' > "$work/clients/bob/run"
-chmod +x "$work/clients/bob/run"
-service "$work/clients/bob/services/storage" 'exec sleep 3600'
-service "$work/clients/bob/services/snapwatch" 'exec sleep 3600'
-touch "$work/clients/bob/services/snapwatch/down"
-runsv "$work/clients/bob" &
-sleep 3
+service "$c/carol/services/storage" 'exec sleep 3600'
+echo 3 > "$c/carol/services/storage/notification-fd"
+service "$c/carol/services/snapwatch" 'exec sleep 3600'
+for name in alice carol; do ln -s "$c/$name" "$work/enabled/$name"; done
+(cd "$work" && exec svtree "$work/enabled" 2>/dev/null) &
+started+=($!)
+
+# bob: the classic runit tree, storage up, snapwatch normally down (a down file).
+mkdir -p "$c/bob/services"
+printf '#!/bin/sh\nexec runsvdir -P services\n' > "$c/bob/run"
+chmod +x "$c/bob/run"
+service "$c/bob/services/storage" 'exec sleep 3600'
+service "$c/bob/services/snapwatch" 'exec sleep 3600'
+touch "$c/bob/services/snapwatch/down"
+(cd "$work" && exec runsv "$c/bob") &
+started+=($!)
+
+# frank: a root svtree of its own, in session mode, over frank alone.
+client frank
+service "$c/frank/services/storage" 'exec sleep 3600'
+service "$c/frank/services/snapwatch" 'exec sleep 3600'
+ln -s "$c/frank" "$work/enabled2/frank"
+(cd "$work" && SVTREE_CGROUPS=off exec svtree "$work/enabled2" 2>/dev/null) &
+frank_root=$!
+
+wait_for 20 "frank's services" eval 'stat_is "$c/frank/services/storage" run && stat_is "$c/frank/services/snapwatch" run && stat_is "$c/frank/services/storage/log" run && stat_is "$c/frank/services/snapwatch/log" run'
+frank_client=$(cat "$c/frank/supervise/pid")
+kill -KILL "$frank_root" "$frank_client"
+wait "$frank_root" 2>/dev/null || true
+wait_for 10 "frank's supervisors gone" eval 'dead "$c/frank" && dead "$c/frank/services/storage"'
+
+for name in carol alice; do
+    wait_for 20 "$name's services and loggers" eval 'stat_is "$c/$name" run && stat_is "$c/$name/log" run && stat_is "$c/$name/services/storage" run && stat_is "$c/$name/services/storage/log" run && stat_is "$c/$name/services/snapwatch/log" run'
+done
+wait_for 10 "carol's snapwatch" stat_is "$c/carol/services/snapwatch" run
+wait_for 10 "alice's storage ready" has_field "$c/alice/services/storage" ready_since_ns
+# runsvdir looks at services/ every 5 s.
+wait_for 20 "bob's services" eval 'stat_is "$c/bob" run && stat_is "$c/bob/services/storage" run && stat_is "$c/bob/services/storage/log" run && stat_is "$c/bob/services/snapwatch" down && stat_is "$c/bob/services/snapwatch/log" run'
+# Last, as it changes all the time: alice's snapwatch down between two quick deaths, with a
+# restart delay long enough for the copy to catch it so.
+wait_for 30 "alice's snapwatch in a long restart delay" eval 'at_least "$c/alice/services/snapwatch" restart_delay_ms 1600 && stat_is "$c/alice/services/snapwatch" down'
+
 rm -rf "$here/tree"
 mkdir -p "$here/tree/enabled"
-for name in alice bob carol; do
-    (cd "$work/clients" && find "$name" \( -name status -o -name stat -o -name pid -o -name svtree -o -name down \
-        -o -name run \) -path "*" | while read -r file; do
+: > "$here/tree/supervisors"
+for name in alice bob carol frank; do
+    (cd "$c" && find "$name" \( -name status -o -name stat -o -name pid -o -name svtree -o -name down \
+        -o -name run -o -name notification-fd \) | sort | while read -r file; do
         mkdir -p "$here/tree/clients/$(dirname "$file")"
         cp -p "$file" "$here/tree/clients/$file"
     done)
+    (cd "$c" && find "$name" -type d -name supervise | sort | while read -r dir; do
+        echo "$(holder "$c/$(dirname "$dir")") clients/$dir" >> "$here/tree/supervisors"
+    done)
 done
-# bob and carol have backup records; dave is enabled but never started; erin is defined only.
-printf 'watching_since 1795000000\nlast_snapshot %s 1795240000\nlast_hook 1795240000200 850 code 1\nlast_success 1795200000\nwaiting 2\n' \
-    "$(printf 'c%.0s' {1..64})" > "$here/tree/clients/carol/services/snapwatch/backup-status"
-printf 'watching_since 1795000000\nlast_snapshot %s 1795320000\nlast_hook 1795320000100 180 code 0\nlast_success 1795320000\nwaiting 0\n' \
-    "$(printf 'b%.0s' {1..64})" > "$here/tree/clients/bob/services/snapwatch/backup-status"
+now=$(date +%s)
+echo "$now" > "$here/tree/now"
+for dir in "$here"/tree/clients/*/supervise "$here"/tree/clients/*/services/*/supervise; do
+    [ -f "$dir/status" ] || { echo "make-fixtures: $dir has no status" >&2; exit 1; }
+done
+
+# Backup records (relative to now): bob's fresh, carol's a day old with a failed replication.
+printf 'watching_since %s\nlast_snapshot %s %s\nlast_hook %s200 850 code 1\nlast_success %s\nwaiting 2\n' \
+    $((now - 330000)) "$(printf 'c%.0s' {1..64})" $((now - 90000)) $((now - 90000)) $((now - 130000)) \
+    > "$here/tree/clients/carol/services/snapwatch/backup-status"
+printf 'watching_since %s\nlast_snapshot %s %s\nlast_hook %s100 180 code 0\nlast_success %s\nwaiting 0\n' \
+    $((now - 330000)) "$(printf 'b%.0s' {1..64})" $((now - 10000)) $((now - 10000)) $((now - 10000)) \
+    > "$here/tree/clients/bob/services/snapwatch/backup-status"
+# dave: enabled, its supervisor (said to be running) wrote garbage; its storage never started.
 mkdir -p "$here/tree/clients/dave/services/storage" "$here/tree/clients/dave/supervise" "$here/tree/clients/erin"
 printf 'garbage' > "$here/tree/clients/dave/supervise/status"
+echo "live clients/dave/supervise" >> "$here/tree/supervisors"
 printf '#!/bin/sh\nexec sleep 3600\n' > "$here/tree/clients/dave/services/storage/run"
 chmod +x "$here/tree/clients/dave/services/storage/run"
 printf '#!/bin/sh\nexec svtree services\n' > "$here/tree/clients/dave/run"
 printf '#!/bin/sh\nexec svtree services\n' > "$here/tree/clients/erin/run"
 chmod +x "$here/tree/clients/dave/run" "$here/tree/clients/erin/run"
-for name in alice bob carol dave; do ln -s "../clients/$name" "$here/tree/enabled/$name"; done
-echo "fixtures written to $here/tree"
+for name in alice bob carol dave frank; do ln -s "../clients/$name" "$here/tree/enabled/$name"; done
+echo "fixtures written to $here/tree; now run update-golden.sh $1"
