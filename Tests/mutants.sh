@@ -24,16 +24,16 @@ limit=900 # seconds a filtered test run may take before it is killed (timeout, b
 
 # name | file | swift test --filter | text | replacement  (\n in text and replacement: newline)
 mutants=(
-"teardown-skips-sigkill|Sources/SvtreeCore/Supervision/ServiceMachine.swift|LifecycleTests|ServiceMachineTests|                stopStage = .killed\n                stopDeadline = nil\n                out.append(.signal(pid: pid, SIGKILL, .group))|                stopStage = .killed\n                stopDeadline = nil"
-"svlog-consumes-before-writing|Sources/SvtreeCore/Log/LogInput.swift|LoggerUnderTreeTests|SvlogTests|            isPipe = true|            isPipe = false"
-"restart-delay-never-grows|Sources/SvtreeCore/Supervision/RestartPolicy.swift|ServiceMachineTests|LifecycleTests|        return min(maximumDelay, firstDelay << Int64(doublings))|        return min(maximumDelay, firstDelay)"
-"control-letter-o-ignored|Sources/SvtreeCore/Supervision/ServiceMachine.swift|ServiceMachineTests|RunitCompatibilityTests|        case UInt8(ascii: \"o\"):\n            want = .down\n            if state == .down {\n                restartAt = nil\n                out.append(.spawnRun)\n            }|        case UInt8(ascii: \"o\"):\n            break"
-"status-pid-zeroed|Sources/SvtreeCore/Supervise/StatusFormat.swift|StatusFormatTests|RunitCompatibilityTests|        let pid = UInt32(bitPattern: s.pid)|        let pid = UInt32(0)"
-"snapwatch-records-before-hook-exits|Sources/SvtreeCore/Snapwatch/SnapshotQueue.swift|SnapshotQueueTests|SnapwatchTests|        running = batch\n        hookDeadline = now + settings.hookTimeout\n        return [.runHook(batch)]|        running = batch\n        for id in batch { delivered.insert(id) }\n        hookDeadline = now + settings.hookTimeout\n        return [.runHook(batch), .saveState]"
-"ready-before-first-scan|Sources/SvtreeCore/Tree/Supervisor.swift|NotifyTests|        rescan()\n        drainExits()\n        flushStatus()\n        observer?.ready()|        observer?.ready()\n        rescan()\n        drainExits()\n        flushStatus()"
-"exit-without-sweeping-descendants|Sources/SvtreeCore/Tree/Supervisor.swift|NestedTreeTests|CgroupTests|LifecycleTests|                sweepDescendants()\n                cgroups?.dismantle()|                cgroups?.dismantle()"
+"teardown-skips-sigkill|Sources/SvSupervision/ServiceMachine.swift|LifecycleTests|ServiceMachineTests|                stopStage = .killed\n                stopDeadline = nil\n                out.append(.signal(pid: pid, SIGKILL, .group))|                stopStage = .killed\n                stopDeadline = nil"
+"svlog-consumes-before-writing|Sources/SvlogDaemon/LogInput.swift|LoggerUnderTreeTests|SvlogTests|            isPipe = true|            isPipe = false"
+"restart-delay-never-grows|Sources/SvSupervision/RestartPolicy.swift|ServiceMachineTests|LifecycleTests|        return min(maximumDelay, firstDelay << Int64(doublings))|        return min(maximumDelay, firstDelay)"
+"control-letter-o-ignored|Sources/SvSupervision/ServiceMachine.swift|ServiceMachineTests|RunitCompatibilityTests|        case .once:\n            want = .down\n            if state == .down {\n                restartAt = nil\n                out.append(.spawnRun)\n            }|        case .once:\n            break"
+"status-pid-zeroed|Sources/SvFormats/StatusFormat.swift|StatusFormatTests|RunitCompatibilityTests|        let pid = UInt32(bitPattern: s.pid)|        let pid = UInt32(0)"
+"snapwatch-records-before-hook-exits|Sources/SnapwatchDaemon/SnapshotQueue.swift|SnapshotQueueTests|SnapwatchTests|        running = batch\n        hookDeadline = now + settings.hookTimeout\n        return [.runHook(batch)]|        running = batch\n        for id in batch { delivered.insert(id) }\n        hookDeadline = now + settings.hookTimeout\n        return [.runHook(batch), .saveState]"
+"ready-before-first-scan|Sources/SvtreeDaemon/Supervisor.swift|NotifyTests|        rescan()\n        drainExits()\n        flushStatus()\n        observer?.ready()|        observer?.ready()\n        rescan()\n        drainExits()\n        flushStatus()"
+"exit-without-sweeping-descendants|Sources/SvtreeDaemon/Supervisor.swift|NestedTreeTests|CgroupTests|LifecycleTests|                sweepDescendants()\n                cgroups?.dismantle()|                cgroups?.dismantle()"
 "runsv-client-labelled-svtree|Sources/SvctlKit/StatusView.swift|StatusGoldenTests|\$0.writtenBySvtree ? \"svtree\" : \$0.status != nil ? \"runsv\" : \"supervisor\"|_ in \"svtree\""
-"svctl-exit-2-as-0|Sources/svctl/StatusCommands.swift|SvctlTreeTests|        if health != .ok { throw ExitCode(health.rawValue) }|        if health != .ok { throw ExitCode(health == .critical ? 0 : health.rawValue) }"
+"svctl-exit-2-as-0|Sources/svctl/StatusCommands.swift|SvctlTreeTests|        return StatusView.overall(reports).rawValue|        let health = StatusView.overall(reports)\n        return health == .critical ? 0 : health.rawValue"
 )
 
 say() { echo "mutants: $*"; }
