@@ -49,3 +49,23 @@ public enum SignalName {
         table.first { $0.1 == signal }?.0
     }
 }
+
+extension ExitStatus {
+    /// `code 3` or `signal 15`: how svtree's record files write an exit.
+    public var recordText: String {
+        switch self {
+        case .exited(let code): return "code \(code)"
+        case .signaled(let sig): return "signal \(sig)"
+        }
+    }
+
+    /// Reads `recordText`'s two words; nil for anything else.
+    public init?<S: StringProtocol>(recordWords kind: S, _ value: S) {
+        guard let number = Int32(value) else { return nil }
+        switch kind {
+        case "code": self = .exited(number)
+        case "signal": self = .signaled(number)
+        default: return nil
+        }
+    }
+}

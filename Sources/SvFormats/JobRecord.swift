@@ -35,11 +35,7 @@ public struct JobRecord: Sendable, Equatable {
         var text = ""
         if let lastStart { text += "start_ns \(lastStart.unixNanos)\n" }
         if let ended = lastEnded {
-            text += "ended_start_ns \(ended.start.unixNanos)\nduration_ms \(ended.durationMs)\n"
-            switch ended.exit {
-            case .exited(let code): text += "exit code \(code)\n"
-            case .signaled(let sig): text += "exit signal \(sig)\n"
-            }
+            text += "ended_start_ns \(ended.start.unixNanos)\nduration_ms \(ended.durationMs)\nexit \(ended.exit.recordText)\n"
         }
         return text
     }
@@ -54,7 +50,7 @@ public struct JobRecord: Sendable, Equatable {
             case ("ended_start_ns", 2): endedStart = Int64(words[1]).map(WallTime.init(unixNanos:))
             case ("duration_ms", 2): duration = Int64(words[1])
             case ("exit", 3):
-                if let value = Int32(words[2]) { exit = words[1] == "signal" ? .signaled(value) : .exited(value) }
+                exit = ExitStatus(recordWords: words[1], words[2])
             default: break
             }
         }
@@ -66,6 +62,16 @@ public struct JobRecord: Sendable, Equatable {
 /// 3 unknown; any other code, or death by a signal, is critical.
 public enum JobResult: String, Sendable, Equatable {
     case ok, warning, critical, unknown
+
+    /// The exit code a monitoring plugin (and `svctl run -w`) gives for it.
+    public var exitCode: Int32 {
+        switch self {
+        case .ok: return 0
+        case .warning: return 1
+        case .critical: return 2
+        case .unknown: return 3
+        }
+    }
 
     public init(_ exit: ExitStatus) {
         switch exit {

@@ -60,9 +60,9 @@ public struct SnapwatchRecord: Sendable, Equatable {
             switch (words.first ?? "", words.count) {
             case ("watching_since", 2): record.watchingSince = Int64(words[1]) ?? now
             case ("last_hook", 5):
-                if let start = Int64(words[1]), let duration = Int64(words[2]), let value = Int32(words[4]) {
-                    record.lastHook = Hook(startMs: start, durationMs: duration,
-                                           exit: words[3] == "signal" ? .signaled(value) : .exited(value))
+                if let start = Int64(words[1]), let duration = Int64(words[2]),
+                   let exit = ExitStatus(recordWords: words[3], words[4]) {
+                    record.lastHook = Hook(startMs: start, durationMs: duration, exit: exit)
                 }
             case ("last_success", 2): record.lastSuccess = Int64(words[1])
             case ("last_snapshot", 3):
@@ -79,10 +79,7 @@ public struct SnapwatchRecord: Sendable, Equatable {
     func header() -> String {
         var text = "watching_since \(watchingSince)\n"
         if let hook = lastHook {
-            switch hook.exit {
-            case .exited(let code): text += "last_hook \(hook.startMs) \(hook.durationMs) code \(code)\n"
-            case .signaled(let signal): text += "last_hook \(hook.startMs) \(hook.durationMs) signal \(signal)\n"
-            }
+            text += "last_hook \(hook.startMs) \(hook.durationMs) \(hook.exit.recordText)\n"
         }
         if let success = lastSuccess { text += "last_success \(success)\n" }
         return text

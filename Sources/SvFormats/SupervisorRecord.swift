@@ -46,11 +46,7 @@ public struct SupervisorRecord: Sendable, Equatable {
     /// `ready_since_ns N`, `cgroup PATH`; optional keys only when set.
     public var text: String {
         var text = "quick_deaths \(quickDeaths)\nrestart_delay_ms \(restartDelayMs)\n"
-        switch lastExit {
-        case .exited(let code): text += "last_exit code \(code)\n"
-        case .signaled(let sig): text += "last_exit signal \(sig)\n"
-        case nil: break
-        }
+        if let lastExit { text += "last_exit \(lastExit.recordText)\n" }
         if let notificationFD { text += "notification_fd \(notificationFD)\n" }
         if let readySince { text += "ready_since_ns \(readySince.unixNanos)\n" }
         if let cgroup { text += "cgroup \(cgroup)\n" }
@@ -78,9 +74,7 @@ public struct SupervisorRecord: Sendable, Equatable {
             case "job_next_run_ns": updateJob { $0.nextRun = Int64(words[1]).map(WallTime.init(unixNanos:)) }
             case "last_exit":
                 let parts = words[1].split(separator: " ")
-                if parts.count == 2, let value = Int32(parts[1]) {
-                    lastExit = parts[0] == "signal" ? .signaled(value) : .exited(value)
-                }
+                if parts.count == 2 { lastExit = ExitStatus(recordWords: parts[0], parts[1]) }
             default: break
             }
         }

@@ -148,12 +148,7 @@ public enum JobRun {
             throw .unknown("\(label): timed out after \(Control.format(waitSeconds)) s waiting for the run to end")
         }
         let result = JobResult(ended.exit)
-        let code: Int32 = switch result {
-        case .ok: 0
-        case .warning: 1
-        case .critical: 2
-        case .unknown: 3
-        }
-        return ("\(label): \(result.rawValue) (\(ended.exit)) in \(AgeText.text(milliseconds: ended.durationMs))", code)
+        return ("\(label): \(result.rawValue) (\(ended.exit)) in \(AgeText.text(milliseconds: ended.durationMs))",
+                result.exitCode)
     }
 }
