@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+from benchlib import memory_kb, wait_until, wakeups
+
 HOOK = """#!/bin/bash
 echo "$EPOCHREALTIME $#" >> "{out}"
 """
@@ -36,31 +38,9 @@ def read_lines(path):
 
 
 def wait_lines(path, count, limit=10.0):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        lines = read_lines(path)
-        if len(lines) >= count:
-            return lines
-        time.sleep(0.001)
-    sys.exit(f"timed out waiting for line {count} of {path}")
-
-
-def wakeups(pid):
-    with open(f"/proc/{pid}/status") as f:
-        fields = dict(line.split(":", 1) for line in f if ":" in line)
-    return int(fields["voluntary_ctxt_switches"]) + int(fields["nonvoluntary_ctxt_switches"])
-
-
-def memory_kb(pid):
-    """PSS of this one copy, and its private dirty memory (what each further copy adds: the
-    binary's file pages are shared between copies)."""
-    fields = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 2 and parts[0].endswith(":"):
-                fields[parts[0][:-1]] = int(parts[1])
-    return fields.get("Pss", 0), fields.get("Private_Dirty", 0)
+    if wait_until(lambda: len(read_lines(path)) >= count, limit, interval=0.001) is None:
+        sys.exit(f"timed out waiting for line {count} of {path}")
+    return read_lines(path)
 
 
 def summary(values):

@@ -17,36 +17,11 @@ import sys
 import tempfile
 import time
 
+import benchlib
+from benchlib import pss, processes, sample, under, wait_until, write
+
 LEAF = b"sleep\x00100000\x00"          # the cmdline of a leaf service
 SERVICES = ("storage", "snapwatch")
-
-
-def write(path, text, executable=False):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o755 if executable else 0o644)
-
-
-def processes():
-    """(pid, cmdline bytes, cwd) of every living process that can be read."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                cmdline = f.read()
-            cwd = os.readlink(f"/proc/{name}/cwd")
-        except OSError:
-            continue
-        if cmdline:
-            found.append((int(name), cmdline, cwd))
-    return found
-
-
-def under(cwd, path):
-    return cwd == path or cwd.startswith(path + "/")
 
 
 class Tree:
@@ -107,16 +82,7 @@ class Tree:
         return [pid for pid, _, cwd in table if under(cwd, self.client_dir(name))]
 
     def kill_client_leftovers(self, name):
-        for _ in range(100):
-            left = self.client_processes(name)
-            if not left:
-                return
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.01)
+        benchlib.kill_until_gone(lambda: self.client_processes(name), 0.01)
 
     def stop(self):
         if self.root and self.root.poll() is None:
@@ -126,57 +92,8 @@ class Tree:
             except subprocess.TimeoutExpired:
                 self.root.kill()
                 self.root.wait()
-        # Until nothing is left: a runsv killed after its service may start it again between
-        # two looks, and that new process must not outlive the benchmark.
-        for _ in range(100):
-            left = [pid for pid, _, cwd in processes() if under(cwd, self.base)]
-            if not left:
-                break
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.05)
-
-
-def wait_until(condition, limit, interval=0.0002):
-    """Polls (this is a benchmark, not a test) until condition() or limit seconds; returns seconds or None."""
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(interval)
-    return None
-
-
-def sample(pids):
-    """Context switches and CPU ticks of these processes so far."""
-    switches, ticks = 0, 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if "ctxt_switches" in line:
-                        switches += int(line.split()[1])
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])
-        except OSError:
-            pass
-    return switches, ticks
-
-
-def pss(pids):
-    """Their proportional set size, kB."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                total += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
-        except OSError:
-            pass
-    return total
+        # Until nothing is left (see kill_until_gone).
+        benchlib.kill_until_gone(lambda: [pid for pid, _, cwd in processes() if under(cwd, self.base)], 0.05)
 
 
 def enable_disable(tree, rounds):
@@ -233,8 +150,8 @@ def idle_and_memory(tree, clients, seconds):
     supervisors = {"svtree": {b"svtree"}, "runit": {b"runsvdir", b"runsv"},
                    "s6": {b"s6-svscan", b"s6-supervise"}}[tree.kind]
     table = [(pid, cmdline) for pid, cmdline, cwd in processes() if under(cwd, tree.base) or pid == tree.root.pid]
-    sup = [pid for pid, cmdline in table if os.path.basename(cmdline.split(b"\0")[0]) in supervisors]
-    loggers = [pid for pid, cmdline in table if os.path.basename(cmdline.split(b"\0")[0]) in (b"svlogd", b"svlog")]
+    sup = [pid for pid, cmdline in table if benchlib.program(cmdline) in supervisors]
+    loggers = [pid for pid, cmdline in table if benchlib.program(cmdline) in (b"svlogd", b"svlog")]
 
     before = sample(sup)
     time.sleep(seconds)
