@@ -13,7 +13,6 @@ run as svtree's sysctl.d drop-in does, and restored after; each svtree holds one
 usage: scale-bench.py BIN_DIR [--clients N] [--idle-seconds S] [--systems svtree,runit]
 """
 import argparse
-import importlib.util
 import os
 import shutil
 import signal
@@ -22,21 +21,13 @@ import sys
 import tempfile
 import time
 
-here = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location("tree_bench", f"{here}/tree-bench.py")
-tb = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tb)
+import benchlib
 
 INOTIFY = "/proc/sys/fs/inotify/max_user_instances"
 
 
-def tree_processes(tree):
-    root = tree.root.pid
-    return [(pid, cmdline) for pid, cmdline, cwd in tb.processes() if tb.under(cwd, tree.base) or pid == root]
-
-
 def run(kind, base, bin_dir, clients, idle_seconds):
-    tree = tb.Tree(kind, base, bin_dir, "svlog" if kind == "svtree" else "svlogd")
+    tree = benchlib.Tree(kind, base, bin_dir, "svlog" if kind == "svtree" else "svlogd")
     for i in range(clients):
         tree.make_client(f"c{i}")
     tree.start_root()
@@ -44,14 +35,14 @@ def run(kind, base, bin_dir, clients, idle_seconds):
     start = time.monotonic()
     for i in range(clients):
         os.symlink(tree.client_dir(f"c{i}"), f"{tree.enabled}/c{i}")
-    want = {f"{tree.client_dir(f'c{i}')}/services/{s}" for i in range(clients) for s in tb.SERVICES}
+    want = {f"{tree.client_dir(f'c{i}')}/services/{s}" for i in range(clients) for s in benchlib.SERVICES}
 
     def all_up():
-        return want <= {cwd for _, cmdline, cwd in tb.processes() if cmdline == tb.LEAF}
+        return want <= {cwd for _, cmdline, cwd in benchlib.processes() if cmdline == benchlib.LEAF}
 
     # Every 100 ms: a scan of /proc costs a core's worth of time at this size, and the tree
     # has two cores to start on.
-    up = None if tb.wait_until(all_up, 300, interval=0.1) is None else time.monotonic() - start
+    up = None if benchlib.wait_until(all_up, 300, interval=0.1) is None else time.monotonic() - start
     time.sleep(5)
     result = {"up": up}
 
@@ -62,28 +53,31 @@ def run(kind, base, bin_dir, clients, idle_seconds):
         result["status_ok"] = status.returncode == 0 and status.stdout.count("\n") == clients
         result["status_code"] = status.returncode
     else:
-        services = [f"{tree.client_dir(f'c{i}')}/services/{s}" for i in range(clients) for s in tb.SERVICES]
+        services = [f"{tree.client_dir(f'c{i}')}/services/{s}" for i in range(clients) for s in benchlib.SERVICES]
         status = subprocess.run(["sv", "status"] + services, capture_output=True, text=True)
         result["status_ok"] = status.stdout.count("run:") >= len(services)
         result["status_code"] = status.returncode
     result["status_s"] = time.monotonic() - t
 
-    pids = [pid for pid, _ in tree_processes(tree)]
+    pids = [pid for pid, _ in tree.processes()]
     result["processes"] = len(pids)
-    before = tb.sample(pids)
+    before = benchlib.sample(pids)
     time.sleep(idle_seconds)
-    after = tb.sample(pids)
+    after = benchlib.sample(pids)
     hz = os.sysconf("SC_CLK_TCK")
     result["wakeups"] = (after[0] - before[0]) / idle_seconds
     result["cpu"] = (after[1] - before[1]) / hz * 60 / idle_seconds
-    result["pss"] = tb.pss(pids) / clients
+    result["pss"] = benchlib.pss(pids) / clients
     result["root_fds"] = len(os.listdir(f"/proc/{tree.root.pid}/fd"))
 
     start = time.monotonic()
     tree.root.send_signal(signal.SIGTERM if kind == "svtree" else signal.SIGHUP)
-    result["teardown"] = tb.wait_until(lambda: not [p for p, _, cwd in tb.processes() if tb.under(cwd, base)], 60,
-                                       interval=0.1)
-    result["left"] = len([p for p, _, cwd in tb.processes() if tb.under(cwd, base)])
+
+    def left():
+        return [p for p, _, cwd in benchlib.processes() if benchlib.under(cwd, base)]
+
+    result["teardown"] = benchlib.wait_until(lambda: not left(), 60, interval=0.1)
+    result["left"] = len(left())
     tree.stop()
     return result
 
@@ -120,8 +114,8 @@ def main():
         ("status of everything", lambda r: f"{r['status_s']:.2f} s ({'ok' if r['status_ok'] else 'INCOMPLETE'}, exit {r['status_code']})",
          lambda r: r["status_s"]),
         ("processes in the tree", lambda r: str(r["processes"]), lambda r: r["processes"]),
-        (f"idle wakeups/s", lambda r: f"{r['wakeups']:.2f}", lambda r: r["wakeups"]),
-        (f"idle CPU s/min", lambda r: f"{r['cpu']:.3f}", lambda r: r["cpu"]),
+        ("idle wakeups/s", lambda r: f"{r['wakeups']:.2f}", lambda r: r["wakeups"]),
+        ("idle CPU s/min", lambda r: f"{r['cpu']:.3f}", lambda r: r["cpu"]),
         ("PSS/client, everything", lambda r: f"{r['pss']:.0f} kB", lambda r: r["pss"]),
         ("descriptors of the root", lambda r: str(r["root_fds"]), lambda r: r["root_fds"]),
         ("SIGTERM (runit: HUP) to nothing left", lambda r: seconds(r["teardown"]), lambda r: r["teardown"]),

@@ -12,88 +12,12 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 import benchlib
-from benchlib import pss, processes, sample, under, wait_until, write
-
-LEAF = b"sleep\x00100000\x00"          # the cmdline of a leaf service
-SERVICES = ("storage", "snapwatch")
-
-
-class Tree:
-    """One system's copy of the tree and how to drive it."""
-
-    def __init__(self, kind, base, bin_dir, logger="svlogd"):
-        self.kind, self.base, self.bin_dir = kind, base, bin_dir
-        self.logger = f"{bin_dir}/svlog" if logger == "svlog" else "svlogd"
-        self.enabled = f"{base}/enabled"
-        os.makedirs(self.enabled)
-        self.root = None
-
-    def client_dir(self, name):
-        return f"{self.base}/clients/{name}"
-
-    def make_client(self, name):
-        top = self.client_dir(name)
-        nested = {"svtree": f"exec {self.bin_dir}/svtree services",
-                  "runit": "exec runsvdir -P services",
-                  "s6": "exec s6-svscan services"}[self.kind]
-        write(f"{top}/run", f"#!/bin/sh\nexec 2>&1\n{nested}\n", True)
-        for service in SERVICES:
-            escape = "( setsid sleep 100001 & )\n" if service == "storage" else ""
-            write(f"{top}/services/{service}/run",
-                  f"#!/bin/sh\nexec 2>&1\necho up\n{escape}exec sleep 100000\n", True)
-            write(f"{top}/services/{service}/log/run", f"#!/bin/sh\nexec {self.logger} ./main\n", True)
-            os.makedirs(f"{top}/services/{service}/log/main", exist_ok=True)
-
-    def start_root(self):
-        command = {"svtree": [f"{self.bin_dir}/svtree", self.enabled],
-                   "runit": ["runsvdir", "-P", self.enabled],
-                   "s6": ["s6-svscan", self.enabled]}[self.kind]
-        self.root = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-
-    def kick(self):
-        """s6 scans only when told; the others need nothing."""
-        if self.kind == "s6":
-            subprocess.run(["s6-svscanctl", "-an", self.enabled], check=False)
-
-    def log_size(self, name, service):
-        try:
-            return os.stat(f"{self.client_dir(name)}/services/{service}/log/main/current").st_size
-        except OSError:
-            return 0
-
-    def leaves_logging(self, name):
-        """Both services have printed their first line and their loggers have written it: up, end to end."""
-        return all(self.log_size(name, s) > 0 for s in SERVICES)
-
-    def leaves_running(self, name, table=None):
-        table = table if table is not None else processes()
-        want = {f"{self.client_dir(name)}/services/{s}" for s in SERVICES}
-        return want <= {cwd for _, cmdline, cwd in table if cmdline == LEAF}
-
-    def client_processes(self, name, table=None):
-        table = table if table is not None else processes()
-        return [pid for pid, _, cwd in table if under(cwd, self.client_dir(name))]
-
-    def kill_client_leftovers(self, name):
-        benchlib.kill_until_gone(lambda: self.client_processes(name), 0.01)
-
-    def stop(self):
-        if self.root and self.root.poll() is None:
-            self.root.send_signal(signal.SIGTERM if self.kind != "runit" else signal.SIGHUP)
-            try:
-                self.root.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.root.kill()
-                self.root.wait()
-        # Until nothing is left (see kill_until_gone).
-        benchlib.kill_until_gone(lambda: [pid for pid, _, cwd in processes() if under(cwd, self.base)], 0.05)
+from benchlib import LEAF, SERVICES, Tree, pss, processes, sample, wait_until
 
 
 def enable_disable(tree, rounds):
@@ -149,7 +73,7 @@ def idle_and_memory(tree, clients, seconds):
     time.sleep(3)
     supervisors = {"svtree": {b"svtree"}, "runit": {b"runsvdir", b"runsv"},
                    "s6": {b"s6-svscan", b"s6-supervise"}}[tree.kind]
-    table = [(pid, cmdline) for pid, cmdline, cwd in processes() if under(cwd, tree.base) or pid == tree.root.pid]
+    table = tree.processes()
     sup = [pid for pid, cmdline in table if benchlib.program(cmdline) in supervisors]
     loggers = [pid for pid, cmdline in table if benchlib.program(cmdline) in (b"svlogd", b"svlog")]
 
