@@ -1,6 +1,7 @@
-"""What the benchmark scripts share: the /proc readers, the polling wait and the nested tree
-(tree-bench.py times it, scale-bench.py grows it). Imported as `import benchlib` (a script's
-own directory is on sys.path when it runs). Not a benchmark by itself.
+"""What the benchmark scripts share: the /proc readers, the polling wait, the nested tree
+(tree-bench.py times it, scale-bench.py grows it) and their table with ratios. Imported as
+`import benchlib` (a script's own directory is on sys.path when it runs). Not a benchmark
+by itself.
 """
 import os
 import signal
@@ -207,3 +208,26 @@ class Tree:
                 self.root.wait()
         # Until nothing is left (see kill_until_gone).
         kill_until_gone(lambda: [pid for pid, _, cwd in processes() if under(cwd, self.base)], 0.05)
+
+
+# --- the table ------------------------------------------------------------------------------
+
+def ratio(a, b):
+    """a/b as "2.5x"; "never" when a has no figure, "inf" or "=" when b is none or 0."""
+    if a is None:
+        return "never"
+    if b in (None, 0):
+        return "inf" if a else "="
+    return f"{a / b:.1f}x"
+
+
+def print_table(metric, metric_width, kinds, column_width, rows, base="svtree"):
+    """One row per (title, text(kind), value(kind)), one column per kind, then one ratio column
+    kind/base for every kind after the first (kinds[0] is base)."""
+    header = " ".join([f"{metric:{metric_width}}"] + [f"{k:>{column_width}}" for k in kinds] +
+                      [f"{k + '/' + base:>13}" for k in kinds[1:]])
+    print(header)
+    print("-" * len(header))
+    for title, text, value in rows:
+        print(" ".join([f"{title:{metric_width}}"] + [f"{text(k):>{column_width}}" for k in kinds] +
+                       [f"{ratio(value(k), value(base)):>13}" for k in kinds[1:]]))

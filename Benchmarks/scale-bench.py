@@ -121,16 +121,10 @@ def main():
         ("SIGTERM (runit: HUP) to nothing left", lambda r: seconds(r["teardown"]), lambda r: r["teardown"]),
         ("processes left", lambda r: str(r["left"]), lambda r: r["left"]),
     ]
-    header = f"{'metric (' + str(args.clients) + ' clients)':38} " + " ".join(f"{k:>34}" for k in kinds) + \
-        (f" {'runit/svtree':>13}" if len(kinds) > 1 else "")
-    print(header)
-    print("-" * len(header))
-    for title, text, value in rows:
-        line = f"{title:38} " + " ".join(f"{text(results[k]):>34}" for k in kinds)
-        if len(kinds) > 1:
-            a, b = value(results[kinds[1]]), value(results["svtree"])
-            line += f" {('never' if a is None else 'inf' if not b else f'{a / b:.1f}x'):>13}"
-        print(line)
+    # Each row's text and value read one system's results.
+    rows = [(title, lambda k, text=text: text(results[k]), lambda k, value=value: value(results[k]))
+            for title, text, value in rows]
+    benchlib.print_table(f"metric ({args.clients} clients)", 38, kinds, 34, rows)
 
 
 if __name__ == "__main__":

@@ -152,22 +152,7 @@ def main():
          lambda k: idle[k]["pss_all"]),
     ]
     print("s6 enables and tears down only when kicked (s6-svscanctl -an): its figures include the kick.")
-    header = f"{'metric':36} " + " ".join(f"{k:>26}" for k in kinds) + " " + " ".join(
-        f"{k + '/svtree':>13}" for k in kinds[1:])
-    print(header)
-    print("-" * len(header))
-    for title, text, value in rows:
-        ratios = []
-        for k in kinds[1:]:
-            a, b = value(k), value("svtree")
-            if a is None:
-                ratios.append("never")
-            elif b in (None, 0):
-                ratios.append("inf" if a else "=")
-            else:
-                ratios.append(f"{a / b:.1f}x")
-        print(f"{title:36} " + " ".join(f"{text(k):>26}" for k in kinds) + " " +
-              " ".join(f"{r:>13}" for r in ratios))
+    benchlib.print_table("metric", 36, kinds, 26, rows)
 
 
 if __name__ == "__main__":
