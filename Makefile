@@ -75,7 +75,7 @@ bench: release
 # The long fault-injection run: 20 clients, 300 SIGKILLs, 1000 enable/disable operations, a 2 GB line.
 chaos: release
 	@scripts/install-deps.sh $(APT_PACKAGES)
-	Benchmarks/chaos.py $(BIN) --long-line-mb 2048
+	Tests/Chaos/chaos.py $(BIN) --long-line-mb 2048
 
 # Release binaries (see BIN above), the unit and its sysusers/tmpfiles/sysctl files,
 # the client templates, the README and the pages of doc/. PREFIX and DESTDIR as usual.
