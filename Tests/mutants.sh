@@ -34,6 +34,9 @@ mutants=(
 "exit-without-sweeping-descendants|Sources/SvtreeDaemon/Supervisor.swift|NestedTreeTests|CgroupTests|LifecycleTests|                sweepDescendants()\n                cgroups?.dismantle()|                cgroups?.dismantle()"
 "runsv-client-labelled-svtree|Sources/SvctlKit/StatusView.swift|StatusGoldenTests|\$0.writtenBySvtree ? \"svtree\" : \$0.status != nil ? \"runsv\" : \"supervisor\"|_ in \"svtree\""
 "svctl-exit-2-as-0|Sources/svctl/StatusCommands.swift|SvctlTreeTests|        return StatusView.overall(reports).rawValue|        let health = StatusView.overall(reports)\n        return health == .critical ? 0 : health.rawValue"
+"job-overlap-runs-twice|Sources/SvSupervision/ServiceMachine.swift|JobMachineTests|JobTests|            if state == .down {\n                out.append(.spawnRun)\n            } else {\n                skipped += 1\n            }|            out.append(.spawnRun)"
+"job-missed-run-never-caught-up|Sources/SvSupervision/JobTimetable.swift|JobTimetableTests|JobTests|            return missed <= now ? now : missed|            return missed <= now ? calendarDue(after: now, zone: zone) : missed"
+"job-runs-while-suspended|Sources/SvSupervision/ServiceMachine.swift|JobMachineTests|JobTests|            guard settings.isJob, !suspended else { return [] }|            guard settings.isJob else { return [] }"
 )
 
 say() { echo "mutants: $*"; }
