@@ -39,6 +39,7 @@ public enum StatusJSON {
             ("restart_delay_ms", .optional(probe.restartDelayMs)),
             ("last_exit", probe.lastExit.map(exit) ?? .null),
             ("cgroup", .optional(probe.cgroup)),
+            ("job", probe.job.map(job) ?? .null),
             ("log", probe.log.map { .object(state(supervisor: $0.supervisor, status: $0.status, now: now)) } ?? .null),
         ]
         return .object(members)
@@ -66,6 +67,26 @@ public enum StatusJSON {
         ]
     }
 
+    /// A job's schedule and runs (design.md's key order); `schedule` null when it is refused.
+    static func job(_ job: ServiceProbe.JobProbe) -> JSON {
+        let schedule: JSON
+        switch job.schedule {
+        case .success(let parsed): schedule = .string(parsed.description)
+        case .failure: schedule = .null
+        }
+        let ended = job.record.lastEnded
+        return .object([
+            ("schedule", schedule),
+            ("suspended", job.live.map { .bool($0.suspended) } ?? .null),
+            ("next_run", job.live?.nextRun.map { .int($0.unixSeconds) } ?? .null),
+            ("last_start", job.record.lastStart.map { .int($0.unixSeconds) } ?? .null),
+            ("last_duration_ms", .optional(ended?.durationMs)),
+            ("last_exit", ended.map { exit($0.exit) } ?? .null),
+            ("result", .optional(job.result?.rawValue)),
+            ("skipped", .optional(job.live?.skipped)),
+        ])
+    }
+
     static func exit(_ status: ExitStatus) -> JSON {
         switch status {
         case .exited(let code): return .object([("code", .int(Int64(code)))])
@@ -87,6 +108,8 @@ public enum StatusJSON {
             ("waiting", .int(Int64(report.waiting))),
             ("warning_age_seconds", .int(report.alertAges.warningSeconds)),
             ("critical_age_seconds", .int(report.alertAges.criticalSeconds)),
+            ("replicas", .optional(report.replicaTargets?.count)),
+            ("replicas_min", .int(Int64(report.alertAges.replicasMinimum))),
         ])
     }
 }
