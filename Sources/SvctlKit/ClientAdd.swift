@@ -94,14 +94,18 @@ public struct ClientAdd: Sendable {
         let port = try ClientPorts.choose(requested, layout: layout, address: address)
         let password = try Secrets.password()
         let values = ["CLIENT": name, "PORT": String(port), "ADDRESS": address, "DATA": layout.data,
-                      "REPOSITORY": layout.repository(name)]
+                      "CLIENTS": layout.clients, "REPOSITORY": layout.repository(name)]
         let building = layout.clients + "/.\(name).adding-\(getpid())"
         do throws(SvctlError) {
             try DirectoryTree.copy(templates + "/client", to: building, values: values)
             try? FileSystem.makeDirectory(building + "/services")
             try DirectoryTree.copy(templates + "/storage-" + storage, to: building + "/services/storage", values: values)
             try DirectoryTree.copy(templates + "/snapwatch", to: building + "/services/snapwatch", values: values)
-            for directory in [building, building + "/services/storage", building + "/services/snapwatch"]
+            // The daily audit job; templates installed before jobs existed have none.
+            if FileSystem.exists(templates + "/audit") {
+                try DirectoryTree.copy(templates + "/audit", to: building + "/services/audit", values: values)
+            }
+            for directory in [building, building + "/services/storage", building + "/services/snapwatch", building + "/services/audit"]
             where FileSystem.exists(directory + "/log") {
                 try? FileSystem.makeDirectory(directory + "/log/main", mode: 0o750)
             }

@@ -78,7 +78,7 @@ struct Add: SvctlCommand {
         abstract: "Add a client from the templates: storage server, snapwatch, loggers, credentials.",
         discussion: """
             Creates clients/CLIENT with services/storage (rclone serve restic, append-only, private \
-            repositories, on ADDRESS:PORT; or minio) and services/snapwatch, each logging through svlog. \
+            repositories, on ADDRESS:PORT; or minio), services/snapwatch and the daily audit job services/audit, each logging through svlog. \
             The password is generated, printed once, and stored hashed (mode 0600). The client is not \
             enabled: svctl enable CLIENT.
             """)
