@@ -60,6 +60,9 @@ public struct LineChunker: Sendable {
     public let lineLength: Int
     /// The last line handed out was a piece: the next bytes continue it.
     public private(set) var midLine = false
+    /// TERM came while the line at the head of the input was read but not begun: that one
+    /// line may still start (svlogd's rule: TERM finishes the line in progress).
+    public private(set) var mayStartOneLine = false
     /// Per directory: the line in progress goes there (decided at its first byte).
     public private(set) var selected: [Bool]
     /// Per directory: the line in progress is copied to stderr (`e`/`E` rules).
@@ -77,7 +80,7 @@ public struct LineChunker: Sendable {
     /// line begins.
     public mutating func next(_ input: UnsafeBufferPointer<UInt8>, from start: Int, _ limits: Limits) -> Line? {
         let total = input.count
-        guard start < total, !(limits.exiting && !midLine) else { return nil }
+        guard start < total, !(limits.exiting && !midLine && !mayStartOneLine) else { return nil }
         let newline = memchrOffset(input, from: start)
         let end: Int
         if let newline {
@@ -90,6 +93,7 @@ public struct LineChunker: Sendable {
         let line = Line(start: start, contentEnd: newline ?? end, end: end,
                         complete: newline != nil || limits.atEOF, starting: !midLine)
         if line.starting {
+            mayStartOneLine = false
             let shown = UnsafeBufferPointer(rebasing: input[start..<min(line.contentEnd, start + lineLength)])
             for directory in rules.indices { match(directory, shown) }
         }
@@ -97,8 +101,21 @@ public struct LineChunker: Sendable {
         return line
     }
 
-    /// The input ended inside a line already partly written: it is over (the caller adds the newline).
-    public mutating func endLine() { midLine = false }
+    /// The input ended (or the wait after TERM did) inside a line already partly written: it
+    /// is over (the caller adds the newline).
+    public mutating func endLine() {
+        midLine = false
+        mayStartOneLine = false
+    }
+
+    /// TERM: with input read at the head (`inputPending`) and no line begun, that line is the
+    /// one in progress, still to be written; a line already begun is finished anyway.
+    public mutating func terminate(inputPending: Bool) {
+        mayStartOneLine = !midLine && inputPending
+    }
+
+    /// A line is in progress that TERM lets finish (begun, or read and allowed to start).
+    public var lineInProgress: Bool { midLine || mayStartOneLine }
 
     /// Appends directory `directory`'s output for `line` to `output`: stamp and prefix at a
     /// line's start, the text, the newline at its end; nothing when the directory does not select it.

@@ -48,6 +48,15 @@ final class LogDirectory {
 
     /// Locks the directory, reads `config`, opens `current`; a crash-left `current` becomes `.u`.
     func open() throws(LogError) {
+        // A missing directory is made, as s6-log does (its parent must exist): a hand-written
+        // `svlog ./main` then works at once instead of failing on the lock forever.
+        if !FileSystem.exists(path) {
+            if mkdir(path, 0o750) == 0 {
+                Diagnostics.info("\(path): log directory made (mode 0750)")
+            } else if FileSystem.lastErrno != .fileExists {
+                throw .directory("\(path): cannot make the log directory (\(FileSystem.lastErrno))")
+            }
+        }
         lockFD = Glibc.open(path + "/lock", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard lockFD >= 0 else { throw .directory("\(path): cannot open lock (\(FileSystem.lastErrno))") }
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {

@@ -25,6 +25,9 @@ public final class Logger {
     /// Whether the last `process` let any input go: the line waiting now is a new one.
     var consumedSome = false
     static let partialWaitLimit: Int64 = 2 * nanosPerSecond
+    /// After TERM, how long the line in progress may wait for its newline (the same 2 s as a
+    /// partial line); then what there is is written with a newline, and svlog exits.
+    var exitDeadline: Int64?
     /// How stdin is watched now; nil when it cannot be (a regular file: always readable).
     var inputTrigger: EventLoop.Trigger?
     var rotateAllPending = false
@@ -89,7 +92,7 @@ public final class Logger {
                 }
             }
             rotateByAge()
-            let partialDue = partialWaitUntil.map { EventLoop.now >= $0 } ?? false
+            let partialDue = (partialWaitUntil.map { EventLoop.now >= $0 } ?? false) || exitWaitOver
             if partialDue { partialWaitUntil = nil }
             process(partialDue: partialDue)
             // A HUP or ALRM read while processing is acted on now, not at the next wakeup.
@@ -120,9 +123,9 @@ public final class Logger {
 
     /// Exit once the input ended or TERM came, the line in progress is complete, and processors are done.
     private func finished() -> Bool {
-        if input.atEOF && chunker.midLine && input.count == 0 {
-            // The input ended inside a line already partly written: end it.
-            for (i, directory) in directories.enumerated() where directory.isOpen && chunker.selected[i] {
+        if (input.atEOF || exitWaitOver) && chunker.lineInProgress && input.count == 0 {
+            // The input ended (or TERM's wait did) inside a line already partly written: end it.
+            for (i, directory) in directories.enumerated() where chunker.midLine && directory.isOpen && chunker.selected[i] {
                 directory.pending.append(UInt8(ascii: "\n"))
                 try? directory.flush()
             }
@@ -130,7 +133,10 @@ public final class Logger {
         }
         // Paused with TERM: what is unwritten is still in the pipe for the next logger.
         let pausedPipe = pausedUntil != nil && exiting && input.isPipe
-        guard (exiting || input.atEOF) && !chunker.midLine && (pausedUntil == nil || pausedPipe) else { return false }
+        guard (exiting || input.atEOF) && !chunker.midLine && (!chunker.mayStartOneLine || pausedPipe)
+                && (pausedUntil == nil || pausedPipe) else {
+            return false
+        }
         guard !input.atEOF || input.count == 0 || exiting else { return false }
         for directory in directories {
             try? directory.flush()
@@ -143,8 +149,11 @@ public final class Logger {
         return true
     }
 
+    /// TERM's wait for the newline of the line in progress is over.
+    private var exitWaitOver: Bool { exitDeadline.map { EventLoop.now >= $0 } ?? false }
+
     private func nextDeadline() -> Int64? {
-        var deadline = [pausedUntil, partialWaitUntil].compactMap { $0 }.min()
+        var deadline = [pausedUntil, partialWaitUntil, exitDeadline].compactMap { $0 }.min()
         for directory in directories {
             if let due = directory.ageDeadline { deadline = min(deadline ?? due, due) }
         }
@@ -154,7 +163,11 @@ public final class Logger {
     private func handleSignals() {
         for sig in loop.pendingSignals() {
             switch sig {
-            case SIGTERM: exiting = true
+            case SIGTERM:
+                guard !exiting else { break }
+                exiting = true
+                chunker.terminate(inputPending: input.count > 0)
+                if chunker.lineInProgress { exitDeadline = EventLoop.now + Logger.partialWaitLimit }
             case SIGALRM: rotateAllPending = true
             case SIGHUP: reopenPending = true
             case SIGCHLD: reapProcessors()

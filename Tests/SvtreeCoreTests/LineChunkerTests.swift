@@ -86,6 +86,30 @@ import Testing
         #expect(!c.midLine)
     }
 
+    @Test func termWithAPartialLineReadLetsThatLineStartAndNoOther() {
+        var c = chunker()
+        var exiting = Self.wait
+        exiting.exiting = true
+        c.terminate(inputPending: true)
+        #expect(c.lineInProgress && !c.midLine)
+        #expect(lines("hal", &c, exiting).isEmpty)  // waits for its newline, as any partial line
+        #expect(output("half\nnext\n", &c, exiting) == "@ half\n")
+        #expect(!c.lineInProgress)
+        // Its wait over: the piece there is goes out, and the caller ends the line.
+        var d = chunker()
+        d.terminate(inputPending: true)
+        var partial = exiting
+        partial.writePartial = true
+        #expect(output("cut", &d, partial) == "@ cut")
+        #expect(d.midLine)
+        d.endLine()
+        #expect(!d.lineInProgress)
+        // Nothing read at TERM: nothing is in progress, nothing starts.
+        var e = chunker()
+        e.terminate(inputPending: false)
+        #expect(!e.lineInProgress && lines("a\n", &e, exiting).isEmpty)
+    }
+
     @Test func afterTermOnlyTheLineInProgressIsFinished() {
         var c = chunker()
         var exiting = Self.wait
