@@ -1,3 +1,4 @@
+import SvBase
 /// One entry of a supervised directory: its service and, when it has `log/`, its logger.
 ///
 /// Holds the teardown order that the project exists for: the service is stopped first
@@ -54,6 +55,34 @@ public struct EntryMachine: Sendable {
         if let logSettings, log != nil {
             log!.settings = logSettings
             log!.settings.isLogger = true
+        }
+    }
+
+    /// Settings read again from the directory at the moment of use (a start, a control
+    /// letter, an exit): what the files say replaces what was read, the role's kind stays.
+    public mutating func refresh(_ fresh: ServiceSettings, for role: Role) {
+        func merged(_ old: ServiceSettings) -> ServiceSettings {
+            var settings = fresh
+            settings.isLogger = old.isLogger
+            settings.isJob = old.isJob
+            if !old.isJob { settings.timeoutRun = nil }
+            return settings
+        }
+        switch role {
+        case .main: main.settings = merged(main.settings)
+        case .log: if log != nil { log!.settings = merged(log!.settings) }
+        }
+    }
+
+    /// The scripts looked for when needed, as runsv does: `finish` at an exit, `control/X` at a letter.
+    public mutating func refreshScripts(hasFinish: Bool, controlScripts: Set<ControlLetter>, for role: Role) {
+        switch role {
+        case .main:
+            main.settings.hasFinish = hasFinish
+            main.settings.controlScripts = controlScripts
+        case .log:
+            log?.settings.hasFinish = hasFinish
+            log?.settings.controlScripts = controlScripts
         }
     }
 

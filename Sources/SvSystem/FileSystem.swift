@@ -159,4 +159,15 @@ public enum FileSystem {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
+
+    /// The closest directory at or above `path` that exists: what to watch for `path` to appear.
+    public static func nearestExistingAncestor(_ path: String) -> String {
+        var candidate = path
+        while !exists(candidate) {
+            let parent = parentDirectory(candidate)
+            if parent == candidate { return candidate }
+            candidate = parent
+        }
+        return candidate
+    }
 }

@@ -59,8 +59,38 @@ final class Entry {
     }
 
     func reloadSettings() {
+        settingsSaid.removeAll()
+        justRead = [.main, .log]
         definition.reloadSettings()
         machine.update(main: definition.main, log: definition.log)
+    }
+
+    /// Bad settings lines said since the last SIGHUP: a start reads the files again, and a
+    /// service that keeps restarting must not repeat the same line each time.
+    private var settingsSaid: Set<String> = []
+    /// Roles whose settings were just read (and their problems said): their next start uses them.
+    private var justRead: Set<EntryMachine.Role> = [.main, .log]
+
+    /// At each start of `run`: timeouts, `down-signal`, `notification-fd` (and a job's
+    /// `timeout-run`) as the files say now, so an edit counts from the next start.
+    func refreshStartSettings(_ role: EntryMachine.Role) {
+        guard justRead.remove(role) == nil else { return }
+        var fresh = ServiceDefinition.settings(of: path(role), label: label(role)) { [self] message in
+            if settingsSaid.insert(message).inserted { Diagnostics.warn(message) }
+        }
+        if role == .main, definition.job != nil {
+            fresh.timeoutRun = ServiceDefinition.milliseconds(path(role) + "/timeout-run", label: label(role)) { [self] message in
+                if settingsSaid.insert(message).inserted { Diagnostics.warn(message) }
+            }.map { $0 * nanosPerMilli }
+        }
+        machine.refresh(fresh, for: role)
+    }
+
+    /// `finish` and `control/X` looked for when needed (runsv's way): one added to a running
+    /// service is used at its next exit or letter, without SIGHUP.
+    func refreshScripts(_ role: EntryMachine.Role) {
+        let scripts = ServiceDefinition.scripts(of: path(role))
+        machine.refreshScripts(hasFinish: scripts.hasFinish, controlScripts: scripts.control, for: role)
     }
 
     func closeLogPipeWriteEnd() {

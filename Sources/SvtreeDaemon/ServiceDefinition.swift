@@ -118,31 +118,39 @@ public struct ServiceDefinition: Sendable {
         }
     }
 
-    static func settings(of path: String, label: String) -> ServiceSettings {
+    /// `warn`: where a bad value's line goes (at each start, said once per text).
+    static func settings(of path: String, label: String,
+                         warn: (String) -> Void = { Diagnostics.warn($0) }) -> ServiceSettings {
         var settings = ServiceSettings()
-        if let ms = milliseconds(path + "/timeout-kill", label: label) { settings.timeoutKill = ms * nanosPerMilli }
-        if let ms = milliseconds(path + "/timeout-finish", label: label) { settings.timeoutFinish = ms * nanosPerMilli }
+        if let ms = milliseconds(path + "/timeout-kill", label: label, warn: warn) { settings.timeoutKill = ms * nanosPerMilli }
+        if let ms = milliseconds(path + "/timeout-finish", label: label, warn: warn) { settings.timeoutFinish = ms * nanosPerMilli }
         if let text = FileSystem.readLine(path + "/down-signal") {
             if let sig = SignalName.parse(text) {
                 settings.downSignal = sig
             } else {
-                Diagnostics.warn("\(label)/down-signal: unknown signal \"\(text)\": using TERM")
+                warn("\(label)/down-signal: unknown signal \"\(text)\": using TERM")
             }
         }
         if let text = FileSystem.readLine(path + "/notification-fd") {
             if let fd = Int32(text), notificationDescriptors.contains(fd) {
                 settings.notificationFD = fd
             } else {
-                Diagnostics.warn("\(label)/notification-fd: not a descriptor number from 3 to 1023: \"\(text)\":"
+                warn("\(label)/notification-fd: not a descriptor number from 3 to 1023: \"\(text)\":"
                     + " readiness not tracked")
             }
         }
-        settings.hasFinish = FileSystem.isExecutableFile(path + "/finish")
+        (settings.hasFinish, settings.controlScripts) = scripts(of: path)
+        return settings
+    }
+
+    /// Whether `finish` and which `control/X` are executable: a few stats, done at each use.
+    static func scripts(of path: String) -> (hasFinish: Bool, control: Set<ControlLetter>) {
+        var control: Set<ControlLetter> = []
         for letter in ControlLetter.allCases
         where FileSystem.isExecutableFile(path + "/control/" + String(letter.character)) {
-            settings.controlScripts.insert(letter)
+            control.insert(letter)
         }
-        return settings
+        return (FileSystem.isExecutableFile(path + "/finish"), control)
     }
 
     /// A job's `schedule` and `schedule-spread`, nil without a `schedule`; a bad one is a
@@ -177,10 +185,11 @@ public struct ServiceDefinition: Sendable {
     /// 0-2 are the run's stdio; s6 refuses them too.
     static let notificationDescriptors: ClosedRange<Int32> = 3...1023
 
-    static func milliseconds(_ file: String, label: String) -> Int64? {
+    static func milliseconds(_ file: String, label: String,
+                             warn: (String) -> Void = { Diagnostics.warn($0) }) -> Int64? {
         guard let text = FileSystem.readLine(file) else { return nil }
         guard let value = Int64(text), value >= 0, value < 1 << 40 else {
-            Diagnostics.warn("\(file): not a number of milliseconds: \"\(text)\": using the default")
+            warn("\(file): not a number of milliseconds: \"\(text)\": using the default")
             return nil
         }
         return value

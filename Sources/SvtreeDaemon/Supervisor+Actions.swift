@@ -48,6 +48,7 @@ extension Supervisor {
     private func perform(_ action: ServiceMachine.Action, role: EntryMachine.Role, on entry: Entry) {
         switch action {
         case .spawnRun:
+            entry.refreshStartSettings(role)
             let readiness = openReadinessPipe(entry, role)
             let notification = readiness.map { (source: $0.write, target: $0.target) }
             let spawned = Result { () throws(Errno) in

@@ -106,9 +106,15 @@ extension Supervisor {
                     message: "\(directory)/\(definition.name): \(error.briefDescription): the descriptor limit "
                         + "(raise LimitNOFILE or ulimit -n); retrying", watch: [], exhausted: true)
             }
+            // A `supervise` symlink into a directory not made yet (a tmpfs at boot): watch the
+            // nearest part of its target that exists, so the entry starts when the rest appears.
+            let targets = [definition.path, definition.logPath].compactMap { service -> String? in
+                FileSystem.readLink(service + "/supervise").map { $0.hasPrefix("/") ? $0 : service + "/" + $0 }
+            }
             return ServiceDefinition.Problem(
                 message: "\(directory)/\(definition.name): \(error.briefDescription)",
-                watch: [definition.path, definition.path + "/supervise", definition.logPath + "/supervise"])
+                watch: [definition.path, definition.path + "/supervise", definition.logPath + "/supervise"]
+                    + targets.map(FileSystem.nearestExistingAncestor))
         }
         var pipe: (Int32, Int32)?
         if definition.log != nil {

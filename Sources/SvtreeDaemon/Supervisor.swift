@@ -181,6 +181,7 @@ public final class Supervisor {
         for letter in supervise.readControl().compactMap(ControlLetter.init(rawValue:)) {
             guard entries[identity] != nil else { return }
             let wasSuspended = entry.machine.main.suspended
+            entry.refreshScripts(role)
             perform(entry.machine.handle(.control(letter), for: role, now: EventLoop.now), on: entry)
             jobResumed(entry, wasSuspended: wasSuspended)
         }
@@ -198,6 +199,7 @@ public final class Supervisor {
             case .run(let identity, let role), .finish(let identity, let role):
                 guard let entry = entries[identity] else { continue }
                 if case .run = owner {
+                    entry.refreshScripts(role)
                     stopWatchingReadiness(entry, role)
                     if role == .main { jobEnded(entry, status) }
                 }
