@@ -17,7 +17,7 @@ public struct SnapshotQueue: Sendable {
         public var batchLimit: Int
 
         public init(hookTimeout: Int64 = 3600 * nanosPerSecond, retryInitial: Int64 = nanosPerSecond,
-                    retryMaximum: Int64 = 300 * nanosPerSecond, termGrace: Int64 = 5 * nanosPerSecond,
+                    retryMaximum: Int64 = 300 * nanosPerSecond, termGrace: Int64 = 4 * nanosPerSecond,
                     killGrace: Int64 = 2 * nanosPerSecond, batchLimit: Int = 1000) {
             self.hookTimeout = hookTimeout
             self.retryInitial = retryInitial

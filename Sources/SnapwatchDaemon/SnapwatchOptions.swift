@@ -9,7 +9,7 @@ public struct SnapwatchOptions: Sendable, Equatable {
     public var statusFile: String?
     public var hookTimeout: Int64 = 3600 * nanosPerSecond
     public var retryInitial: Int64 = nanosPerSecond
-    public var termGrace: Int64 = 5 * nanosPerSecond
+    public var termGrace: Int64 = 4 * nanosPerSecond
     /// s6's readiness: a newline is written to this descriptor once the watch is set.
     public var readyFD: Int32?
 
@@ -21,7 +21,7 @@ public struct SnapwatchOptions: Sendable, Equatable {
           --status FILE     what svctl status shows (default: none)
           --timeout SECONDS a hook run longer than this is stopped (default 3600)
           --retry SECONDS   first delay before a failed hook is retried, doubling to 300 (default 1)
-          --grace SECONDS   on SIGTERM, how long a running hook may finish (default 5)
+          --grace SECONDS   on SIGTERM, how long a running hook may finish (default 4)
           --ready-fd N      write a newline to descriptor N once watching (svtree's and s6's notification-fd)
         """
 
