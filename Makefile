@@ -71,17 +71,18 @@ bench: release
 	Benchmarks/log-bench.py $(BIN)
 	Benchmarks/snapwatch-bench.py $(BIN)
 	Benchmarks/scale-bench.py $(BIN)
+	Benchmarks/job-bench.py $(BIN)
 
 # The long fault-injection run: 20 clients, 300 SIGKILLs, 1000 enable/disable operations, a 2 GB line.
 chaos: release
 	@scripts/install-deps.sh $(APT_PACKAGES)
 	Tests/Chaos/chaos.py $(BIN) --long-line-mb 2048
 
-# Release binaries (see BIN above), the unit and its sysusers/tmpfiles/sysctl files,
+# Release binaries (see BIN above), stripped as Debian packages install them, the unit and its sysusers/tmpfiles/sysctl files,
 # the client templates, the README and the pages of doc/. PREFIX and DESTDIR as usual.
 install: release man
 	for program in svtree svlog svctl snapwatch; do \
-		install -D -m 0755 "$(BIN)/$$program" "$(DESTDIR)$(PREFIX)/bin/$$program" || exit 1; \
+		install -D -s -m 0755 "$(BIN)/$$program" "$(DESTDIR)$(PREFIX)/bin/$$program" || exit 1; \
 	done
 	install -d "$(DESTDIR)$(PREFIX)/lib/systemd/system"
 	sed 's|@PREFIX@|$(PREFIX)|g' systemd/svtree.service.in > "$(DESTDIR)$(PREFIX)/lib/systemd/system/svtree.service"

@@ -10,15 +10,22 @@ public struct BackupReport: Sendable, Equatable {
     public struct AlertAges: Sendable, Equatable {
         public var warningSeconds: Int64
         public var criticalSeconds: Int64
-        public init(warningSeconds: Int64 = 24 * 3600, criticalSeconds: Int64 = 28 * 3600) {
+        /// `replicas-min N`: a backup is not safe until it is in this many places besides the
+        /// primary (fewer targets in `replicas` is a warning).
+        public var replicasMinimum: Int
+        public init(warningSeconds: Int64 = 24 * 3600, criticalSeconds: Int64 = 28 * 3600, replicasMinimum: Int = 1) {
             self.warningSeconds = warningSeconds
             self.criticalSeconds = criticalSeconds
+            self.replicasMinimum = replicasMinimum
         }
     }
 
     public var service: String
     public var record: SnapwatchRecord
     public var alertAges: AlertAges
+    /// The targets in the service's `replicas` file; nil without one (a hook of the
+    /// operator's own, whose targets svctl cannot know).
+    public var replicaTargets: [String]?
 
     /// `report.lastSnapshot`, `report.waiting`, ...: the record's fields.
     public subscript<T>(dynamicMember field: KeyPath<SnapwatchRecord, T>) -> T { record[keyPath: field] }
@@ -31,7 +38,9 @@ public struct BackupReport: Sendable, Equatable {
         for service in TreeLayout.services(ofClient: clientDirectory) {
             let path = clientDirectory + "/services/" + service + "/" + fileName
             if let bytes = try? FileSystem.readBytes(path, limit: 65536) {
-                return parse(String(decoding: bytes, as: UTF8.self), service: service, alertAges: ages, now: now)
+                var report = parse(String(decoding: bytes, as: UTF8.self), service: service, alertAges: ages, now: now)
+                report.replicaTargets = readReplicas(clientDirectory + "/services/" + service + "/replicas")
+                return report
             }
         }
         return nil
@@ -49,11 +58,23 @@ public struct BackupReport: Sendable, Equatable {
         var ages = AlertAges()
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let words = line.split(separator: " ").map(String.init)
-            guard words.count == 2, let seconds = parseDuration(words[1]) else { continue }
-            if words[0] == "warning" { ages.warningSeconds = seconds }
-            if words[0] == "critical" { ages.criticalSeconds = seconds }
+            guard words.count == 2 else { continue }
+            switch words[0] {
+            case "warning": if let seconds = parseDuration(words[1]) { ages.warningSeconds = seconds }
+            case "critical": if let seconds = parseDuration(words[1]) { ages.criticalSeconds = seconds }
+            case "replicas-min": if let count = Int(words[1]), count >= 0 { ages.replicasMinimum = count }
+            default: break
+            }
         }
         return ages
+    }
+
+    /// A `replicas` file's targets, as the template's hook reads them: one a line, blank
+    /// lines and `#` comments skipped.
+    public static func readReplicas(_ path: String) -> [String]? {
+        guard let bytes = try? FileSystem.readBytes(path, limit: 65536) else { return nil }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
     }
 
     public static func parseDuration(_ text: String) -> Int64? {
@@ -76,6 +97,10 @@ public struct BackupReport: Sendable, Equatable {
             }
         } else if nowSeconds - record.watchingSince > alertAges.warningSeconds {
             found.append((.warning, "backup: no snapshot in \(AgeText.text(seconds: nowSeconds - record.watchingSince))"))
+        }
+        if let targets = replicaTargets, targets.count < alertAges.replicasMinimum {
+            found.append((.warning, targets.isEmpty ? "backup: not replicated: no replica configured"
+                : "backup: \(targets.count) of \(alertAges.replicasMinimum) replicas configured"))
         }
         if let hook = record.lastHook, hook.exit != .exited(0) {
             found.append((.warning, "backup: last replication failed (\(hook.exit)), \(record.waiting) waiting"))

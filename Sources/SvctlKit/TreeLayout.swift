@@ -58,6 +58,24 @@ public struct TreeLayout: Sendable {
         return directory
     }
 
+    /// Monitoring must not read "no client" as "all fine" when the tree is not there: exit 3.
+    public func requireEnabledDirectory() throws(SvctlError) {
+        do {
+            _ = try FileSystem.list(enabled)
+        } catch {
+            throw .unknown("cannot read the enabled directory \(enabled): \(error) (--root or SVTREE_ROOT names it)")
+        }
+    }
+
+    /// The same for `clients/` (svctl list).
+    public func requireClientsDirectory() throws(SvctlError) {
+        do {
+            _ = try FileSystem.list(clients)
+        } catch {
+            throw .unknown("cannot read the clients directory \(clients): \(error) (--root, --clients or SVTREE_CLIENTS names it)")
+        }
+    }
+
     /// Refuses a path that resolves outside `enabled/` and `clients/` (a symlink to elsewhere):
     /// svctl writes control letters and deletes files only inside the tree.
     public func requireInside(_ path: String, label: String) throws(SvctlError) {

@@ -27,14 +27,7 @@ struct Status: SvctlCommand {
         for name in clientNames where !Names.isValid(name) {
             throw .unknown("bad client name \(Names.quoted(name)): \(Names.rule)")
         }
-        if clientNames.isEmpty {
-            // Monitoring must not read "no client" as "all fine" when the tree is not there.
-            do {
-                _ = try FileSystem.list(layout.enabled)
-            } catch {
-                throw .unknown("cannot read the enabled directory \(layout.enabled): \(error) (--root or SVTREE_ROOT names it)")
-            }
-        }
+        if clientNames.isEmpty { try layout.requireEnabledDirectory() }
         let names = clientNames.isEmpty ? layout.enabledClients : clientNames
         // Named clients are shown in full, with each service's ./check run for readiness.
         let reports = names.map { ClientReport.read($0, layout: layout, now: now, runChecks: !clientNames.isEmpty) }
@@ -56,7 +49,10 @@ struct List: SvctlCommand {
     @OptionGroup var tree: TreeOptions
 
     func execute() throws(SvctlError) -> Int32 {
+        try tree.layout.requireEnabledDirectory()
+        try tree.layout.requireClientsDirectory()
         let listing = ClientAdmin(layout: tree.layout).list()
+        if listing.isEmpty { print("no client defined in \(tree.layout.clients)") }
         let width = listing.map(\.name.count).max() ?? 0
         for client in listing {
             let state = client.enabled ? (client.defined ? "enabled" : "enabled (not in clients/)") : "disabled"

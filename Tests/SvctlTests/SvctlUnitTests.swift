@@ -2,6 +2,7 @@ import Glibc
 import SvBase
 import SvFormats
 import SvSupervision
+import SvSystem
 @testable import SvctlKit
 import Testing
 
@@ -145,6 +146,28 @@ import Testing
         let judged = report(snapshotAge: Self.hour, hookExit: .exited(1)).judge(now: WallTime(unixSeconds: Self.now))
         #expect(judged.map(\.0) == [.warning])
         #expect(judged.first?.1 == "backup: last replication failed (exit code 1), 1 waiting")
+    }
+
+    /// A backup in one place is not safe: no replica configured is a warning with that reason,
+    /// fewer than `replicas-min` too; without a `replicas` file (a hook of one's own) nothing is said.
+    @Test func tooFewReplicasWarn() {
+        func judged(_ targets: [String]?, minimum: Int = 1) -> [(Health, String)] {
+            var r = report(snapshotAge: Self.hour, ages: .init(replicasMinimum: minimum))
+            r.replicaTargets = targets
+            return r.judge(now: WallTime(unixSeconds: Self.now))
+        }
+        #expect(judged([]).map(\.0) == [.warning])
+        #expect(judged([]).first?.1 == "backup: not replicated: no replica configured")
+        #expect(judged(["/srv/copy"]).isEmpty)
+        #expect(judged(["/srv/copy"], minimum: 2).first?.1 == "backup: 1 of 2 replicas configured")
+        #expect(judged([], minimum: 0).isEmpty)
+        #expect(judged(nil).isEmpty)
+        let file = "/tmp/svtree-replicas-\(getpid())"
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        _ = try? FileSystem.writeAll(fd, Array("# targets\n\n/srv/a\nremote:b\n".utf8))
+        close(fd)
+        defer { unlink(file) }
+        #expect(BackupReport.readReplicas(file) == ["/srv/a", "remote:b"])
     }
 
     @Test func healthRanksCriticalAboveUnknown() {

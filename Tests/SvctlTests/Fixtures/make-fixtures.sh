@@ -5,6 +5,7 @@
 #   alice  svtree, cgroup mode: storage ready (notification-fd written), snapwatch crash-looping
 #   bob    runit: runsv bob, whose run is a runsvdir over services/; snapwatch normally down
 #   carol  svtree: storage with a notification-fd it never writes (not ready); backup records
+#          with no replica configured; a job (audit, every 1d) whose one run exited 1
 #   dave   enabled, never started, a garbage status; erin defined only
 #   frank  svtree, session mode, its root and client supervisors SIGKILLed: a dead supervisor
 # The golden files in ../Golden depend on these bytes: run update-golden.sh after this script.
@@ -91,6 +92,8 @@ client carol
 service "$c/carol/services/storage" 'exec sleep 3600'
 echo 3 > "$c/carol/services/storage/notification-fd"
 service "$c/carol/services/snapwatch" 'exec sleep 3600'
+service "$c/carol/services/audit" 'echo "2 files missing"; exit 1'
+echo 'every 1d' > "$c/carol/services/audit/schedule"
 for name in alice carol; do ln -s "$c/$name" "$work/enabled/$name"; done
 (cd "$work" && exec svtree "$work/enabled" 2>/dev/null) &
 started+=($!)
@@ -123,6 +126,9 @@ for name in carol alice; do
     wait_for 20 "$name's services and loggers" eval 'stat_is "$c/$name" run && stat_is "$c/$name/log" run && stat_is "$c/$name/services/storage" run && stat_is "$c/$name/services/storage/log" run && stat_is "$c/$name/services/snapwatch/log" run'
 done
 wait_for 10 "carol's snapwatch" stat_is "$c/carol/services/snapwatch" run
+wait_for 10 "carol's audit job to have run" grep -q '^exit code 1$' "$c/carol/services/audit/last-run"
+wait_for 10 "carol's audit job down until its next run" eval 'stat_is "$c/carol/services/audit" down && has_field "$c/carol/services/audit" job_next_run_ns'
+
 wait_for 10 "alice's storage ready" has_field "$c/alice/services/storage" ready_since_ns
 # runsvdir looks at services/ every 5 s.
 wait_for 20 "bob's services" eval 'stat_is "$c/bob" run && stat_is "$c/bob/services/storage" run && stat_is "$c/bob/services/storage/log" run && stat_is "$c/bob/services/snapwatch" down && stat_is "$c/bob/services/snapwatch/log" run'
@@ -135,7 +141,7 @@ mkdir -p "$here/tree/enabled"
 : > "$here/tree/supervisors"
 for name in alice bob carol frank; do
     (cd "$c" && find "$name" \( -name status -o -name stat -o -name pid -o -name svtree -o -name down \
-        -o -name run -o -name notification-fd \) | sort | while read -r file; do
+        -o -name run -o -name notification-fd -o -name schedule -o -name last-run \) | sort | while read -r file; do
         mkdir -p "$here/tree/clients/$(dirname "$file")"
         cp -p "$file" "$here/tree/clients/$file"
     done)
@@ -156,6 +162,9 @@ printf 'watching_since %s\nlast_snapshot %s %s\nlast_hook %s200 850 code 1\nlast
 printf 'watching_since %s\nlast_snapshot %s %s\nlast_hook %s100 180 code 0\nlast_success %s\nwaiting 0\n' \
     $((now - 330000)) "$(printf 'b%.0s' {1..64})" $((now - 10000)) $((now - 10000)) $((now - 10000)) \
     > "$here/tree/clients/bob/services/snapwatch/backup-status"
+# bob replicates to one place; carol's replicas lists none (a warning: not replicated).
+printf '# targets\n/srv/replica/bob\n' > "$here/tree/clients/bob/services/snapwatch/replicas"
+printf '# Replication targets of this client, one per line.\n' > "$here/tree/clients/carol/services/snapwatch/replicas"
 # dave: enabled, its supervisor (said to be running) wrote garbage; its storage never started.
 mkdir -p "$here/tree/clients/dave/services/storage" "$here/tree/clients/dave/supervise" "$here/tree/clients/erin"
 printf 'garbage' > "$here/tree/clients/dave/supervise/status"
