@@ -74,14 +74,15 @@ final class Entry {
     /// At each start of `run`: timeouts, `down-signal`, `notification-fd` (and a job's
     /// `timeout-run`) as the files say now, so an edit counts from the next start.
     func refreshStartSettings(_ role: EntryMachine.Role) {
-        guard justRead.remove(role) == nil else { return }
-        var fresh = ServiceDefinition.settings(of: path(role), label: label(role)) { [self] message in
-            if settingsSaid.insert(message).inserted { Diagnostics.warn(message) }
+        // Just read (and said) at load or SIGHUP: the lines are only noted, not said again.
+        let alreadySaid = justRead.remove(role) != nil
+        let warn: (String) -> Void = { [self] message in
+            if settingsSaid.insert(message).inserted && !alreadySaid { Diagnostics.warn(message) }
         }
+        var fresh = ServiceDefinition.settings(of: path(role), label: label(role), warn: warn)
         if role == .main, definition.job != nil {
-            fresh.timeoutRun = ServiceDefinition.milliseconds(path(role) + "/timeout-run", label: label(role)) { [self] message in
-                if settingsSaid.insert(message).inserted { Diagnostics.warn(message) }
-            }.map { $0 * nanosPerMilli }
+            fresh.timeoutRun = ServiceDefinition.milliseconds(path(role) + "/timeout-run", label: label(role), warn: warn)
+                .map { $0 * nanosPerMilli }
         }
         machine.refresh(fresh, for: role)
     }

@@ -164,6 +164,38 @@ import Testing
         try tree.waitFor("the fixed job running", seconds: 10) { starts(tree, "dir/j").count >= 1 }
     }
 
+    /// The bad inputs of the jobs issue at once: each gets one line naming its file, the tree
+    /// stays up, and a good job beside them runs.
+    @Test func eachBadJobFileGetsOneLineNamingItAndTheOthersRun() throws {
+        let tree = try TreeFixture("job-bad-inputs")
+        let bad: [(String, String)] = [
+            ("empty", ""), ("six", "1 2 3 4 5 6"), ("minute", "61 * * * *"), ("zero", "every 0s"),
+            ("negative", "every -1h"), ("unitless", "every 5"), ("sometimes", "@sometimes"),
+            ("garbage", "\u{1}\u{7f}\u{ff}garbage"), ("huge", String(repeating: "x", count: 1 << 20)),
+        ]
+        for (name, text) in bad { job(tree, "dir/\(name)", schedule: text) }
+        job(tree, "dir/spread", schedule: "every 1d")
+        tree.write("dir/spread/schedule-spread", "400d\n")
+        job(tree, "dir/timeout", schedule: "every 1s")
+        tree.write("dir/timeout/timeout-run", "abc\n")
+        tree.write("dir/norun/schedule", "every 1s\n")
+        tree.write("dir/folder/run", "#!/bin/sh\nexit 0\n", executable: true)
+        tree.makeDirectories(tree.root + "/dir/folder/schedule")
+        job(tree, "dir/good", schedule: "every 1s")
+        let svtree = try tree.startSvtree("dir")
+        try tree.waitFor("the good job to run twice") { starts(tree, "dir/good").count >= 2 }
+        let lines = tree.read("svtree.err").lines()
+        for name in bad.map(\.0) + ["spread", "folder"] {
+            let about = lines.filter { $0.contains("dir/\(name)/schedule") }
+            #expect(about.count == 1, "\(name): \(about)")
+            #expect(starts(tree, "dir/\(name)").isEmpty, "\(name) ran")
+        }
+        #expect(lines.filter { $0.contains("dir/timeout/timeout-run") }.count == 1, "\(lines)")
+        #expect(lines.filter { $0.contains("dir/norun") && $0.contains("no run file") }.count == 1, "\(lines)")
+        #expect(starts(tree, "dir/timeout").count >= 1, "a bad timeout-run keeps the default, the job runs")
+        #expect(tree.stillRunning(svtree))
+    }
+
     /// Runs `condition` until it holds or `seconds` pass (a wait that is expected to time out).
     func waited(_ tree: TreeFixture, seconds: Double, _ condition: () -> Bool) throws -> Bool {
         do {
