@@ -30,6 +30,15 @@ public enum Command: String, CaseIterable, Sendable {
         guard now.supervisor == .running, let status = now.status else { return false }
         // A new process: svtree may rewrite `since` when only the wanted state changes.
         let changed = before.map { status.pid != $0.pid || ($0.state != .run && status.since > $0.since) } ?? true
+        // A job is down between runs: up (and restart) are done when its schedule runs again,
+        // once when a run started (it may have ended already).
+        if let job = now.job {
+            switch self {
+            case .up, .restart: return job.live?.suspended == false
+            case .once: return status.state == .run || changed || (before.map { status.since > $0.since } ?? false)
+            default: break
+            }
+        }
         switch self {
         case .up, .once: return status.state == .run && Control.isReady(now)
         case .down: return status.state == .down

@@ -29,7 +29,7 @@ import Testing
         let tree = try Self.tree("svctl")
         try tree.startSvtree("enabled", environment: Self.environment(tree))
 
-        let (added, addOutput) = Self.svctl(tree, "add", "alice")
+        let (added, addOutput) = Self.svctl(tree, "add", "alice", "--replica", tree.root + "/replica")
         #expect(added == 0, "\(addOutput)")
         let export = addOutput.lines().first { $0.contains("RESTIC_REPOSITORY=rest:http://alice:") }
         #expect(export != nil, "\(addOutput)")
@@ -77,6 +77,9 @@ import Testing
         #expect(tree.supervisedPid("clients/alice/services/storage") != oldPid)
         let (detailed, detail) = Self.svctl(tree, "status", "alice")
         #expect(detailed == 0 && detail.contains("), ready; log up"), "storage's ./check passes: \(detail)")
+        // The template's audit job: scheduled from day one, not run yet (a cron-style job never
+        // run waits for its first due time), no problem.
+        #expect(detail.contains("job @daily: never run, next in "), "\(detail)")
 
         let (listed, listOutput) = Self.svctl(tree, "list")
         #expect(listed == 0 && listOutput.contains("alice  enabled  port \(port)"), "\(listOutput)")
