@@ -17,6 +17,8 @@ public struct SupervisorRecord: Sendable, Equatable {
     public var readySince: WallTime?
     /// A job's live schedule state (its last runs are in the job's `last-run`).
     public var job: Job?
+    /// Starts after the first since the supervisor began (nil: a file without the key).
+    public var restarts: Int?
 
     public struct Job: Sendable, Equatable {
         public var nextRun: WallTime?
@@ -32,8 +34,9 @@ public struct SupervisorRecord: Sendable, Equatable {
 
     public init(quickDeaths: Int = 0, restartDelayMs: Int64 = 0, lastExit: ExitStatus? = nil,
                 cgroup: String? = nil, notificationFD: Int32? = nil, readySince: WallTime? = nil,
-                job: Job? = nil) {
+                job: Job? = nil, restarts: Int? = nil) {
         self.job = job
+        self.restarts = restarts
         self.quickDeaths = quickDeaths
         self.restartDelayMs = restartDelayMs
         self.lastExit = lastExit
@@ -42,10 +45,11 @@ public struct SupervisorRecord: Sendable, Equatable {
         self.readySince = readySince
     }
 
-    /// `quick_deaths N`, `restart_delay_ms N`, `last_exit code|signal N`, `notification_fd N`,
+    /// `quick_deaths N`, `restart_delay_ms N`, `restarts N`, `last_exit code|signal N`, `notification_fd N`,
     /// `ready_since_ns N`, `cgroup PATH`; optional keys only when set.
     public var text: String {
         var text = "quick_deaths \(quickDeaths)\nrestart_delay_ms \(restartDelayMs)\n"
+        if let restarts { text += "restarts \(restarts)\n" }
         if let lastExit { text += "last_exit \(lastExit.recordText)\n" }
         if let notificationFD { text += "notification_fd \(notificationFD)\n" }
         if let readySince { text += "ready_since_ns \(readySince.unixNanos)\n" }
@@ -66,6 +70,7 @@ public struct SupervisorRecord: Sendable, Equatable {
             switch words[0] {
             case "quick_deaths": quickDeaths = Int(words[1]) ?? 0
             case "restart_delay_ms": restartDelayMs = Int64(words[1]) ?? 0
+            case "restarts": restarts = Int(words[1])
             case "cgroup": cgroup = words[1]
             case "notification_fd": notificationFD = Int32(words[1])
             case "ready_since_ns": readySince = Int64(words[1]).map(WallTime.init(unixNanos:))

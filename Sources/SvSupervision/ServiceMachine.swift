@@ -56,6 +56,10 @@ public struct ServiceMachine: Sendable {
     public private(set) var since: Int64 = 0
     public private(set) var startedAt: Int64 = 0
     public private(set) var quickDeaths = 0
+    /// Starts of `run` after the first, since this supervisor began (Prometheus's
+    /// `svtree_service_restarts_total`; runit and s6 count none).
+    public private(set) var restarts = 0
+    private var startedOnce = false
     public private(set) var restartDelay: Int64 = 0
     public private(set) var restartAt: Int64?
     public private(set) var lastExit: ExitStatus?
@@ -102,6 +106,8 @@ public struct ServiceMachine: Sendable {
                 skipped += 1
             }
         case .spawned(let newPid):
+            if startedOnce { restarts += 1 }
+            startedOnce = true
             state = .run
             pid = newPid
             since = now

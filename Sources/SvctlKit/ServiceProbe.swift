@@ -36,6 +36,9 @@ public struct ServiceProbe: Sendable, Equatable {
     /// Wall-clock ns at which the current run said it was ready through `notification-fd`.
     public var readySince: WallTime?
 
+    /// Starts after the first since its supervisor began (svtree only).
+    public var restarts: Int?
+
     /// A job (the directory has `schedule`): its schedule, its last runs, its live state.
     public var job: JobProbe?
 
@@ -115,6 +118,7 @@ public struct ServiceProbe: Sendable, Equatable {
 
     /// What svtree's `supervise/svtree` says.
     mutating func apply(_ record: SupervisorRecord) {
+        restarts = record.restarts
         quickDeaths = record.quickDeaths
         restartDelayMs = Int(record.restartDelayMs)
         lastExit = record.lastExit

@@ -35,6 +35,7 @@ public enum StatusJSON {
             ("normally", .string(probe.normallyUp ? "up" : "down")),
             ("ready", probe.ready.map(JSON.bool) ?? .null),
             ("ready_since", probe.readySince.map { .int($0.unixSeconds) } ?? .null),
+            ("restarts", .optional(probe.restarts)),
             ("quick_deaths", .optional(probe.quickDeaths)),
             ("restart_delay_ms", .optional(probe.restartDelayMs)),
             ("last_exit", probe.lastExit.map(exit) ?? .null),

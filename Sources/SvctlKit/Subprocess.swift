@@ -5,9 +5,10 @@ import SystemPackage
 
 /// Runs a helper program (never through a shell) and waits for it.
 enum Subprocess {
-    /// Runs `arguments[0]` with `input` on its stdin and its chatter (stdout, stderr) discarded;
-    /// returns the wait status.
-    static func run(_ arguments: [String], input: String, directory: String = ".") throws(SvctlError) -> Int32 {
+    /// Runs `arguments[0]` with `input` on its stdin and its chatter (stdout, stderr) discarded,
+    /// or with `showOutput` passed on as svctl's own; returns the wait status.
+    static func run(_ arguments: [String], input: String, directory: String = ".",
+                    showOutput: Bool = false) throws(SvctlError) -> Int32 {
         guard let program = Spawner.findProgram(arguments[0]) else {
             throw SvctlError.failed("\(arguments[0]) not found on PATH")
         }
@@ -17,7 +18,8 @@ enum Subprocess {
         let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
         let spawned = Result { () throws(Errno) in
             try Spawner.spawn(program, arguments: arguments, environment: environment, directory: directory,
-                              stdin: .descriptor(fds[0]), stdout: .devNull, extra: (source: devNull, target: 2))
+                              stdin: .descriptor(fds[0]), stdout: showOutput ? .inherit : .devNull,
+                              extra: showOutput ? nil : (source: devNull, target: 2))
         }
         close(devNull)
         close(fds[0])

@@ -145,7 +145,8 @@ extension Supervisor {
             notificationFD: machine.settings.notificationFD, readySince: readySince,
             job: role == .main ? entry.job.map {
                 SupervisorRecord.Job(nextRun: $0.nextDue, skipped: machine.skipped, suspended: machine.suspended)
-            } : nil)
+            } : nil,
+            restarts: machine.restarts)
         supervise.write(snapshot, record: record)
     }
 

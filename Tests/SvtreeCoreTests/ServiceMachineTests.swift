@@ -51,6 +51,8 @@ private func running(_ settings: ServiceSettings = ServiceSettings(), pid: Int32
         #expect(Array(delays[1...4]) == [100, 200, 400, 800].map { $0 * nanosPerMilli })
         #expect(delays.last == RestartPolicy.maximumDelay)
         #expect(machine.quickDeaths == 14)
+        // running() started it once; each of the 14 starts after that is a restart.
+        #expect(machine.restarts == 14)
     }
 
     @Test func longRunResetsQuickDeaths() {
