@@ -22,7 +22,8 @@ RELEASE_FLAGS = -c release --static-swift-stdlib -Xlinker -no-pie
 STATIC_FLAGS = -c release -Xswiftc -static-executable --scratch-path .build-static
 endif
 
-APT_PACKAGES = runit daemontools libsystemd-dev procps systemd restic rclone apache2-utils python3
+APT_PACKAGES = runit daemontools libsystemd-dev procps systemd restic rclone apache2-utils python3 \
+	prometheus-node-exporter prometheus curl
 
 .PHONY: all deps build release man test demo bench chaos install clean
 
@@ -85,7 +86,10 @@ install: release man
 		install -D -s -m 0755 "$(BIN)/$$program" "$(DESTDIR)$(PREFIX)/bin/$$program" || exit 1; \
 	done
 	install -d "$(DESTDIR)$(PREFIX)/lib/systemd/system"
-	sed 's|@PREFIX@|$(PREFIX)|g' systemd/svtree.service.in > "$(DESTDIR)$(PREFIX)/lib/systemd/system/svtree.service"
+	for unit in svtree svtree-metrics svtree-alert; do \
+		sed 's|@PREFIX@|$(PREFIX)|g' systemd/$$unit.service.in > "$(DESTDIR)$(PREFIX)/lib/systemd/system/$$unit.service" || exit 1; \
+	done
+	install -m 0644 systemd/svtree-metrics.timer systemd/svtree-alert.timer "$(DESTDIR)$(PREFIX)/lib/systemd/system/"
 	install -D -m 0644 systemd/sysusers.d-svtree.conf "$(DESTDIR)$(PREFIX)/lib/sysusers.d/svtree.conf"
 	install -D -m 0644 systemd/tmpfiles.d-svtree.conf "$(DESTDIR)$(PREFIX)/lib/tmpfiles.d/svtree.conf"
 	install -D -m 0644 systemd/sysctl.d-svtree.conf "$(DESTDIR)$(PREFIX)/lib/sysctl.d/90-svtree.conf"

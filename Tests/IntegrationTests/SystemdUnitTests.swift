@@ -30,6 +30,27 @@ import Testing
         }
     }
 
+    /// The metrics and alert timers with their services, as make install renders them.
+    @Test func monitoringTimersVerifyWithoutWarnings() throws {
+        let tree = try TreeFixture("timers")
+        tree.makeDirectories(tree.root + "/prefix/bin")
+        Glibc.symlink(TreeFixture.buildDirectory + "/svctl", tree.root + "/prefix/bin/svctl")
+        var units: [String] = []
+        for name in ["svtree-metrics", "svtree-alert"] {
+            let template = String(decoding: (try? FileSystem.readBytes(Self.source + "/systemd/\(name).service.in")) ?? [], as: UTF8.self)
+            let timer = String(decoding: (try? FileSystem.readBytes(Self.source + "/systemd/\(name).timer")) ?? [], as: UTF8.self)
+            #expect(!template.isEmpty && !timer.isEmpty, "\(name)")
+            tree.write("\(name).service", template.split(separator: "@PREFIX@", omittingEmptySubsequences: false)
+                .joined(separator: tree.root + "/prefix"))
+            tree.write("\(name).timer", timer)
+            units += [tree.root + "/\(name).service", tree.root + "/\(name).timer"]
+        }
+        let (code, output) = tree.run("/usr/bin/systemd-analyze", ["verify"] + units)
+        #expect(code == 0 && output.isEmpty, "systemd-analyze verify said: \(output)")
+        #expect(tree.read("svtree-metrics.timer").contains("OnUnitActiveSec=1min"))
+        #expect(tree.read("svtree-alert.timer").contains("OnUnitActiveSec=5min"))
+    }
+
     @Test func sysusersAndTmpfilesParse() throws {
         let tree = try TreeFixture("sysusers")
         tree.makeDirectories(tree.root + "/etc")
