@@ -58,6 +58,13 @@ public enum FileSystem {
         return result
     }
 
+    /// A file's modification time, Unix seconds; nil when it cannot be stat'ed.
+    public static func modificationTime(_ path: String) -> Int64? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int64(st.st_mtim.tv_sec)
+    }
+
     /// The first line of a small file, trimmed; nil when it cannot be read (absent, mostly).
     public static func readLine(_ path: String) -> String? {
         guard let bytes = try? readBytes(path, limit: 4096) else { return nil }

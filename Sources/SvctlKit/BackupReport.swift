@@ -7,19 +7,6 @@ import SvSystem
 /// Ages are judged against the client's `alert-ages` file (`warning 24h`, `critical 28h`).
 @dynamicMemberLookup
 public struct BackupReport: Sendable, Equatable {
-    public struct AlertAges: Sendable, Equatable {
-        public var warningSeconds: Int64
-        public var criticalSeconds: Int64
-        /// `replicas-min N`: a backup is not safe until it is in this many places besides the
-        /// primary (fewer targets in `replicas` is a warning).
-        public var replicasMinimum: Int
-        public init(warningSeconds: Int64 = 24 * 3600, criticalSeconds: Int64 = 28 * 3600, replicasMinimum: Int = 1) {
-            self.warningSeconds = warningSeconds
-            self.criticalSeconds = criticalSeconds
-            self.replicasMinimum = replicasMinimum
-        }
-    }
-
     public var service: String
     public var record: SnapwatchRecord
     public var alertAges: AlertAges
@@ -33,8 +20,13 @@ public struct BackupReport: Sendable, Equatable {
     public static let fileName = "backup-status"
 
     /// The first service of the client with a `backup-status` file, if any.
-    public static func read(clientDirectory: String, defaults: AlertAges, now: WallTime) -> BackupReport? {
-        let ages = readAlertAges(clientDirectory + "/alert-ages") ?? defaults
+    /// `repository`: where `auto` ages find the snapshots' times (their files' mtimes).
+    public static func read(clientDirectory: String, repository: String? = nil, defaults: AlertAges,
+                            now: WallTime) -> BackupReport? {
+        var ages = AlertAges.read(clientDirectory + "/alert-ages") ?? defaults
+        if ages.warningAuto || ages.criticalAuto {
+            ages.resolveAuto(snapshotTimes: repository.map(AlertAges.snapshotTimes) ?? [])
+        }
         for service in TreeLayout.services(ofClient: clientDirectory) {
             let path = clientDirectory + "/services/" + service + "/" + fileName
             if let bytes = try? FileSystem.readBytes(path, limit: 65536) {
@@ -50,23 +42,6 @@ public struct BackupReport: Sendable, Equatable {
     public static func parse(_ text: String, service: String, alertAges: AlertAges, now: WallTime) -> BackupReport {
         BackupReport(service: service, record: SnapwatchRecord.parse(text, now: now.unixSeconds).record,
                      alertAges: alertAges)
-    }
-
-    /// `warning 24h` / `critical 28h` lines; units s, m, h, d (seconds when none).
-    public static func readAlertAges(_ path: String) -> AlertAges? {
-        guard let bytes = try? FileSystem.readBytes(path, limit: 4096) else { return nil }
-        var ages = AlertAges()
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-            let words = line.split(separator: " ").map(String.init)
-            guard words.count == 2 else { continue }
-            switch words[0] {
-            case "warning": if let seconds = parseDuration(words[1]) { ages.warningSeconds = seconds }
-            case "critical": if let seconds = parseDuration(words[1]) { ages.criticalSeconds = seconds }
-            case "replicas-min": if let count = Int(words[1]), count >= 0 { ages.replicasMinimum = count }
-            default: break
-            }
-        }
-        return ages
     }
 
     /// A `replicas` file's targets, as the template's hook reads them: one a line, blank

@@ -69,7 +69,8 @@ public struct ClientReport: Sendable {
             }
             return probe
         }
-        let backup = BackupReport.read(clientDirectory: directory, defaults: alertAges, now: now)
+        let backup = BackupReport.read(clientDirectory: directory, repository: layout.repository(name),
+                                       defaults: alertAges, now: now)
         return ClientReport(name: name, enabled: enabled, defined: defined, directory: directory,
                             supervisor: supervisor, services: services, backup: backup, now: now)
     }

@@ -109,6 +109,7 @@ public enum StatusJSON {
             ("waiting", .int(Int64(report.waiting))),
             ("warning_age_seconds", .int(report.alertAges.warningSeconds)),
             ("critical_age_seconds", .int(report.alertAges.criticalSeconds)),
+            ("ages_source", .string(report.alertAges.source)),
             ("replicas", .optional(report.replicaTargets?.count)),
             ("replicas_min", .int(Int64(report.alertAges.replicasMinimum))),
         ])

@@ -153,7 +153,10 @@ public enum StatusView {
         } else {
             text += "; no replication yet"
         }
-        return text + "; \(backup.waiting) waiting"
+        text += "; \(backup.waiting) waiting"
+        let ages = backup.alertAges
+        return text + "; warning after \(AgeText.text(seconds: ages.warningSeconds)), critical after "
+            + "\(AgeText.text(seconds: ages.criticalSeconds)) (\(ages.source))"
     }
 
     static func milliseconds(_ ms: Int64) -> String {
