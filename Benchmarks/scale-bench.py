@@ -58,6 +58,14 @@ def run(kind, base, bin_dir, clients, idle_seconds):
         result["status_ok"] = status.stdout.count("run:") >= len(services)
         result["status_code"] = status.returncode
     result["status_s"] = time.monotonic() - t
+    # Monitoring reads of everything: time and peak RSS of each command (runit's column: the
+    # same sv status over every service, its nearest equivalent).
+    if kind == "svtree":
+        for name, argv in [("metrics", ["metrics"]), ("check", ["check"]), ("json", ["status", "--json"])]:
+            result[name] = timed([f"{bin_dir}/svctl"] + argv, env)
+    else:
+        for name in ("metrics", "check", "json"):
+            result[name] = timed(["sv", "status"] + services, env)
 
     pids = [pid for pid, _ in tree.processes()]
     result["processes"] = len(pids)
@@ -80,6 +88,15 @@ def run(kind, base, bin_dir, clients, idle_seconds):
     result["left"] = len(left())
     tree.stop()
     return result
+
+
+def timed(argv, env):
+    """Seconds and peak RSS (kB) of one run of argv, its output discarded."""
+    start = time.monotonic()
+    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, usage = os.wait4(child.pid, 0)
+    child.returncode = 0
+    return time.monotonic() - start, usage.ru_maxrss
 
 
 def main():
@@ -106,6 +123,9 @@ def main():
             f.write(saved)
         shutil.rmtree(work, ignore_errors=True)
 
+    def monitoring(name):
+        return lambda r: f"{r[name][0]:.2f} s, {r[name][1] / 1024:.1f} MB peak"
+
     def seconds(v):
         return "never" if v is None else f"{v:.2f} s"
 
@@ -113,6 +133,9 @@ def main():
         ("symlinks to every leaf running", lambda r: seconds(r["up"]), lambda r: r["up"]),
         ("status of everything", lambda r: f"{r['status_s']:.2f} s ({'ok' if r['status_ok'] else 'INCOMPLETE'}, exit {r['status_code']})",
          lambda r: r["status_s"]),
+        ("svctl metrics (runit: sv status)", monitoring("metrics"), lambda r: r["metrics"][0]),
+        ("svctl check (runit: sv status)", monitoring("check"), lambda r: r["check"][0]),
+        ("svctl status --json (runit: sv status)", monitoring("json"), lambda r: r["json"][0]),
         ("processes in the tree", lambda r: str(r["processes"]), lambda r: r["processes"]),
         ("idle wakeups/s", lambda r: f"{r['wakeups']:.2f}", lambda r: r["wakeups"]),
         ("idle CPU s/min", lambda r: f"{r['cpu']:.3f}", lambda r: r["cpu"]),

@@ -49,6 +49,19 @@ echo "snapshot ${id:0:8} replicated to $demo/replica/alice $(( $(now_ms) - backe
 restic -r "$demo/replica/alice" check 2>&1 | tail -n 1
 svctl status alice
 
+say "monitoring: svctl check (a Nagios/Icinga plugin) and alice's lines of svctl metrics"
+svctl check || true
+svctl metrics alice | grep -v '^#' | grep -E 'client_health|service_up|restarts_total|last_snapshot|replication_last_success|job_next_run'
+# A hook that prints what it would send; the first call announces what is not ok, the second is quiet.
+printf '#!/bin/sh\necho "  would notify: $1 $2 -> $3: $(tr "\\n" ";")"\n' > "$demo/print-hook"
+chmod +x "$demo/print-hook"
+svctl down alice/storage -w 10 >/dev/null
+say "svctl alert --hook ./print-hook, storage down: one notification; again: none"
+svctl alert --hook "$demo/print-hook" --state "$demo/alert-state" || true
+svctl alert --hook "$demo/print-hook" --state "$demo/alert-state" || true
+svctl up alice/storage -w 10 >/dev/null
+svctl alert --hook "$demo/print-hook" --state "$demo/alert-state" || true
+
 say "kill -9 the storage server: svtree starts it again at once"
 old=$(cat "$demo/clients/alice/services/storage/supervise/pid")
 start=$(now_ms)
