@@ -65,7 +65,10 @@ public final class CgroupTree {
     }
 
     /// Kills everything in the cgroup (recursively) and waits, bounded, until it is empty.
-    public func kill(_ path: String) {
+    public func kill(_ path: String) { CgroupTree.killAndRemove(path) }
+
+    /// The same for any cgroup (a dead predecessor's): killed, waited for, removed.
+    static func killAndRemove(_ path: String) {
         guard FileSystem.exists(path) else { return }
         if !CgroupTree.write("1", to: path + "/cgroup.kill") {
             // Kernels before 5.14: SIGKILL each member until none is left.
@@ -113,7 +116,7 @@ public final class CgroupTree {
 
     /// Waits, bounded, for `populated 0`: the kernel signals every change of cgroup.events to
     /// poll(2) as POLLPRI, so this sleeps until the last process is gone, never in steps.
-    private func waitEmpty(_ path: String, milliseconds: Int32) {
+    private static func waitEmpty(_ path: String, milliseconds: Int32) {
         let fd = open(path + "/cgroup.events", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { close(fd) }
@@ -137,7 +140,7 @@ public final class CgroupTree {
         return events.split(separator: "\n").contains("populated 0") || !FileSystem.exists(path)
     }
 
-    private func members(_ path: String) -> [Int32] {
+    private static func members(_ path: String) -> [Int32] {
         String(decoding: (try? FileSystem.readBytes(path + "/cgroup.procs")) ?? [], as: UTF8.self)
             .split(separator: "\n").compactMap { Int32($0) }
     }

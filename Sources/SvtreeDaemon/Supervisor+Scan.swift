@@ -93,6 +93,7 @@ extension Supervisor {
 
     /// Opens the entry's `supervise/` directories and log pipe and starts it; a problem otherwise.
     func start(_ definition: ServiceDefinition) -> ServiceDefinition.Problem? {
+        endPredecessor(definition)
         var directories: [EntryMachine.Role: SuperviseDirectory] = [:]
         do {
             directories[.main] = try SuperviseDirectory(serviceDirectory: definition.path)

@@ -45,6 +45,8 @@ public final class Supervisor {
     static let jobTimerToken: UInt64 = 4
     /// Made when the first job appears: a tree without jobs holds no wall-clock timer.
     var jobTimer: WallClockTimer?
+    /// What a dead predecessor left, until the first scan has ended it (see Recovery).
+    var recovery: Recovery?
 
     struct StatusKey: Hashable {
         var identity: FileSystem.Identity
@@ -69,6 +71,10 @@ public final class Supervisor {
             cgroups = tree
             if tree == nil { cgroupUnavailable = detail }
         }
+        // A root looks for what a SIGKILLed predecessor left; a nested svtree's predecessor
+        // died with the entry its parent ended (and a thousand clients would scan /proc each).
+        let nested = Spawner.environmentValue(ServiceMarker.variable) != nil
+        recovery = Recovery(marked: nested ? [] : Recovery.scanMarked())
         watcher = DirectoryWatcher()
         if let watcher {
             try loop.add(watcher.fd, token: Supervisor.watcherToken)
@@ -81,6 +87,7 @@ public final class Supervisor {
     /// Runs until SIGTERM or SIGINT has torn everything down; returns the exit code.
     public func run() -> Int32 {
         rescan()
+        finishRecovery()
         drainExits()
         flushStatus()
         observer?.ready()
