@@ -14,7 +14,8 @@ public final class SuperviseDirectory {
     private var writtenPid: Int32 = -1
     private var writtenStat = ""
     private var writtenExtra = ""
-    private var warned = false
+    /// The last write failed: the files may be stale until a later one succeeds.
+    public private(set) var failing = false
 
     public enum OpenError: Error, CustomStringConvertible {
         case io(String, Errno)
@@ -103,37 +104,37 @@ public final class SuperviseDirectory {
     }
 
     /// Writes `pid` first and `stat` last: whoever sees the new state in one file finds it in the others.
-    public func write(_ snapshot: StatusFormat.Snapshot, record: SupervisorRecord) {
+    /// Writes the files that changed; false when one could not be written (a full disk, a
+    /// read-only remount): the caller writes again later, and what failed is rewritten then.
+    @discardableResult
+    public func write(_ snapshot: StatusFormat.Snapshot, record: SupervisorRecord) -> Bool {
+        var failure: (String, Errno)?
+        func put(_ name: String, _ bytes: [UInt8]) -> Bool {
+            do {
+                try FileSystem.writeReplacing(path + "/" + name, bytes)
+                return true
+            } catch {
+                // ENOENT: the service directory was deleted under us; its teardown is under way.
+                if error != .noSuchFileOrDirectory, failure == nil { failure = (name, error) }
+                return error == .noSuchFileOrDirectory
+            }
+        }
+        if snapshot.pid != writtenPid, put("pid", Array(StatusFormat.pidText(snapshot.pid).utf8)) { writtenPid = snapshot.pid }
         let extra = record.text
-        if snapshot.pid != writtenPid {
-            writtenPid = snapshot.pid
-            replace("pid", Array(StatusFormat.pidText(snapshot.pid).utf8))
-        }
-        if extra != writtenExtra {
-            writtenExtra = extra
-            replace("svtree", Array(extra.utf8))
-        }
-        replace("status", StatusFormat.statusBytes(snapshot))
+        if extra != writtenExtra, put("svtree", Array(extra.utf8)) { writtenExtra = extra }
+        _ = put("status", StatusFormat.statusBytes(snapshot))
         let stat = StatusFormat.statText(snapshot)
-        if stat != writtenStat {
-            writtenStat = stat
-            replace("stat", Array(stat.utf8))
+        if stat != writtenStat, put("stat", Array(stat.utf8)) { writtenStat = stat }
+        // One line when writing starts to fail, one when it works again: status that lies is
+        // worse than none, and a full disk must not flood the log either.
+        if let (name, error) = failure {
+            if !failing { Diagnostics.warn("\(path)/\(name): cannot write: \(error) (trying again until it can)") }
+            failing = true
+            return false
         }
-    }
-
-    /// Writes one file; one warning per directory: a read-only or full disk must not flood the log.
-    private func replace(_ name: String, _ bytes: [UInt8]) {
-        let error: Errno
-        do {
-            try FileSystem.writeReplacing(path + "/" + name, bytes)
-            return
-        } catch let failure {
-            error = failure
-        }
-        // ENOENT: the service directory was deleted under us; its teardown is under way.
-        guard error != .noSuchFileOrDirectory, !warned else { return }
-        warned = true
-        Diagnostics.warn("\(path)/\(name): cannot write: \(error) (further errors here are not reported)")
+        if failing { Diagnostics.info("\(path): written again") }
+        failing = false
+        return true
     }
 
     /// Releases the FIFOs and the lock: `sv` then sees that nothing supervises the service.

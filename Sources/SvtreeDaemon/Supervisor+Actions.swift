@@ -125,15 +125,18 @@ extension Supervisor {
     func flushStatus() {
         guard !dirtyStatus.isEmpty else { return }
         for key in dirtyStatus {
-            if let entry = entries[key.identity] { writeStatus(entry, key.role) }
+            if let entry = entries[key.identity], !writeStatus(entry, key.role) { statusRetry.insert(key) }
         }
         dirtyStatus.removeAll()
+        scheduleStatusRetry()
         // After the files: what systemd hears is already what svctl and sv read.
         observer?.status(summary())
     }
 
-    func writeStatus(_ entry: Entry, _ role: EntryMachine.Role) {
-        guard let machine = entry.machine.machine(role), let supervise = entry.supervise[role] else { return }
+    /// False when a file could not be written (it is tried again, see `scheduleStatusRetry`).
+    @discardableResult
+    func writeStatus(_ entry: Entry, _ role: EntryMachine.Role) -> Bool {
+        guard let machine = entry.machine.machine(role), let supervise = entry.supervise[role] else { return true }
         let since = EventLoop.wallTime(ofMonotonic: machine.since)
         let snapshot = StatusFormat.Snapshot(state: machine.state, pid: machine.pid, paused: machine.paused,
                                              want: machine.want, gotTerm: machine.gotTerm, since: since)
@@ -147,7 +150,20 @@ extension Supervisor {
                 SupervisorRecord.Job(nextRun: $0.nextDue, skipped: machine.skipped, suspended: machine.suspended)
             } : nil,
             restarts: machine.restarts)
-        supervise.write(snapshot, record: record)
+        return supervise.write(snapshot, record: record)
+    }
+
+    /// Files that could not be written are written again on a timer, backing off from 250 ms
+    /// to 4 s while they keep failing, so that they say the truth within seconds of the disk
+    /// taking writes again, without any further event. Nothing else waits for them.
+    func scheduleStatusRetry() {
+        guard !statusRetry.isEmpty else {
+            statusRetryDelay = 0
+            return
+        }
+        guard statusRetryAt == nil else { return }
+        statusRetryDelay = statusRetryDelay == 0 ? 250 * nanosPerMilli : min(4 * nanosPerSecond, statusRetryDelay * 2)
+        statusRetryAt = EventLoop.now + statusRetryDelay
     }
 
     /// The entry is down for good: free its files and descriptors; start it again if it came back.

@@ -45,6 +45,10 @@ public final class Supervisor {
     static let jobTimerToken: UInt64 = 4
     /// Made when the first job appears: a tree without jobs holds no wall-clock timer.
     var jobTimer: WallClockTimer?
+    /// Supervise files whose last write failed, and when to write them again.
+    var statusRetry: Set<StatusKey> = []
+    var statusRetryAt: Int64?
+    var statusRetryDelay: Int64 = 0
     /// What a dead predecessor left, until the first scan has ended it (see Recovery).
     var recovery: Recovery?
 
@@ -157,7 +161,7 @@ public final class Supervisor {
     }
 
     func nextDeadline() -> Int64? {
-        var deadline = [fallbackRescanAt, watchdogDue].compactMap { $0 }.min()
+        var deadline = [fallbackRescanAt, watchdogDue, statusRetryAt].compactMap { $0 }.min()
         for entry in entries.values {
             if let due = entry.machine.deadline { deadline = min(deadline ?? due, due) }
         }
@@ -170,6 +174,11 @@ public final class Supervisor {
         if let due = watchdogDue, due <= now, let interval = observer?.watchdogInterval {
             observer?.watchdog()
             watchdogDue = now + interval
+        }
+        if let at = statusRetryAt, at <= now {
+            statusRetryAt = nil
+            dirtyStatus.formUnion(statusRetry)
+            statusRetry.removeAll()
         }
         if let at = fallbackRescanAt, at <= now {
             fallbackRescanAt = nil

@@ -57,3 +57,44 @@ import Testing
         try tree.waitFor("client b gone") { tree.processes(under: "clients/b").isEmpty }
     }
 }
+
+/// supervise/ files on a disk that fills up: what svtree could not write it writes again
+/// once it can, with no further event needed.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct FullDiskStatusTests {
+    @Test func statusCatchesUpOnceTheDiskTakesWritesAgain() throws {
+        let tree = try TreeFixture("full-status")
+        _ = try tree.mountTmpfs("disk", kilobytes: 512)
+        tree.service("disk/dir/a", logger: nil)
+        tree.service("disk/dir/b", logger: nil)
+        try tree.startSvtree("disk/dir", environment: ["SVTREE_CGROUPS": "off"])
+        try tree.waitFor("a and b up") { tree.isRunning("disk/dir/a") && tree.isRunning("disk/dir/b") }
+        let oldA = try #require(tree.supervisedPid("disk/dir/a"))
+        let (filled, fillOutput) = tree.run("/bin/sh", ["-c", "dd if=/dev/zero of=\(tree.root)/disk/filler bs=4k 2>&1; true"])
+        #expect(filled == 0 && fillOutput.contains("No space left"), "\(fillOutput)")
+
+        kill(oldA, SIGKILL)
+        let aPath = FileSystem.realPath(tree.root + "/disk/dir/a") ?? ""
+        var newA: Int32?
+        try tree.waitFor("a restarted (seen in /proc, not in its files)") {
+            newA = tree.processes(markedUnder: aPath).first { $0 != oldA && tree.commandLine($0) == "sleep 3600" }
+            return newA != nil
+        }
+        let (down, downOutput) = tree.run(RunitCompatibilityTests.sv, ["down", tree.root + "/disk/dir/b"])
+        #expect(down == 0, "\(downOutput)")
+        try tree.waitFor("the write failure said") { tree.read("svtree.err").contains("trying again until it can") }
+        #expect(tree.read("disk/dir/a/supervise/pid").trimmingCharacters() == String(oldA), "the files were written after all: not a full disk")
+
+        tree.remove("disk/filler")
+        try tree.waitFor("supervise/pid and status of a true again", seconds: 5) {
+            tree.read("disk/dir/a/supervise/pid").trimmingCharacters() == String(newA!) && tree.supervisedPid("disk/dir/a") == newA
+        }
+        try tree.waitFor("sv status of b down", seconds: 5) {
+            tree.run(RunitCompatibilityTests.sv, ["status", tree.root + "/disk/dir/b"]).1.hasPrefix("down: ")
+        }
+        let (_, aStatus) = tree.run(RunitCompatibilityTests.sv, ["status", tree.root + "/disk/dir/a"])
+        #expect(aStatus.hasPrefix("run: \(tree.root)/disk/dir/a: (pid \(newA!))"), "\(aStatus)")
+        try tree.waitFor("the recovery said") { tree.read("svtree.err").contains("written again") }
+        #expect(tree.read("svtree.err").lines().filter { $0.contains("trying again until it can") }.count <= 2,
+                "one line per directory: \(tree.read("svtree.err"))")
+    }
+}
