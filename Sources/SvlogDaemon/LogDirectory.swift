@@ -31,6 +31,7 @@ final class LogDirectory {
     /// Output for this directory gathered from the chunk being processed.
     var pending: [UInt8] = []
     private var warnedFull = false
+    private var warnedGone = false
 
     /// -v: say what happens to the files (svlogd's info lines).
     let verbose: Bool
@@ -96,10 +97,42 @@ final class LogDirectory {
         begunAt = size > 0 ? EventLoop.now : nil
     }
 
+    /// Whether `current` has no name any more (st_nlink 0): one fstat per flush.
+    var currentIsGone: Bool {
+        var st = stat()
+        return currentFD >= 0 && fstat(currentFD, &st) == 0 && st.st_nlink == 0
+    }
+
+    /// The directory (made again if it is gone) and a new `current`; when that fails, the old
+    /// descriptors stay and the error goes up: the logger pauses, the lines stay in the pipe,
+    /// and the next try looks again.
+    private func reopenAfterRemoval() throws(Errno) {
+        if !warnedGone {
+            Diagnostics.warn("\(path)/current was removed: making it again (lines wait in the pipe until it can)")
+            warnedGone = true
+        }
+        let (oldLock, oldCurrent, oldSize) = (lockFD, currentFD, size)
+        (lockFD, currentFD, size) = (-1, -1, 0)
+        do {
+            try open()
+        } catch {
+            close()
+            (lockFD, currentFD, size) = (oldLock, oldCurrent, oldSize)
+            throw .noSuchFileOrDirectory
+        }
+        Glibc.close(oldCurrent)
+        Glibc.close(oldLock)
+        warnedGone = false
+        Diagnostics.info("\(path): log directory and current made again")
+    }
+
     /// Writes and clears `pending`. On a failure what is unwritten stays in `pending` for the
     /// caller's retry: nothing is dropped.
     func flush() throws(Errno) {
         guard !pending.isEmpty else { return }
+        // `current` unlinked (`rm -rf` of the directory by an operator cleaning logs): what is
+        // written there would be consumed from the pipe into a file without a name.
+        if currentIsGone { try reopenAfterRemoval() }
         var offset = 0
         while offset < pending.count {
             let n: Int

@@ -98,3 +98,48 @@ import Testing
                 "one line per directory: \(tree.read("svtree.err"))")
     }
 }
+
+/// An operator's `rm -rf log/main` while svlog writes: every line from then on reaches a file
+/// that has a name: svlog makes the directory again, or waits with the lines in the pipe.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct RemovedLogDirectoryTests {
+    func numbers(_ tree: TreeFixture) -> [Int] {
+        tree.logLines("dir/talker/log/main").compactMap { $0.hasPrefix("n ") ? Int($0.dropFirst(2)) : nil }
+    }
+
+    @Test func linesAfterTheRemovalReachANamedFile() throws {
+        let tree = try TreeFixture("log-removed")
+        let gate = tree.root + "/gate"
+        tree.write("dir/talker/run", """
+            #!/bin/sh
+            i=0
+            for phase in 1 2 3; do
+                while [ $i -lt $((phase * 1000)) ]; do i=$((i + 1)); echo "n $i"; done
+                while [ ! -e \(gate)$phase ]; do sleep 0.01; done
+            done
+            exec sleep 3600
+            """, executable: true)
+        tree.write("dir/talker/log/run", "#!/bin/sh\nexec \(TreeFixture.svlogBinary) ./main\n", executable: true)
+        try tree.startSvtree("dir")
+        try tree.waitFor("the first thousand lines") { numbers(tree).last == 1000 }
+        let logger = try #require(tree.supervisedPid("dir/talker/log"))
+
+        _ = tree.run("/bin/rm", ["-rf", tree.root + "/dir/talker/log/main"])
+        tree.write("gate1", "")
+        try tree.waitFor("lines 1001-2000 in a new directory") { numbers(tree).last == 2000 }
+        #expect(numbers(tree) == Array(1001...2000))
+
+        // Removed again, and a file where the directory was: svlog cannot make it, waits.
+        _ = tree.run("/bin/rm", ["-rf", tree.root + "/dir/talker/log/main"])
+        tree.write("dir/talker/log/main", "in the way\n")
+        tree.write("gate2", "")
+        let said = "current was removed: making it again"
+        try tree.waitFor("svlog to say it waits, twice in all") {
+            tree.read("svtree.err").components(said) >= 2
+        }
+        tree.remove("dir/talker/log/main")
+        try tree.waitFor("lines 2001-3000 once it can", seconds: 10) { numbers(tree).last == 3000 }
+        #expect(numbers(tree) == Array(2001...3000))
+        #expect(tree.supervisedPid("dir/talker/log") == logger, "the same svlog did it all")
+        tree.write("gate3", "")
+    }
+}
