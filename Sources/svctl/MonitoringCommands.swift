@@ -8,7 +8,7 @@ struct Metrics: SvctlCommand {
     static let configuration = CommandConfiguration(
         abstract: "Every client's status in the Prometheus text format, to stdout or as DIR/svtree.prom.",
         discussion: """
-            The series of doc/formats.md (svtree_client_health, svtree_service_up, \
+            The series of svctl(1) (svtree_client_health, svtree_service_up, \
             svtree_service_restarts_total, svtree_backup_last_snapshot_timestamp_seconds, ...): base \
             units, no timestamps, labels client, service, job only. With --textfile the file is written \
             under a temporary name and renamed, for node_exporter's textfile collector (Debian: \
