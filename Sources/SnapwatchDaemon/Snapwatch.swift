@@ -19,6 +19,11 @@ public final class Snapwatch {
     var hookPid: Int32 = 0
     var hookStarted: (monotonic: Int64, wall: WallTime) = (0, WallTime(unixNanos: 0))
     var writtenStatus = ""
+    /// State or status that could not be written (a full disk): written again on a timer.
+    var stateUnsaved = false
+    var filesFailing = false
+    var filesRetryAt: Int64?
+    var filesRetryDelay: Int64 = 0
     var announcedMissing: String?
     var exitCode: Int32?
 
@@ -82,13 +87,14 @@ public final class Snapwatch {
         rearm()
         announceReadiness()
         while exitCode == nil {
-            loop.setDeadline([queue.deadline, listingDue].compactMap { $0 }.min())
+            loop.setDeadline([queue.deadline, listingDue, filesRetryAt].compactMap { $0 }.min())
             for token in loop.wait() {
                 switch token {
                 case EventLoop.signalToken: handleSignals()
                 case EventLoop.timerToken:
                     loop.acknowledgeTimer()
                     if let at = listingDue, at <= EventLoop.now { rearm() }
+                    if let at = filesRetryAt, at <= EventLoop.now { retryFiles() }
                     apply(queue.timer(now: EventLoop.now))
                 case Self.inotifyToken: handleWatchEvents()
                 default: break
@@ -230,28 +236,5 @@ public final class Snapwatch {
             Diagnostics.error("cannot start hook \(hookPath): \(error)")
             hookEnded(.exited(127))
         }
-    }
-
-    func saveState() {
-        do {
-            try FileSystem.writeDurably(options.stateFile, Array(record.stateText(delivered: queue.delivered).utf8))
-        } catch {
-            Diagnostics.error("cannot write state \(options.stateFile): \(error) (delivered snapshots may be delivered again)")
-        }
-        writeStatus()
-    }
-
-    func writeStatus() {
-        guard let path = options.statusFile else { return }
-        record.waiting = queue.waiting
-        record.failures = queue.failures
-        let text = record.statusText()
-        guard text != writtenStatus else { return }
-        do {
-            try FileSystem.writeAtomically(path, Array(text.utf8))
-        } catch {
-            Diagnostics.error("cannot write status \(path): \(error)")
-        }
-        writtenStatus = text
     }
 }

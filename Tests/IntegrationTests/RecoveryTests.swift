@@ -99,6 +99,34 @@ import Testing
     }
 }
 
+extension FullDiskStatusTests {
+    /// snapwatch's state and backup-status on a full disk: a delivery is recorded once the
+    /// disk takes writes again, without a further snapshot.
+    @Test func snapwatchFilesCatchUpToo() throws {
+        let tree = try TreeFixture("full-snapwatch")
+        _ = try tree.mountTmpfs("disk", kilobytes: 256)
+        tree.makeDirectories(tree.root + "/repo/snapshots")
+        SnapwatchTests.hook(tree)
+        try tree.start([SnapwatchTests.binary, "--repo", tree.root + "/repo", "--hook", tree.root + "/hook",
+                        "--state", tree.root + "/disk/state", "--status", tree.root + "/disk/backup-status"],
+                       stdoutFile: "snapwatch.err", stderrFile: "snapwatch.err")
+        try tree.waitFor("the first backup-status") { FileSystem.exists(tree.root + "/disk/backup-status") }
+        let (filled, fillOutput) = tree.run("/bin/sh", ["-c", "dd if=/dev/zero of=\(tree.root)/disk/filler bs=4k 2>&1; true"])
+        #expect(filled == 0 && fillOutput.contains("No space left"), "\(fillOutput)")
+        SnapwatchTests.snapshot(tree, 1)
+        try tree.waitFor("the delivery") { SnapwatchTests.delivered(tree) == [SnapwatchTests.id(1)] }
+        try tree.waitFor("the write failure said") { tree.read("snapwatch.err").contains("trying again until it can") }
+        #expect(!tree.read("disk/state").contains("delivered"))
+        tree.remove("disk/filler")
+        try tree.waitFor("state and status true again", seconds: 5) {
+            tree.read("disk/state").contains("delivered \(SnapwatchTests.id(1))")
+                && tree.read("disk/backup-status").contains("last_snapshot \(SnapwatchTests.id(1))")
+        }
+        try tree.waitFor("the recovery said") { tree.read("snapwatch.err").contains("written again") }
+        #expect(tree.read("snapwatch.err").components("trying again until it can") == 1, "\(tree.read("snapwatch.err"))")
+    }
+}
+
 /// An operator's `rm -rf log/main` while svlog writes: every line from then on reaches a file
 /// that has a name: svlog makes the directory again, or waits with the lines in the pipe.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct RemovedLogDirectoryTests {
