@@ -58,7 +58,11 @@ final class Entry {
         }
     }
 
+    /// The `limits` file was written into the entry's cgroup (again at SIGHUP).
+    var limitsApplied = false
+
     func reloadSettings() {
+        limitsApplied = false
         settingsSaid.removeAll()
         justRead = [.main, .log]
         definition.reloadSettings()

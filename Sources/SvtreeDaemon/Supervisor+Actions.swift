@@ -115,10 +115,23 @@ extension Supervisor {
         if let cgroups {
             group = cgroups.unitPath(entry: entry.cgroupName, unit: role == .main ? "main" : "log")
             if group == nil { throw FileSystem.lastErrno }
+            if !entry.limitsApplied { applyLimits(entry, cgroups) }
         }
         return try Spawner.spawn(program, arguments: [program] + arguments, environment: entry.environment(role),
                              directory: entry.path(role), stdin: stdin, stdout: stdout, extra: notification,
                              cgroup: group)
+    }
+
+    /// The entry's `limits` file into its cgroup, once per start of the entry and per SIGHUP.
+    func applyLimits(_ entry: Entry, _ cgroups: CgroupTree) {
+        let cgroup = cgroups.base + "/" + entry.cgroupName
+        guard FileSystem.exists(cgroup) else { return }  // not started yet: at its start
+        entry.limitsApplied = true
+        let file = entry.definition.path + "/limits"
+        guard let bytes = try? FileSystem.readBytes(file, limit: 65536) else { return }
+        let (settings, problems) = CgroupLimits.parse(String(decoding: bytes, as: UTF8.self))
+        let refused = CgroupLimits.apply(settings, cgroup: cgroup, parent: cgroups.base)
+        for problem in problems + refused { Diagnostics.warn("\(file): \(problem)") }
     }
 
     /// Writes what changed; the summary for systemd can only change when something did.

@@ -144,6 +144,7 @@ public final class Supervisor {
                 reports.clearAll()
                 for entry in entries.values {
                     entry.reloadSettings()
+                    if let cgroups { applyLimits(entry, cgroups) }
                     jobReloaded(entry)
                 }
                 rescan()

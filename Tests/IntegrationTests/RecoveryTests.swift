@@ -171,3 +171,35 @@ extension FullDiskStatusTests {
         tree.write("gate3", "")
     }
 }
+
+/// A client's `limits` under a real root in cgroup mode: written into the client's cgroup
+/// where its controller is there, else one line naming the controller missing (this machine:
+/// a hybrid host whose cgroup v2 has only hugetlb, so memory.max gets the line).
+@Suite(.serialized, .timeLimit(.minutes(2))) struct LimitsTests {
+    @Test func limitsAreWrittenOrTheMissingControllerNamed() throws {
+        let tree = try TreeFixture("limits")
+        tree.client("alice")
+        tree.write("clients/alice/limits", "memory.max 512M\nbogus.key 1\n")
+        tree.symlink(tree.root + "/clients/alice", "enabled/alice")
+        try tree.startSvtree("enabled")
+        try tree.waitFor("alice's storage") { tree.isRunning("clients/alice/services/storage") }
+        let record = SupervisorRecord(parsing: tree.read("clients/alice/supervise/svtree"))
+        let unit = try #require(record.cgroup, "no cgroup mode here: \(tree.read("svtree.err"))")
+        let entry = FileSystem.parentDirectory(unit)
+        let base = FileSystem.parentDirectory(entry)
+        let controllers = FileSystem.readLine(base + "/cgroup.controllers") ?? ""
+        try tree.waitFor("the line about the unknown key") { tree.read("svtree.err").contains("limits: bogus.key: not a known cgroup v2 limit") }
+        if controllers.split(separator: " ").contains("memory") {
+            #expect(FileSystem.readLine(entry + "/memory.max") == "536870912", "\(tree.read("svtree.err"))")
+        } else {
+            #expect(tree.read("svtree.err").contains("limits: memory.max: the memory controller is not available here ("),
+                    "\(tree.read("svtree.err"))")
+        }
+        // SIGHUP reads the file again: a fixed file, no new line about it.
+        tree.write("clients/alice/limits", "# nothing to bound\n")
+        let before = tree.read("svtree.err").components("limits:")
+        kill(tree.started.first!, SIGHUP)
+        try tree.roundTrip("clients/alice")
+        #expect(tree.read("svtree.err").components("limits:") == before)
+    }
+}
