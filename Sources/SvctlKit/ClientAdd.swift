@@ -62,6 +62,8 @@ public struct ClientAdd: Sendable {
     public var storage: String
     public var address: String
     public var replicas: [String]
+    /// Lines of the client's `limits` file (svtree writes them into its cgroup); none: no file.
+    public var limits: [String] = []
 
     public static let storageTemplates = ["rclone", "minio"]
 
@@ -110,6 +112,10 @@ public struct ClientAdd: Sendable {
                 try? FileSystem.makeDirectory(directory + "/log/main", mode: 0o750)
             }
             try write(building + "/port", "\(port)\n", mode: 0o644)
+            if !limits.isEmpty {
+                try write(building + "/limits", "# cgroup v2 limits of this client (svtree(8), Limits)\n"
+                    + limits.map { $0 + "\n" }.joined(), mode: 0o644)
+            }
             if !replicas.isEmpty {
                 let listed = (try? FileSystem.readBytes(building + "/services/snapwatch/replicas")).map { String(decoding: $0, as: UTF8.self) } ?? ""
                 unlink(building + "/services/snapwatch/replicas")

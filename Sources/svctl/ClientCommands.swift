@@ -100,6 +100,12 @@ struct Add: SvctlCommand {
     @Option(help: ArgumentHelp("The template directory (default: SVTREE_TEMPLATES, else the installed one).", valueName: "dir"))
     var templates: String?
 
+    @Option(name: .customLong("memory-max"), help: ArgumentHelp("The client's memory.max in its limits file (512M, 1G).", valueName: "size"))
+    var memoryMax: String?
+
+    @Option(name: .customLong("pids-max"), help: ArgumentHelp("The client's pids.max in its limits file.", valueName: "n"))
+    var pidsMax: Int?
+
     @Argument(help: ArgumentHelp("The new client's name.", valueName: "client"))
     var client: String
 
@@ -110,8 +116,20 @@ struct Add: SvctlCommand {
         } else {
             directory = try TemplateLocation.find()
         }
-        let add = ClientAdd(layout: tree.layout, templates: directory, storage: template, address: address,
+        var limits: [String] = []
+        if let memoryMax {
+            guard memoryMax.allSatisfy({ $0.isNumber || "KMGT".contains($0) }), memoryMax.first?.isNumber == true else {
+                throw .failed("bad --memory-max \(Names.quoted(memoryMax)): bytes, or with K, M, G or T (512M)")
+            }
+            limits.append("memory.max \(memoryMax)")
+        }
+        if let pidsMax {
+            guard pidsMax > 0 else { throw .failed("bad --pids-max \(pidsMax): a positive number") }
+            limits.append("pids.max \(pidsMax)")
+        }
+        var add = ClientAdd(layout: tree.layout, templates: directory, storage: template, address: address,
                             replicas: replicas)
+        add.limits = limits
         printLines(try add.add(client, port: port))
         return 0
     }

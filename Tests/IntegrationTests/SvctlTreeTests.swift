@@ -25,6 +25,16 @@ import Testing
         tree.run(TreeFixture.buildDirectory + "/svctl", arguments, environment: environment(tree))
     }
 
+    @Test func addWritesTheClientsLimits() throws {
+        let tree = try Self.tree("svctl-limits")
+        let (added, output) = Self.svctl(tree, "add", "bob", "--memory-max", "1G", "--pids-max", "256")
+        #expect(added == 0, "\(output)")
+        #expect(tree.read("clients/bob/limits").lines().filter { !$0.hasPrefix("#") } == ["memory.max 1G", "pids.max 256"])
+        let (bad, badOutput) = Self.svctl(tree, "add", "carol", "--memory-max", "lots")
+        #expect(bad == 1 && badOutput.contains("bad --memory-max \"lots\""), "\(badOutput)")
+        #expect(!FileSystem.exists(tree.root + "/clients/carol"))
+    }
+
     @Test func addEnableControlDisable() throws {
         let tree = try Self.tree("svctl")
         try tree.startSvtree("enabled", environment: Self.environment(tree))
