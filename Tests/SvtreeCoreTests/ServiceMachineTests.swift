@@ -169,7 +169,7 @@ private func running(_ settings: ServiceSettings = ServiceSettings(), pid: Int32
     }
 
     @Test func garbageLettersAreIgnored() {
-        var machine = running()
+        let machine = running()
         // A byte that is no letter never reaches the machine: it is no ControlLetter.
         for byte in [UInt8(0), 0xff, UInt8(ascii: "z"), UInt8(ascii: "\n"), UInt8(ascii: "e")] {
             #expect(ControlLetter(rawValue: byte) == nil)
