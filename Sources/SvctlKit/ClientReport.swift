@@ -32,6 +32,10 @@ public struct ClientReport: Sendable {
     public var supervisor: ServiceProbe?
     public var services: [ServiceProbe]
     public var backup: BackupReport?
+    /// The client's `limits` lines (svtree writes them into its cgroup), and the OOM kills
+    /// its cgroup's `memory.events` counts (nil without a memory controller there).
+    public var limits: [String] = []
+    public var oomKills: Int?
     public private(set) var health: Health = .ok
     public private(set) var problems: [String] = []
 
@@ -39,7 +43,10 @@ public struct ClientReport: Sendable {
     public static let flappingWindowNanos: Int64 = 10 * nanosPerSecond
 
     public init(name: String, enabled: Bool, defined: Bool, directory: String?,
-                supervisor: ServiceProbe?, services: [ServiceProbe], backup: BackupReport? = nil, now: WallTime) {
+                supervisor: ServiceProbe?, services: [ServiceProbe], backup: BackupReport? = nil,
+                limits: [String] = [], oomKills: Int? = nil, now: WallTime) {
+        self.limits = limits
+        self.oomKills = oomKills
         self.name = name
         self.enabled = enabled
         self.defined = defined
@@ -71,8 +78,17 @@ public struct ClientReport: Sendable {
         }
         let backup = BackupReport.read(clientDirectory: directory, repository: layout.repository(name),
                                        defaults: alertAges, now: now)
+        let limits = ((try? FileSystem.readBytes(directory + "/limits", limit: 65536)).map { String(decoding: $0, as: UTF8.self) } ?? "")
+            .split(separator: "\n").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        // The client's entry cgroup (its svtree's unit cgroup is `<entry>/main`).
+        let oomKills = supervisor.cgroup.flatMap { unit -> Int? in
+            let events = (try? FileSystem.readBytes(FileSystem.parentDirectory(unit) + "/memory.events", limit: 4096)) ?? []
+            let line = String(decoding: events, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("oom_kill ") }
+            return line.flatMap { Int($0.dropFirst("oom_kill ".count)) }
+        }
         return ClientReport(name: name, enabled: enabled, defined: defined, directory: directory,
-                            supervisor: supervisor, services: services, backup: backup, now: now)
+                            supervisor: supervisor, services: services, backup: backup, limits: limits,
+                            oomKills: oomKills, now: now)
     }
 
     /// "cgroup" or "session" as the client's svtree reports it; nil when runsv writes its files.
@@ -96,6 +112,10 @@ public struct ClientReport: Sendable {
         if let supervisor { judge(supervisor, as: "client", now: now) }
         for service in services { judge(service, as: service.name, now: now) }
         if let backup { for (health, problem) in backup.judge(now: now) { flag(health, problem) } }
+        if let oomKills, oomKills > 0 {
+            flag(.warning, "\(oomKills) OOM kill\(oomKills == 1 ? "" : "s") in the client's cgroup since it started"
+                 + (limits.isEmpty ? "" : " (limits: \(limits.joined(separator: ", ")))"))
+        }
     }
 
     private mutating func judge(_ probe: ServiceProbe, as label: String, now: WallTime) {

@@ -32,6 +32,8 @@ public enum Metrics {
                 client, report.enabled ? 1 : 0)
             add("svtree_client_problems", "gauge", "Problems svctl status finds for the client.",
                 client, Double(report.problems.count))
+            add("svtree_client_oom_kills_total", "counter", "OOM kills in the client's cgroup since it started (memory.events).",
+                client, report.oomKills.map(Double.init))
             if let supervisor = report.supervisor {
                 add("svtree_client_supervisor_up", "gauge", "1 if the client's own svtree is running.",
                     client, isUp(supervisor) ? 1 : 0)

@@ -57,6 +57,11 @@ public enum StatusView {
             for service in report.services { rows.append((service.name, long(service, now: now))) }
         }
         if let backup = report.backup { rows.append(("backup", backupText(backup, now: now))) }
+        if !report.limits.isEmpty || report.oomKills != nil {
+            var text = report.limits.isEmpty ? "none" : report.limits.joined(separator: ", ")
+            if let kills = report.oomKills { text += "; \(kills) OOM kill\(kills == 1 ? "" : "s")" }
+            rows.append(("limits", text))
+        }
         for problem in report.problems { rows.append(("problem", problem)) }
         let width = max(9, rows.map(\.0.count).max() ?? 0)
         return "\(report.name): \(report.health.name)\n"

@@ -195,6 +195,10 @@ extension FullDiskStatusTests {
             #expect(tree.read("svtree.err").contains("limits: memory.max: the memory controller is not available here ("),
                     "\(tree.read("svtree.err"))")
         }
+        // svctl status shows the limits (and the OOM kills where memory.events exists).
+        let (code, detail) = SvctlTreeTests.svctl(tree, "status", "alice")
+        #expect(code == 0 && detail.contains("  limits     memory.max 512M, bogus.key 1"), "\(detail)")
+        #expect(detail.contains("OOM kill") == FileSystem.exists(entry + "/memory.events"), "\(detail)")
         // SIGHUP reads the file again: a fixed file, no new line about it.
         tree.write("clients/alice/limits", "# nothing to bound\n")
         let before = tree.read("svtree.err").components("limits:")

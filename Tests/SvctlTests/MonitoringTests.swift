@@ -80,6 +80,17 @@ import Testing
         #expect(policy.text.hasPrefix("a warning 400 warning 400 400\nb critical 100 critical 100 -\n"))
     }
 
+    @Test func anOomKillIsAWarningWithTheLimits() {
+        let report = ClientReport(name: "a", enabled: true, defined: true, directory: "/x", supervisor: nil, services: [],
+                                  limits: ["memory.max 512M"], oomKills: 2, now: WallTime(unixSeconds: 0))
+        #expect(report.health == .warning)
+        #expect(report.problems == ["2 OOM kills in the client's cgroup since it started (limits: memory.max 512M)"])
+        #expect(Metrics.text([report]).contains("svtree_client_oom_kills_total{client=\"a\"} 2\n"))
+        let quiet = ClientReport(name: "a", enabled: true, defined: true, directory: "/x", supervisor: nil, services: [],
+                                 oomKills: 0, now: WallTime(unixSeconds: 0))
+        #expect(quiet.health == .ok)
+    }
+
     func fixtureReports() throws -> (StatusGoldenTests.Copy, [ClientReport]) {
         let copy = try StatusGoldenTests.Copy()
         return (copy, copy.reports(["alice", "bob", "carol", "dave", "frank"]))
