@@ -40,6 +40,8 @@ public struct AlertPolicy: Sendable, Equatable {
     }
 
     public var clients: [String: ClientState] = [:]
+    /// The clients of the last `observe`.
+    private var seenNow: Set<String> = []
     /// Reminders: a health other than ok announced this long ago is announced again.
     public var repeatSeconds: Int64?
 
@@ -52,6 +54,7 @@ public struct AlertPolicy: Sendable, Equatable {
     public mutating func observe(_ healths: [(client: String, health: String, problems: [String])], now: Int64) -> [Notification] {
         var out: [Notification] = []
         var next: [String: ClientState] = [:]
+        seenNow = Set(healths.map(\.client))
         for (client, health, problems) in healths {
             var state = clients[client] ?? ClientState(seen: health, seenSince: now)
             if state.seen != health {
@@ -62,6 +65,13 @@ public struct AlertPolicy: Sendable, Equatable {
             state.changes.removeAll { $0 <= now - Self.flapWindow }
             next[client] = state
             if let notification = decide(client, state, problems: problems, now: now) { out.append(notification) }
+        }
+        // A client no longer shown (disabled, removed) whose last word was not ok gets its
+        // all-clear, so that no mail or ping stays at critical; then it is forgotten.
+        for (client, state) in clients where next[client] == nil {
+            guard let announced = state.announced, announced != "ok" else { continue }
+            next[client] = state
+            out.append(Notification(client: client, old: announced, new: "ok", problems: ["no longer enabled"]))
         }
         clients = next
         return out
@@ -84,8 +94,13 @@ public struct AlertPolicy: Sendable, Equatable {
         return nil
     }
 
-    /// The hook for `notification` exited 0: it counts as announced.
+    /// The hook for `notification` exited 0: it counts as announced (a client no longer
+    /// shown is forgotten once its all-clear went out).
     public mutating func announced(_ notification: Notification, now: Int64) {
+        if !seenNow.contains(notification.client) {
+            clients[notification.client] = nil
+            return
+        }
         clients[notification.client]?.announced = notification.new
         clients[notification.client]?.announcedAt = now
     }

@@ -67,10 +67,12 @@ public enum Metrics {
 
     static func serviceSamples(_ service: ServiceProbe, _ labels: [(String, String)], _ add: Add) {
         add("svtree_service_up", "gauge", "1 if the service's run is running (a service, not a job).", labels, isUp(service) ? 1 : 0)
-        add("svtree_service_wanted_up", "gauge", "1 if the service should be up (no down file, or sv up).",
-            labels, service.status.map { $0.want == .up ? 1 : 0 } ?? (service.normallyUp ? 1 : 0))
-        add("svtree_service_ready", "gauge", "1 if the running service said it is ready (notification-fd), 0 if not yet.",
-            labels, service.ready.map { $0 ? 1 : 0 })
+        // As status judges it: no down file, or wanted up (sv up) makes a service one that should run.
+        add("svtree_service_wanted_up", "gauge", "1 if the service should be up: no down file, or wanted up (sv up).",
+            labels, service.normallyUp || service.status?.want == .up ? 1 : 0)
+        // With notification-fd the series is always there: 0 while down or not ready yet.
+        add("svtree_service_ready", "gauge", "1 if the running service said it is ready (notification-fd), else 0.",
+            labels, service.ready.map { $0 ? 1 : 0 } ?? (service.notificationFD != nil ? 0 : nil))
         add("svtree_service_restarts_total", "counter", "Starts of run after the first since its supervisor started.",
             labels, service.restarts.map(Double.init))
         add("svtree_service_state_change_timestamp_seconds", "gauge", "When the service last changed state (Unix time).",

@@ -27,15 +27,31 @@ public enum Monitoring {
     }
 
     /// One `svctl alert` call: observe, run `hook` for each notification (arguments client,
-    /// old, new; the problems on stdin, one a line), record what succeeded. Returns the lines
-    /// to print and whether every hook succeeded.
+    /// old, new; the problems on stdin, one a line), record what succeeded. Each hook run is
+    /// said as it ends; returns whether every hook succeeded.
     public static func alert(_ reports: [ClientReport], hook: String, stateFile: String, repeatSeconds: Int64?,
-                             now: WallTime) throws(SvctlError) -> (lines: [String], allSent: Bool) {
-        let previous = (try? FileSystem.readBytes(stateFile, limit: 16 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                             now: WallTime, say: (String) -> Void) throws(SvctlError) -> Bool {
+        // One alert at a time (a slow hook must not make the next timer run notify twice).
+        let lock = open(stateFile + ".lock", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw .failed("cannot open \(stateFile).lock: \(FileSystem.lastErrno)") }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { throw .failed("another svctl alert holds \(stateFile).lock") }
+        // A state that cannot be read or written would make every call notify again: refused
+        // before any hook runs.
+        var previous = ""
+        do {
+            previous = String(decoding: try FileSystem.readBytes(stateFile, limit: 16 << 20), as: UTF8.self)
+        } catch {
+            if error != .noSuchFileOrDirectory { throw .failed("cannot read the alert state \(stateFile): \(error)") }
+        }
+        do {
+            try FileSystem.writeDurably(stateFile, Array(previous.utf8), mode: 0o600)
+        } catch {
+            throw .failed("cannot write the alert state \(stateFile): \(error)")
+        }
         var policy = AlertPolicy(parsing: previous, repeatSeconds: repeatSeconds)
         let seen = reports.map { (client: $0.name, health: $0.health.name, problems: $0.problems) }
         let notifications = policy.observe(seen, now: now.unixSeconds)
-        var lines: [String] = []
         var allSent = true
         for notification in notifications {
             let status = try Subprocess.run(
@@ -44,18 +60,18 @@ public enum Monitoring {
             let verdict = ExitStatus(waitStatus: status)
             if verdict == .exited(0) {
                 policy.announced(notification, now: now.unixSeconds)
-                lines.append("\(notification.client): \(notification.old) -> \(notification.new): sent")
+                say("\(notification.client): \(notification.old) -> \(notification.new): sent")
             } else {
                 allSent = false
-                lines.append("\(notification.client): \(notification.old) -> \(notification.new): hook failed (\(verdict)), kept for the next call")
+                say("\(notification.client): \(notification.old) -> \(notification.new): hook failed (\(verdict)), kept for the next call")
             }
         }
         policy.settleQuiet(now: now.unixSeconds)
         do {
-            try FileSystem.writeDurably(stateFile, Array(policy.text.utf8))
+            try FileSystem.writeDurably(stateFile, Array(policy.text.utf8), mode: 0o600)
         } catch {
-            throw .failed("cannot write the alert state \(stateFile): \(error)")
+            throw .failed("cannot write the alert state \(stateFile): \(error) (what was sent may be sent again)")
         }
-        return (lines, allSent)
+        return allSent
     }
 }

@@ -101,9 +101,8 @@ struct Alert: SvctlCommand {
         let layout = tree.layout
         let stateFile = state ?? FileSystem.parentDirectory(layout.enabled) + "/alert-state"
         let reports = try Monitoring.reports(layout, names: [], now: now)
-        let (lines, allSent) = try Monitoring.alert(reports, hook: hook, stateFile: stateFile,
-                                                    repeatSeconds: repeatSeconds, now: now)
-        for line in lines { print(line) }
+        let allSent = try Monitoring.alert(reports, hook: hook, stateFile: stateFile, repeatSeconds: repeatSeconds,
+                                           now: now) { print($0) }
         return allSent ? 0 : 1
     }
 }

@@ -154,6 +154,12 @@ import Testing
         (code, output) = alert(mail)
         #expect(output == "stopped: critical -> ok: sent\n" && mails().count == 3, "\(output)")
 
+        // A state that cannot be written: refused before any hook runs.
+        let (broken, brokenOutput) = tree.run(TreeFixture.buildDirectory + "/svctl",
+            ["alert", "--hook", "touch \(tree.root)/hook-ran", "--state", tree.root + "/no/such/dir/state"], environment: environment)
+        #expect(broken == 1 && brokenOutput.contains("cannot"), "\(brokenOutput)")
+        #expect(!FileSystem.exists(tree.root + "/hook-ran"))
+
         // A failing hook: exit 1, said, and the change is sent again by the next call.
         _ = SvctlTreeTests.svctl(tree, "down", "good/storage", "-w", "10")
         (code, output) = alert("false")

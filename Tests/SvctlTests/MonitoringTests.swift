@@ -72,6 +72,20 @@ import Testing
         #expect(after.map { "\($0.old)>\($0.new)" } == ["flapping>ok"])
     }
 
+    @Test func aClientNoLongerShownGetsItsAllClearThenIsForgotten() {
+        var policy = AlertPolicy()
+        _ = call(&policy, [("a", "critical", []), ("b", "ok", [])], at: 0)
+        let gone = call(&policy, [], at: 300)
+        #expect(gone.map { "\($0.client):\($0.old)>\($0.new)" } == ["a:critical>ok"], "b was ok: no news")
+        #expect(gone.first?.problems == ["no longer enabled"])
+        #expect(policy.clients.isEmpty)
+        #expect(call(&policy, [], at: 600).isEmpty)
+        // A failed all-clear is kept for the next call.
+        _ = call(&policy, [("c", "warning", [])], at: 900)
+        #expect(call(&policy, [], at: 1200, hookSucceeds: false).count == 1)
+        #expect(call(&policy, [], at: 1500).map(\.client) == ["c"])
+    }
+
     @Test func stateFileRoundTrip() {
         var policy = AlertPolicy()
         _ = call(&policy, [("a", "ok", []), ("b", "critical", [])], at: 100)
@@ -150,6 +164,11 @@ import Testing
         #expect(text.contains("svtree_client_health{client=\"alice\"} 2\n"))
         #expect(text.contains("svtree_service_up{client=\"alice\",service=\"snapwatch\"} 0\n"))
         #expect(text.contains("svtree_service_up{client=\"alice\",service=\"storage\"} 1\n"))
+        // No down file: should be up whatever sv did; a down file and wanted down: not.
+        #expect(text.contains("svtree_service_wanted_up{client=\"alice\",service=\"snapwatch\"} 1\n"))
+        #expect(text.contains("svtree_service_wanted_up{client=\"bob\",service=\"snapwatch\"} 0\n"))
+        // notification-fd: the ready series is there while not ready too.
+        #expect(text.contains("svtree_service_ready{client=\"carol\",service=\"storage\"} 0\n"))
         #expect(text.contains("svtree_service_restarts_total{client=\"alice\",service=\"snapwatch\"} "))
         #expect(text.contains("svtree_job_last_result{client=\"carol\",job=\"audit\"} 1\n"))
         #expect(text.contains("svtree_replication_targets{client=\"carol\"} 0\n"))
