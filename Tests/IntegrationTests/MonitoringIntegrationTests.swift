@@ -23,8 +23,10 @@ import Testing
                    + "last_hook \(now - 108_000)000 900 code 0\nlast_success \(now - 108_000)\nwaiting 0\n")
         tree.write("clients/old/services/snapwatch/replicas", "/srv/replica\n")
         try tree.startSvtree("enabled", environment: SvctlTreeTests.environment(tree))
-        try tree.waitFor("every client's services up") {
-            ["good", "stopped", "old"].allSatisfy { c in ["storage", "snapwatch"].allSatisfy { tree.isRunning("clients/\(c)/services/\($0)") } }
+        try tree.waitFor("every client's services and loggers up") {
+            ["good", "stopped", "old"].allSatisfy { c in
+                ["storage", "storage/log", "snapwatch", "snapwatch/log"].allSatisfy { tree.isRunning("clients/\(c)/services/\($0)") }
+            }
         }
         let (down, output) = SvctlTreeTests.svctl(tree, "down", "stopped/storage", "-w", "10")
         #expect(down == 0, "\(output)")

@@ -182,7 +182,9 @@ extension FullDiskStatusTests {
         tree.write("clients/alice/limits", "memory.max 512M\nbogus.key 1\n")
         tree.symlink(tree.root + "/clients/alice", "enabled/alice")
         try tree.startSvtree("enabled")
-        try tree.waitFor("alice's storage") { tree.isRunning("clients/alice/services/storage") }
+        try tree.waitFor("alice's services and loggers") {
+            ["storage", "storage/log", "snapwatch", "snapwatch/log"].allSatisfy { tree.isRunning("clients/alice/services/\($0)") }
+        }
         let record = SupervisorRecord(parsing: tree.read("clients/alice/supervise/svtree"))
         let unit = try #require(record.cgroup, "no cgroup mode here: \(tree.read("svtree.err"))")
         let entry = FileSystem.parentDirectory(unit)
