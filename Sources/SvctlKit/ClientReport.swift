@@ -169,7 +169,11 @@ public struct ClientReport: Sendable {
             flag(.critical, "\(label): no supervisor running")
             return nil
         case .running:
-            if status == nil { flag(.unknown, "\(label): unreadable status: \(path)/supervise/status") }
+            // No status file yet under a live supervisor: it is starting (the file comes in the
+            // same turn of its loop), no problem. One that is there and unreadable is unknown.
+            if status == nil, FileSystem.exists(path + "/supervise/status") {
+                flag(.unknown, "\(label): unreadable status: \(path)/supervise/status")
+            }
             return status
         }
     }
