@@ -30,13 +30,16 @@ mutants=(
 "control-letter-o-ignored|Sources/SvSupervision/ServiceMachine.swift|ServiceMachineTests|RunitCompatibilityTests|        case .once:\n            want = .down\n            if state == .down {\n                restartAt = nil\n                out.append(.spawnRun)\n            }|        case .once:\n            break"
 "status-pid-zeroed|Sources/SvFormats/StatusFormat.swift|StatusFormatTests|RunitCompatibilityTests|        let pid = UInt32(bitPattern: s.pid)|        let pid = UInt32(0)"
 "snapwatch-records-before-hook-exits|Sources/SnapwatchDaemon/SnapshotQueue.swift|SnapshotQueueTests|SnapwatchTests|        running = batch\n        hookDeadline = now + settings.hookTimeout\n        return [.runHook(batch)]|        running = batch\n        for id in batch { delivered.insert(id) }\n        hookDeadline = now + settings.hookTimeout\n        return [.runHook(batch), .saveState]"
-"ready-before-first-scan|Sources/SvtreeDaemon/Supervisor.swift|NotifyTests|        rescan()\n        drainExits()\n        flushStatus()\n        observer?.ready()|        observer?.ready()\n        rescan()\n        drainExits()\n        flushStatus()"
+"ready-before-first-scan|Sources/SvtreeDaemon/Supervisor.swift|NotifyTests|        rescan()\n        finishRecovery()\n        drainExits()\n        flushStatus()\n        observer?.ready()|        observer?.ready()\n        rescan()\n        finishRecovery()\n        drainExits()\n        flushStatus()"
 "exit-without-sweeping-descendants|Sources/SvtreeDaemon/Supervisor.swift|NestedTreeTests|CgroupTests|LifecycleTests|                sweepDescendants()\n                cgroups?.dismantle()|                cgroups?.dismantle()"
 "runsv-client-labelled-svtree|Sources/SvctlKit/StatusView.swift|StatusGoldenTests|\$0.writtenBySvtree ? \"svtree\" : \$0.status != nil ? \"runsv\" : \"supervisor\"|_ in \"svtree\""
 "svctl-exit-2-as-0|Sources/svctl/StatusCommands.swift|SvctlTreeTests|        return StatusView.overall(reports).rawValue|        let health = StatusView.overall(reports)\n        return health == .critical ? 0 : health.rawValue"
 "job-overlap-runs-twice|Sources/SvSupervision/ServiceMachine.swift|JobMachineTests|JobTests|            if state == .down {\n                out.append(.spawnRun)\n            } else {\n                skipped += 1\n            }|            out.append(.spawnRun)"
 "job-missed-run-never-caught-up|Sources/SvSupervision/JobTimetable.swift|JobTimetableTests|JobTests|            return missed <= now ? now : missed|            return missed <= now ? calendarDue(after: now, zone: zone) : missed"
 "job-runs-while-suspended|Sources/SvSupervision/ServiceMachine.swift|JobMachineTests|JobTests|            guard settings.isJob, !suspended else { return [] }|            guard settings.isJob else { return [] }"
+"recovery-ends-nothing|Sources/SvtreeDaemon/Supervisor+Recovery.swift|RecoveryTests|        guard var recovery, !Self.heldByALiveSupervisor(definition.path) else { return }|        guard var recovery, false else { return }"
+"status-never-retried|Sources/SvtreeDaemon/Supervisor+Actions.swift|FullDiskStatusTests|        guard statusRetryAt == nil else { return }|        guard statusRetryAt == nil, false else { return }"
+"svlog-writes-into-removed-current|Sources/SvlogDaemon/LogDirectory.swift|RemovedLogDirectoryTests|        if currentIsGone { try reopenAfterRemoval() }|        if false { try reopenAfterRemoval() }"
 )
 
 say() { echo "mutants: $*"; }

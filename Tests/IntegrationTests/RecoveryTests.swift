@@ -148,7 +148,10 @@ extension FullDiskStatusTests {
             """, executable: true)
         tree.write("dir/talker/log/run", "#!/bin/sh\nexec \(TreeFixture.svlogBinary) ./main\n", executable: true)
         try tree.startSvtree("dir")
-        try tree.waitFor("the first thousand lines") { numbers(tree).last == 1000 }
+        // The logger may write before svtree has written its status (another turn of its loop).
+        try tree.waitFor("the first thousand lines, the logger's status") {
+            numbers(tree).last == 1000 && tree.supervisedPid("dir/talker/log") != nil
+        }
         let logger = try #require(tree.supervisedPid("dir/talker/log"))
 
         _ = tree.run("/bin/rm", ["-rf", tree.root + "/dir/talker/log/main"])
