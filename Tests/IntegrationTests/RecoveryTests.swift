@@ -43,13 +43,16 @@ import Testing
         let line = tree.read("second.err").lines().filter { $0.contains("ended what") }
         #expect(line.count == 1 && Self.clients.allSatisfy { c in line[0].contains(" \(c) (") }, "\(line)")
         #expect(!tree.read("second.err").contains("locked"), "\(tree.read("second.err"))")
-        // Exactly one copy of each service: its run, the sleeper it double-forked, its logger.
-        for client in Self.clients {
-            for service in services(client) {
-                let marked = tree.processes(markedUnder: FileSystem.realPath(tree.root + "/" + service) ?? "")
-                let programs = marked.map(tree.commandLine).sorted()
-                #expect(programs == ["cat", "sleep 3600", "sleep 3600"], "\(service): \(programs)")
-            }
+        // Exactly one copy of each service: its run, the sleeper it double-forked, its logger
+        // (waited for: a run is up before it has forked its sleeper).
+        func programs(_ service: String) -> [String] {
+            tree.processes(markedUnder: FileSystem.realPath(tree.root + "/" + service) ?? "").map(tree.commandLine).sorted()
+        }
+        let all = Self.clients.flatMap(services)
+        do {
+            try tree.waitFor("one copy of each service") { all.allSatisfy { programs($0) == ["cat", "sleep 3600", "sleep 3600"] } }
+        } catch {
+            Issue.record("\(error): \(all.map { "\($0): \(programs($0))" })")
         }
         for cgroup in oldCgroups { #expect(!FileSystem.exists(cgroup), "\(cgroup) is still there") }
         // rm of a link ends all of that client, nothing of the old tree survives it.
