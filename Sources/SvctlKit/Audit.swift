@@ -103,7 +103,7 @@ public struct Audit {
 
     /// The local directories among a client's replicas (rclone remotes are not audited).
     public static func localReplicas(clientDirectory: String) -> [String] {
-        let text = (try? FileSystem.readBytes(clientDirectory + "/services/snapwatch/replicas")).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return text.split(separator: "\n").map(String.init).filter { $0.hasPrefix("/") && FileSystem.exists($0 + "/config") }
+        (BackupReport.readReplicas(clientDirectory + "/services/snapwatch/replicas") ?? [])
+            .filter { $0.hasPrefix("/") && FileSystem.exists($0 + "/config") }
     }
 }
