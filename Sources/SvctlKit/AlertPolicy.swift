@@ -37,11 +37,11 @@ public struct AlertPolicy: Sendable, Equatable {
         public var old: String
         public var new: String
         public var problems: [String]
+        /// The all-clear of a client no longer shown: once sent, the client is forgotten.
+        public var farewell = false
     }
 
     public var clients: [String: ClientState] = [:]
-    /// The clients of the last `observe`.
-    private var seenNow: Set<String> = []
     /// Reminders: a health other than ok announced this long ago is announced again.
     public var repeatSeconds: Int64?
 
@@ -54,7 +54,6 @@ public struct AlertPolicy: Sendable, Equatable {
     public mutating func observe(_ healths: [(client: String, health: String, problems: [String])], now: Int64) -> [Notification] {
         var out: [Notification] = []
         var next: [String: ClientState] = [:]
-        seenNow = Set(healths.map(\.client))
         for (client, health, problems) in healths {
             var state = clients[client] ?? ClientState(seen: health, seenSince: now)
             if state.seen != health {
@@ -71,7 +70,7 @@ public struct AlertPolicy: Sendable, Equatable {
         for (client, state) in clients where next[client] == nil {
             guard let announced = state.announced, announced != "ok" else { continue }
             next[client] = state
-            out.append(Notification(client: client, old: announced, new: "ok", problems: ["no longer enabled"]))
+            out.append(Notification(client: client, old: announced, new: "ok", problems: ["no longer enabled"], farewell: true))
         }
         clients = next
         return out
@@ -97,7 +96,7 @@ public struct AlertPolicy: Sendable, Equatable {
     /// The hook for `notification` exited 0: it counts as announced (a client no longer
     /// shown is forgotten once its all-clear went out).
     public mutating func announced(_ notification: Notification, now: Int64) {
-        if !seenNow.contains(notification.client) {
+        if notification.farewell {
             clients[notification.client] = nil
             return
         }
