@@ -32,8 +32,7 @@ struct Recovery {
 extension Supervisor {
     /// Ends what a dead predecessor left of this entry, before its first start here.
     func endPredecessor(_ definition: ServiceDefinition) {
-        guard var recovery, !Self.heldByALiveSupervisor(definition.path) else { return }
-        var what: [String] = []
+        guard let recovery else { return }
         // Cgroup mode: the unit cgroups its supervise/svtree names, when they are not ours.
         var staleEntries: Set<String> = []
         for path in [definition.path, definition.logPath] {
@@ -41,22 +40,25 @@ extension Supervisor {
                   let cgroup = SupervisorRecord(parsing: String(decoding: bytes, as: UTF8.self)).cgroup,
                   cgroups.map({ !cgroup.hasPrefix($0.base + "/") }) ?? true,
                   FileSystem.exists(cgroup + "/cgroup.procs") else { continue }
-            staleEntries.insert(FileSystem.parentDirectory(cgroup))
-        }
-        for stale in staleEntries where !CgroupTree.isEmpty(stale) {
-            CgroupTree.killAndRemove(stale)
-            CgroupTree.removeStale(in: FileSystem.parentDirectory(FileSystem.parentDirectory(stale)))
-            what.append("cgroup \(stale)")
+            let entry = FileSystem.parentDirectory(cgroup)
+            if !CgroupTree.isEmpty(entry) { staleEntries.insert(entry) }
         }
         // Both modes: processes marked with this entry's service (or one below it, for a client).
         let path = definition.path
         let mine = recovery.marked.filter { $0.marker == path || $0.marker.hasPrefix(path + "/") }.map(\.pid)
+        // The lock is looked at only when something was found: nothing to end is the usual case.
+        guard !staleEntries.isEmpty || !mine.isEmpty, !Self.heldByALiveSupervisor(definition.path) else { return }
+        var what: [String] = []
+        for stale in staleEntries.sorted() {
+            CgroupTree.killAndRemove(stale)
+            CgroupTree.removeStale(in: FileSystem.parentDirectory(FileSystem.parentDirectory(stale)))
+            what.append("cgroup \(stale)")
+        }
         if !mine.isEmpty {
             let left = Self.terminate(mine, marker: path)
             what.append("\(mine.count + left) process\(mine.count + left == 1 ? "" : "es")")
         }
-        if !what.isEmpty { recovery.ended.append("\(definition.name) (\(what.joined(separator: ", ")))") }
-        self.recovery = recovery
+        self.recovery?.ended.append("\(definition.name) (\(what.joined(separator: ", ")))")
     }
 
     /// Whether another supervisor holds the entry's `supervise/lock` (a second live tree over

@@ -76,9 +76,11 @@ public final class Supervisor {
             if tree == nil { cgroupUnavailable = detail }
         }
         // A root looks for what a SIGKILLed predecessor left; a nested svtree's predecessor
-        // died with the entry its parent ended (and a thousand clients would scan /proc each).
+        // died with the entry its parent ended (and a thousand clients would scan /proc each),
+        // and under systemd (INVOCATION_ID) the unit's cgroup is clean: no process scan then.
         let nested = Spawner.environmentValue(ServiceMarker.variable) != nil
-        recovery = Recovery(marked: nested ? [] : Recovery.scanMarked())
+        let underSystemd = Spawner.environmentValue("INVOCATION_ID") != nil
+        recovery = Recovery(marked: nested || underSystemd ? [] : Recovery.scanMarked())
         watcher = DirectoryWatcher()
         if let watcher {
             try loop.add(watcher.fd, token: Supervisor.watcherToken)
