@@ -4,12 +4,8 @@ import Testing
 
 /// What runit users expect and the docs promise, one claim a test (issue "sharp edges").
 @Suite(.serialized, .timeLimit(.minutes(2))) struct SharpEdgeTests {
-    /// voluntary_ctxt_switches of `pid`: it grows each time the process sleeps again.
-    static func sleeps(_ pid: Int32) -> Int {
-        let text = String(decoding: (try? FileSystem.readBytes("/proc/\(pid)/status", limit: 8192)) ?? [], as: UTF8.self)
-        let line = text.lines().first { $0.hasPrefix("voluntary_ctxt_switches:") } ?? ""
-        return Int(line.split(separator: "\t").last ?? "") ?? -1
-    }
+    /// Context switches of `pid` (JobTests' reader): they grow each time the process sleeps again.
+    static func sleeps(_ pid: Int32) -> Int { JobTests.contextSwitches(pid) }
 
     /// svlog on a plain pipe, "first" logged, then "half" written and seen by svlog (it woke
     /// for it and sleeps again): the state in which TERM used to drop the piece.
