@@ -248,3 +248,25 @@ int sv_pipe_nonblock_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC | O_NONBL
 int sv_rename_exchange(const char *from, const char *to) {
     return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_EXCHANGE) == 0 ? 0 : errno;
 }
+
+static volatile sig_atomic_t termination_signal = 0;
+static volatile pid_t current_child = 0;
+
+static void forward_termination(int signo) {
+    termination_signal = signo;
+    pid_t child = current_child;
+    if (child > 0) kill(child, signo);
+}
+
+void sv_forward_termination(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = forward_termination;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+}
+
+void sv_set_current_child(pid_t pid) { current_child = pid; }
+int sv_termination_signal(void) { return termination_signal; }

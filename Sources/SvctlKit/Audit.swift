@@ -1,109 +1,305 @@
 import Glibc
+import SvBase
 import SvFormats
 import SvSystem
+import SystemPackage
 
-/// `svctl audit`: restic names every file under data/, index/, snapshots/ and keys/ by the
-/// sha256 of its content, so a file whose hash is not its name is damaged. Each run checks
-/// one part of a rotating partition (by name), so that N runs cover everything.
+/// `svctl audit`, keyless: restic names every file but `config` by the sha256 of its bytes,
+/// so the primary repository and every replica can be checked without the password.
+/// Completeness: every file of the primary is on each backend with the same size.
+/// Integrity: the files of the day's slot (see `AuditPlan`) are read on every backend and
+/// must hash to their names. Listings are sorted into files and merged, so memory does not
+/// grow with the repository.
 public struct Audit {
-    public var parts: Int
-    public var positionFile: String
+    public var client: String
+    public var primary: String
+    public var replicas: [String]
+    public var rcloneConfig: String
+    public var statusFile: String
+    public var cycle = 30
+    public var day: Int64
+    /// Bytes a second read for hashing, over the run; nil: as fast as the disks go.
+    public var maxRate: Int64?
+    /// Problems named on the output per backend and kind; the rest are counted.
+    public var namedProblems = 50
 
-    public init(parts: Int, positionFile: String) {
-        self.parts = max(1, parts)
-        self.positionFile = positionFile
+    public init(client: String, primary: String, replicas: [String], rcloneConfig: String, statusFile: String,
+                day: Int64) {
+        self.client = client
+        self.primary = primary
+        self.replicas = replicas
+        self.rcloneConfig = rcloneConfig
+        self.statusFile = statusFile
+        self.day = day
     }
 
-    /// "1/30", "0.5" or "1" as a number of parts (30, 2, 1).
-    public static func parts(fromFraction text: String) throws(SvctlError) -> Int {
-        let bad = SvctlError.failed("bad fraction \(Names.quoted(text)): write 1/30, 0.1 or 1")
-        if let slash = text.firstIndex(of: "/") {
-            guard Int(text[..<slash]) == 1, let parts = Int(text[text.index(after: slash)...]), parts >= 1 else { throw bad }
-            return parts
+    /// The targets of the client's replicas file (the first service with one) and the
+    /// rclone.conf beside it.
+    public static func replicas(clientDirectory: String) -> ([String], String) {
+        for service in TreeLayout.services(ofClient: clientDirectory) {
+            let directory = clientDirectory + "/services/" + service
+            if let targets = BackupReport.readReplicas(directory + "/replicas") { return (targets, directory + "/rclone.conf") }
         }
-        guard let value = Double(text), value > 0, value <= 1 else { throw bad }
-        return max(1, Int((1 / value).rounded()))
+        return ([], clientDirectory + "/rclone.conf")
     }
 
-    public struct Result {
+    /// The day number of a time: Unix days.
+    public static func day(of time: WallTime) -> Int64 { time.unixSeconds / 86400 }
+
+    public struct Outcome {
         public var lines: [String]
-        public var mismatches: Int
-        public var checked: Int
-        public var total: Int
+        public var record: AuditRecord
+        public var problems: Int
     }
 
-    /// Checks the part whose turn it is in each root (the repository, its local replicas),
-    /// then moves the position on.
-    public func run(client: String, roots: [String]) throws(SvctlError) -> Result {
-        let position = FileSystem.readLine(positionFile).flatMap { Int($0) } ?? 0
-        let part = position % parts
-        var result = Result(lines: [], mismatches: 0, checked: 0, total: 0)
-        for root in roots {
-            guard FileSystem.exists(root + "/config") else {
-                throw SvctlError.failed("\(root) is not a restic repository (no config file)")
-            }
-            var files: [String] = []
-            for folder in ["data", "index", "snapshots", "keys"] { Self.collect(root + "/" + folder, into: &files) }
-            result.total += files.count
-            let chosen = files.filter { Self.bucket(of: $0, parts: parts) == part }
-            for file in chosen where !SnapwatchRecord.isSnapshotID(Self.baseName(file).utf8) {
-                result.lines.append("unexpected name: \(file)")
-                result.mismatches += 1
-            }
-            let hashed = chosen.filter { SnapwatchRecord.isSnapshotID(Self.baseName($0).utf8) }
-            var start = 0
-            while start < hashed.count {
-                let batch = Array(hashed[start..<min(start + 256, hashed.count)])
-                start += batch.count
-                let (status, output) = try Subprocess.capture(["sha256sum", "--"] + batch)
-                var seen = Set<String>()
-                for line in output.split(separator: UInt8(ascii: "\n")) {
-                    let text = String(decoding: line, as: UTF8.self)
-                    guard text.count > 66 else { continue }
-                    let hash = String(text.prefix(64))
-                    let path = String(text.dropFirst(66))
-                    seen.insert(path)
-                    if hash != Self.baseName(path) {
-                        result.lines.append("MISMATCH \(path): its content hashes to \(hash)")
-                        result.mismatches += 1
+    public func run(now: WallTime) throws(SvctlError) -> Outcome {
+        guard FileSystem.exists(primary + "/config") else {
+            throw SvctlError.failed("\(primary) is not a restic repository (no config file)")
+        }
+        Helper.forwardTermination()
+        let scratch = try Helper.temporaryDirectory("audit-\(client)")
+        defer { Helper.removeTree(scratch) }
+        let previous = (try? FileSystem.readBytes(statusFile)).flatMap { AuditRecord(parsing: String(decoding: $0, as: UTF8.self)) }
+        var record = AuditRecord(at: now.unixSeconds, day: day, cycle: cycle)
+        var lines = ["audit \(client): day \(day), slot \(AuditPlan.todaysSlot(day: day, cycle: cycle) + 1) of \(cycle)"]
+        var pacer = Pacer(bytesPerSecond: maxRate)
+        let primaryList = scratch + "/primary.list"
+        try AuditBackend(location: primary, place: .directory(primary), rcloneConfig: rcloneConfig)
+            .list(into: primaryList, scratch: scratch)
+        let primaryConfig = try? FileSystem.readBytes(primary + "/config")
+
+        for (index, location) in ([primary] + replicas).enumerated() {
+            let before = previous?.cycle == cycle ? previous?.backends.first { $0.location == location } : nil
+            var state = AuditRecord.Backend(location: location, firstDay: before?.firstDay ?? day, cycle: cycle)
+            if let before { state.slotDays = before.slotDays; state.fullCycleAt = before.fullCycleAt }
+            let due = AuditPlan.dueSlots(day: day, cycle: cycle, previous: before)
+            var named = NamedProblems(location: location, limit: namedProblems)
+            do throws(SvctlError) {
+                let backend = try AuditBackend.make(location, rcloneConfig: rcloneConfig).get()
+                let hashList = scratch + "/hash.list"
+                if index == 0 {
+                    try survey(primaryList: primaryList, due: due, hashList: hashList, state: &state, named: &named)
+                } else {
+                    let list = scratch + "/backend.list"
+                    try backend.list(into: list, scratch: scratch)
+                    try compare(primaryList: primaryList, backendList: list, due: due, hashList: hashList,
+                                state: &state, named: &named)
+                    unlink(list)
+                    if let primaryConfig, let config = backend.readConfig(scratch: scratch), config != primaryConfig {
+                        named.add(.corrupt, "config", "differs from the primary's")
+                        state.corrupt += 1
                     }
                 }
-                for path in batch where !seen.contains(path) {
-                    result.lines.append("UNREADABLE \(path)" + (status != 0 ? " (sha256sum failed)" : ""))
-                    result.mismatches += 1
-                }
-                result.checked += batch.count
+                try hashAll(hashList, on: backend, isPrimary: index == 0, pacer: &pacer, scratch: scratch,
+                            state: &state, named: &named)
+                for slot in 0..<cycle where due[slot] { state.slotDays[slot] = day }
+                if state.coveredSlots(day: day) == cycle { state.fullCycleAt = now.unixSeconds }
+            } catch {
+                if case .failed(let message) = error, message.hasPrefix("stopped by signal") { throw error }
+                state.error = error.description
+                named.lines.append("UNREACHABLE \(location): \(error.description)")
+            }
+            state.problems = named.kept
+            if state.error == nil { lines.append(summary(of: state, isPrimary: index == 0)) }
+            lines += named.lines
+            record.backends.append(state)
+        }
+        let problems = record.backends.reduce(0) { $0 + $1.problemCount }
+        lines.append("audit \(client): " + (problems == 0 ? "no problem" : "\(problems) problem\(problems == 1 ? "" : "s")"))
+        do throws(Errno) {
+            try FileSystem.writeAtomically(statusFile, Array(record.text.utf8))
+        } catch {
+            lines.append("audit \(client): cannot write \(statusFile): \(error)")
+        }
+        return Outcome(lines: lines, record: record, problems: problems)
+    }
+
+    /// The primary's own listing: counts, unexpected names, the due files to hash.
+    private func survey(primaryList: String, due: [Bool], hashList: String, state: inout AuditRecord.Backend,
+                        named: inout NamedProblems) throws(SvctlError) {
+        guard var reader = LineReader(path: primaryList), let writer = LineWriter(path: hashList) else {
+            throw SvctlError.failed("cannot read the listing")
+        }
+        defer { reader.close() }
+        while let line = reader.next() {
+            guard let entry = ListedFile(line) else { continue }
+            state.files += 1
+            state.bytes += entry.size
+            switch AuditPlan.kind(of: entry.path[...]) {
+            case .config: break
+            case .unexpected:
+                state.unexpected += 1
+                named.add(.unexpected, entry.path, "not named by the sha256 of its content")
+            case .hashed(let name):
+                if due[AuditPlan.slot(ofName: name.utf8, cycle: cycle)] { writer.write(String(decoding: line, as: UTF8.self) + "\n") }
             }
         }
-        try? FileSystem.writeAtomically(positionFile, Array("\(position + 1)\n".utf8))
-        result.lines.insert("audit \(client): part \(part + 1) of \(parts): \(result.checked) of \(result.total) files checked"
-            + " in \(roots.joined(separator: ", "))", at: 0)
-        result.lines.append("audit \(client): \(result.mismatches == 0 ? "no mismatch" : "\(result.mismatches) mismatch\(result.mismatches == 1 ? "" : "es")")")
-        return result
+        try writer.finish()
     }
 
-    static func baseName(_ path: String) -> String {
-        path.split(separator: "/").last.map(String.init) ?? path
+    /// Merges the primary's sorted listing with a replica's: what is missing or of another
+    /// size there, and the due files present to hash.
+    private func compare(primaryList: String, backendList: String, due: [Bool], hashList: String,
+                         state: inout AuditRecord.Backend, named: inout NamedProblems) throws(SvctlError) {
+        guard var ours = LineReader(path: primaryList), var theirs = LineReader(path: backendList),
+              let writer = LineWriter(path: hashList) else { throw SvctlError.failed("cannot read the listings") }
+        defer { ours.close(); theirs.close() }
+        var other = theirs.next().flatMap(ListedFile.init)
+        while let line = ours.next() {
+            guard let entry = ListedFile(line) else { continue }
+            // A stray file is the primary's problem, named there; replicas need not have it.
+            if AuditPlan.kind(of: entry.path[...]) == .unexpected { continue }
+            while let candidate = other, candidate.path.utf8.lexicographicallyPrecedes(entry.path.utf8) {
+                other = theirs.next().flatMap(ListedFile.init)
+            }
+            guard let found = other, found.path == entry.path else {
+                state.missing += 1
+                named.add(.missing, entry.path, nil)
+                continue
+            }
+            state.files += 1
+            state.bytes += found.size
+            if found.size != entry.size {
+                state.corrupt += 1
+                named.add(.corrupt, entry.path, "\(found.size) bytes, the primary's has \(entry.size)")
+            } else if case .hashed(let name) = AuditPlan.kind(of: entry.path[...]),
+                      due[AuditPlan.slot(ofName: name.utf8, cycle: cycle)] {
+                writer.write(String(decoding: line, as: UTF8.self) + "\n")
+            }
+        }
+        try writer.finish()
     }
 
-    /// The part a file belongs to: its name's first 8 hex digits modulo the number of parts.
-    static func bucket(of path: String, parts: Int) -> Int {
-        Int(UInt32(baseName(path).prefix(8), radix: 16) ?? 0) % parts
+    /// Hashes the listed files in batches (by count and bytes), at most `maxRate`.
+    private func hashAll(_ hashList: String, on backend: AuditBackend, isPrimary: Bool, pacer: inout Pacer,
+                         scratch: String, state: inout AuditRecord.Backend, named: inout NamedProblems) throws(SvctlError) {
+        guard var reader = LineReader(path: hashList) else { return }
+        defer { reader.close(); unlink(hashList) }
+        var batch: [ListedFile] = []
+        var batchBytes: Int64 = 0
+        func flush() throws(SvctlError) {
+            guard !batch.isEmpty else { return }
+            let hashes = try backend.hash(batch.map(\.path), scratch: scratch)
+            for file in batch {
+                let name = String(file.path.split(separator: "/").last ?? "")
+                if let hash = hashes[file.path] {
+                    state.hashed += 1
+                    state.readBytes += file.size
+                    if hash != name {
+                        state.corrupt += 1
+                        named.add(.corrupt, file.path, "its content hashes to \(hash)")
+                    }
+                } else if !(isPrimary && !FileSystem.exists(primary + "/" + file.path)) {
+                    // A primary file gone since the listing was removed by a prune: not a fault.
+                    state.corrupt += 1
+                    named.add(.corrupt, file.path, "cannot be read")
+                }
+            }
+            try pacer.account(batchBytes)
+            batch.removeAll(keepingCapacity: true)
+            batchBytes = 0
+        }
+        while let line = reader.next() {
+            guard let file = ListedFile(line) else { continue }
+            batch.append(file)
+            batchBytes += file.size
+            if batch.count >= 512 || batchBytes >= pacer.batchBytes { try flush() }
+        }
+        try flush()
     }
 
-    /// Regular files below `directory` (data/ has one level of fan-out folders).
-    static func collect(_ directory: String, into files: inout [String]) {
-        guard let names = try? FileSystem.list(directory) else { return }
-        for name in names.sorted() {
-            let path = directory + "/" + name
-            guard let info = try? FileSystem.info(path, followLinks: false) else { continue }
-            if info.kind == .directory { collect(path, into: &files) } else if info.kind == .file { files.append(path) }
+    private func summary(of state: AuditRecord.Backend, isPrimary: Bool) -> String {
+        let name = (isPrimary ? "primary " : "replica ") + state.location
+        var text = "audit \(client): \(name): \(state.files) files (\(ByteText.text(state.bytes)))"
+        if !isPrimary || state.unexpected > 0 {
+            text += ", \(state.missing) missing, \(state.corrupt) corrupt" + (isPrimary ? ", \(state.unexpected) unexpected" : "")
+        } else {
+            text += ", \(state.corrupt) corrupt"
+        }
+        text += "; hashed \(state.hashed) (\(ByteText.text(state.readBytes)))"
+        text += "; cycle \(state.coveredSlots(day: day))/\(cycle)"
+        return text
+    }
+}
+
+/// A listing line, `PATH\tSIZE`.
+struct ListedFile {
+    var path: String
+    var size: Int64
+
+    init?(_ line: ArraySlice<UInt8>) {
+        guard let tab = line.lastIndex(of: UInt8(ascii: "\t")),
+              let size = Int64(String(decoding: line[(tab + 1)...], as: UTF8.self)) else { return nil }
+        path = String(decoding: line[..<tab], as: UTF8.self)
+        self.size = size
+    }
+}
+
+/// The named problems of one backend: every one up to `limit` per kind on the output, the
+/// first ten kept for the status file.
+struct NamedProblems {
+    enum Kind: String { case missing = "MISSING", corrupt = "CORRUPT", unexpected = "UNEXPECTED" }
+
+    var location: String
+    var limit: Int
+    var lines: [String] = []
+    var kept: [String] = []
+    private var counts: [Kind: Int] = [:]
+
+    init(location: String, limit: Int) {
+        self.location = location
+        self.limit = limit
+    }
+
+    mutating func add(_ kind: Kind, _ path: String, _ why: String?) {
+        let count = (counts[kind] ?? 0) + 1
+        counts[kind] = count
+        let text = "\(kind.rawValue.lowercased()) \(path)" + (why.map { ": \($0)" } ?? "")
+        if kept.count < AuditRecord.problemsKept { kept.append(text) }
+        if count <= limit {
+            lines.append("\(kind.rawValue) \(location): \(path)" + (why.map { ": \($0)" } ?? ""))
+        } else if count == limit + 1 {
+            lines.append("\(kind.rawValue) \(location): more than \(limit); the counts say how many")
         }
     }
+}
 
-    /// The local directories among a client's replicas (rclone remotes are not audited).
-    public static func localReplicas(clientDirectory: String) -> [String] {
-        (BackupReport.readReplicas(clientDirectory + "/services/snapwatch/replicas") ?? [])
-            .filter { $0.hasPrefix("/") && FileSystem.exists($0 + "/config") }
+/// Keeps the reading at or below a rate, averaged over the run.
+struct Pacer {
+    var bytesPerSecond: Int64?
+    private let started = EventLoop.now
+    private var total: Int64 = 0
+
+    init(bytesPerSecond: Int64?) { self.bytesPerSecond = bytesPerSecond }
+
+    /// A batch is at most two seconds of reading at the rate (256 MB without one).
+    var batchBytes: Int64 { bytesPerSecond.map { max(1 << 16, min(256 << 20, $0 * 2)) } ?? 256 << 20 }
+
+    mutating func account(_ bytes: Int64) throws(SvctlError) {
+        guard let rate = bytesPerSecond, rate > 0 else { return }
+        let now = EventLoop.now
+        total += bytes
+        let due = started + total * nanosPerSecond / rate
+        if due > now {
+            var pause = timespec(tv_sec: Int((due - now) / nanosPerSecond), tv_nsec: Int((due - now) % nanosPerSecond))
+            var left = timespec()
+            while nanosleep(&pause, &left) != 0 && errno == EINTR {
+                try Helper.checkStopped()
+                pause = left
+            }
+        }
+    }
+}
+
+/// "512 B", "12.3 kB", "4.5 MB", "1.2 GB" (decimal units, as disks are sold).
+public enum ByteText {
+    public static func text(_ bytes: Int64) -> String {
+        if bytes < 1000 { return "\(bytes) B" }
+        let units = ["kB", "MB", "GB", "TB", "PB"]
+        var value = Double(bytes) / 1000
+        var unit = 0
+        while value >= 999.95 && unit < units.count - 1 { value /= 1000; unit += 1 }
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
     }
 }

@@ -36,6 +36,8 @@ public struct ClientReport: Sendable {
     /// its cgroup's `memory.events` counts (nil without a memory controller there).
     public var limits: [String] = []
     public var oomKills: Int?
+    /// The last audit's and verify's findings.
+    public var assurance = Assurance()
     public private(set) var health: Health = .ok
     public private(set) var problems: [String] = []
 
@@ -44,7 +46,8 @@ public struct ClientReport: Sendable {
 
     public init(name: String, enabled: Bool, defined: Bool, directory: String?,
                 supervisor: ServiceProbe?, services: [ServiceProbe], backup: BackupReport? = nil,
-                limits: [String] = [], oomKills: Int? = nil, now: WallTime) {
+                limits: [String] = [], oomKills: Int? = nil, assurance: Assurance = Assurance(), now: WallTime) {
+        self.assurance = assurance
         self.limits = limits
         self.oomKills = oomKills
         self.name = name
@@ -88,7 +91,7 @@ public struct ClientReport: Sendable {
         }
         return ClientReport(name: name, enabled: enabled, defined: defined, directory: directory,
                             supervisor: supervisor, services: services, backup: backup, limits: limits,
-                            oomKills: oomKills, now: now)
+                            oomKills: oomKills, assurance: Assurance.read(clientDirectory: directory), now: now)
     }
 
     /// "cgroup" or "session" as the client's svtree reports it; nil when runsv writes its files.
@@ -112,6 +115,7 @@ public struct ClientReport: Sendable {
         if let supervisor { judge(supervisor, as: "client", now: now) }
         for service in services { judge(service, as: service.name, now: now) }
         if let backup { for (health, problem) in backup.judge(now: now) { flag(health, problem) } }
+        for (health, problem) in assurance.judge() { flag(health, problem) }
         if let oomKills, oomKills > 0 {
             flag(.warning, "\(oomKills) OOM kill\(oomKills == 1 ? "" : "s") in the client's cgroup since it started"
                  + (limits.isEmpty ? "" : " (limits: \(limits.joined(separator: ", ")))"))

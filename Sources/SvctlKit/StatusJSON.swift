@@ -25,7 +25,7 @@ public enum StatusJSON {
             ("supervisor", report.supervisor.map { service($0, now: now) } ?? .null),
             ("services", .array(report.services.map { service($0, now: now) })),
             ("backup", report.backup.map { backup($0, now: now) } ?? .null),
-        ])
+        ] + report.assurance.json())
     }
 
     static func service(_ probe: ServiceProbe, now: WallTime) -> JSON {

@@ -57,6 +57,7 @@ public enum StatusView {
             for service in report.services { rows.append((service.name, long(service, now: now))) }
         }
         if let backup = report.backup { rows.append(("backup", backupText(backup, now: now))) }
+        rows += report.assurance.rows(now: now)
         if !report.limits.isEmpty || report.oomKills != nil {
             var text = report.limits.isEmpty ? "none" : report.limits.joined(separator: ", ")
             if let kills = report.oomKills { text += "; \(kills) OOM kill\(kills == 1 ? "" : "s")" }

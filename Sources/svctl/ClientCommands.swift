@@ -1,5 +1,7 @@
 import ArgumentParser
 import Glibc
+import SvBase
+import SvFormats
 import SvSystem
 import SvctlKit
 
@@ -172,32 +174,49 @@ enum TemplateLocation {
 
 struct Audit: SvctlCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check that a client's repository files still hash to their names; exit 2 on any mismatch.",
+        abstract: "Check a client's repository and every replica without the key; exit 2 on anything missing or corrupt.",
         discussion: """
-            restic names files by their sha256. Each run checks one part of a rotating partition \
-            (default 1/30, so a daily run covers everything in a month) of the repository and of its \
-            local replicas, and reports every mismatch by path. The position is kept in the client's \
-            audit-position file.
+            Backends: the primary repository and every target in the client's replicas file (a \
+            directory or an rclone remote name:path from the rclone.conf beside it). Every file of \
+            the primary must be on each backend with the same size; the files whose sha256 name \
+            modulo the cycle equals the day modulo the cycle are read on every backend and must hash \
+            to their names, so every file is read everywhere once a cycle. Slots missed while no \
+            audit ran are caught up at the next. Results go to the client's audit-status, shown by \
+            svctl status.
             """)
 
     @OptionGroup var tree: TreeOptions
 
-    @Option(help: ArgumentHelp("How much to check per run: 1/30, 0.1, or 1 for everything.", valueName: "fraction"))
-    var fraction = "1/30"
+    @Option(help: ArgumentHelp("Days in which every file is read once on every backend.", valueName: "days"))
+    var cycle = 30
+
+    @Option(help: ArgumentHelp("The day to audit as a day number (Unix days; default today): for tests and drills.",
+                               valueName: "number"))
+    var day: Int64?
+
+    @Option(name: .customLong("max-rate"), help: ArgumentHelp("Read at most this many MB a second for hashing.",
+                                                              valueName: "MB/s"))
+    var maxRate: Double?
 
     @Argument(help: ArgumentHelp("The client.", valueName: "client"),
               completion: .custom { _, _, _ in TreeLayout().definedClients })
     var client: String
 
     func execute() throws(SvctlError) -> Int32 {
-        let parts = try SvctlKit.Audit.parts(fromFraction: fraction)
+        guard cycle >= 1 && cycle <= 366 else { throw SvctlError.failed("bad cycle \(cycle): 1 to 366 days") }
+        if let maxRate, !(maxRate > 0) { throw SvctlError.failed("bad --max-rate \(maxRate): a number of MB/s above 0") }
         let layout = tree.layout
         let directory = try layout.requireClient(client)
         try layout.requireInside(directory, label: client)
-        let audit = SvctlKit.Audit(parts: parts, positionFile: directory + "/audit-position")
-        let result = try audit.run(client: client, roots: [layout.repository(client)]
-            + SvctlKit.Audit.localReplicas(clientDirectory: directory))
-        printLines(result.lines)
-        return result.mismatches > 0 ? 2 : 0
+        let now = EventLoop.wallNow
+        let (replicas, rcloneConfig) = SvctlKit.Audit.replicas(clientDirectory: directory)
+        var audit = SvctlKit.Audit(client: client, primary: layout.repository(client), replicas: replicas,
+                                   rcloneConfig: rcloneConfig, statusFile: directory + "/" + AuditRecord.fileName,
+                                   day: day ?? SvctlKit.Audit.day(of: now))
+        audit.cycle = cycle
+        audit.maxRate = maxRate.map { Int64($0 * 1_000_000) }
+        let outcome = try audit.run(now: now)
+        printLines(outcome.lines)
+        return outcome.problems > 0 ? 2 : 0
     }
 }

@@ -80,8 +80,8 @@ import Testing
         #expect(Self.restic(tree, ["-r", tree.root + "/replica/alice", "check"]).0 == 0)
 
         // A flipped byte in the replica is found by the audit, by path.
-        let (clean, cleanOutput) = SvctlTreeTests.svctl(tree, "audit", "alice", "--fraction", "1")
-        #expect(clean == 0 && cleanOutput.contains("no mismatch"), "\(cleanOutput)")
+        let (clean, cleanOutput) = SvctlTreeTests.svctl(tree, "audit", "alice", "--cycle", "1")
+        #expect(clean == 0 && cleanOutput.contains("audit alice: no problem"), "\(cleanOutput)")
         let packs = Self.files(tree.root + "/replica/alice/data")
         let damaged = try #require(packs.first)
         chmod(damaged, 0o644)
@@ -89,8 +89,10 @@ import Testing
         var byte: UInt8 = 0xff
         pwrite(fd, &byte, 1, 20)
         close(fd)
-        let (audit, auditOutput) = SvctlTreeTests.svctl(tree, "audit", "alice", "--fraction", "1")
-        #expect(audit == 2 && auditOutput.contains("MISMATCH \(damaged)"), "\(auditOutput)")
+        let (audit, auditOutput) = SvctlTreeTests.svctl(tree, "audit", "alice", "--cycle", "1")
+        let replica = tree.root + "/replica/alice"
+        let relative = String(damaged.dropFirst(replica.count + 1))
+        #expect(audit == 2 && auditOutput.contains("CORRUPT \(replica): \(relative): its content hashes to"), "\(auditOutput)")
 
         let (disabled, disableOutput) = SvctlTreeTests.svctl(tree, "disable", "alice", "--wait", "--timeout", "20")
         #expect(disabled == 0, "\(disableOutput)")

@@ -186,7 +186,7 @@ import Testing
             (["logs", "nobody"], 3, "no such client"),
             (["logs", "a/b/c"], 1, Names.rule),
             (["audit", "nobody"], 3, "no such client"),
-            (["audit", "x", "--fraction", "2/3"], 1, "bad fraction"),
+            (["audit", "x", "--cycle", "0"], 1, "bad cycle"),
             (["remove", "nobody"], 3, "no such client"),
             (["frobnicate"], 64, "Unexpected argument"),
         ]

@@ -73,4 +73,10 @@ int sv_pipe_nonblock_cloexec(int fds[2]);
 // posix_spawn_file_actions_addchdir_np, which needs _GNU_SOURCE.
 int sv_spawn_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
+// For a command-line program that runs helpers: TERM, INT and HUP set a flag and are passed on
+// to the helper running now, so the program can remove its temporary files and exit.
+void sv_forward_termination(void);
+void sv_set_current_child(pid_t pid);
+int sv_termination_signal(void);
+
 #endif
