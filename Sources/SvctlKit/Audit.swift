@@ -53,6 +53,10 @@ public struct Audit {
     }
 
     public func run(now: WallTime) throws(SvctlError) -> Outcome {
+        if FileSystem.exists(primary + "/.minio.sys") {
+            throw SvctlError.failed("\(client) keeps its repository in minio (\(primary)), whose on-disk format is minio's, "
+                + "not restic's files: it cannot be audited without the key (use the rclone template for audited clients)")
+        }
         guard FileSystem.exists(primary + "/config") else {
             throw SvctlError.failed("\(primary) is not a restic repository (no config file)")
         }

@@ -66,6 +66,9 @@ public struct ClientAdd: Sendable {
     public var limits: [String] = []
 
     public static let storageTemplates = ["rclone", "minio"]
+    /// Jobs every client gets: the keyless daily audit, the keyed weekly verify and forget
+    /// (down until `svctl key` stores the password).
+    public static let assuranceJobs = ["audit", "verify", "forget"]
 
     public init(layout: TreeLayout, templates: String, storage: String = "rclone", address: String = "127.0.0.1",
                 replicas: [String] = []) {
@@ -103,11 +106,13 @@ public struct ClientAdd: Sendable {
             try? FileSystem.makeDirectory(building + "/services")
             try DirectoryTree.copy(templates + "/storage-" + storage, to: building + "/services/storage", values: values)
             try DirectoryTree.copy(templates + "/snapwatch", to: building + "/services/snapwatch", values: values)
-            // The daily audit job; templates installed before jobs existed have none.
-            if FileSystem.exists(templates + "/audit") {
-                try DirectoryTree.copy(templates + "/audit", to: building + "/services/audit", values: values)
+            // The assurance jobs; templates installed before jobs existed have none.
+            let jobs = Self.assuranceJobs.filter { FileSystem.exists(templates + "/" + $0) }
+            for job in jobs {
+                try DirectoryTree.copy(templates + "/" + job, to: building + "/services/" + job, values: values)
             }
-            for directory in [building, building + "/services/storage", building + "/services/snapwatch", building + "/services/audit"]
+            for directory in [building, building + "/services/storage", building + "/services/snapwatch"]
+                + jobs.map({ building + "/services/" + $0 })
             where FileSystem.exists(directory + "/log") {
                 try? FileSystem.makeDirectory(directory + "/log/main", mode: 0o750)
             }

@@ -19,7 +19,7 @@ struct Svctl: ParsableCommand {
         subcommands: [
             Status.self, Up.self, Down.self, Once.self, Restart.self, Term.self, Kill.self, Pause.self,
             Cont.self, Hup.self, Exit.self, Run.self, Enable.self, Disable.self, List.self, Add.self, Remove.self, Logs.self,
-            Audit.self, Metrics.self, Check.self, Alert.self,
+            Audit.self, Verify.self, Forget.self, Key.self, Metrics.self, Check.self, Alert.self,
         ]
     )
 
