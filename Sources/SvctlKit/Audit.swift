@@ -12,6 +12,7 @@ import SystemPackage
 /// grow with the repository.
 public struct Audit {
     public var client: String
+    public var clientDirectory: String
     public var primary: String
     public var replicas: [String]
     public var rcloneConfig: String
@@ -23,13 +24,14 @@ public struct Audit {
     /// Problems named on the output per backend and kind; the rest are counted.
     public var namedProblems = 50
 
-    public init(client: String, primary: String, replicas: [String], rcloneConfig: String, statusFile: String,
+    public init(client: String, clientDirectory: String, primary: String, replicas: [String], rcloneConfig: String,
                 day: Int64) {
         self.client = client
+        self.clientDirectory = clientDirectory
         self.primary = primary
         self.replicas = replicas
         self.rcloneConfig = rcloneConfig
-        self.statusFile = statusFile
+        self.statusFile = clientDirectory + "/" + AuditRecord.fileName
         self.day = day
     }
 
@@ -43,6 +45,13 @@ public struct Audit {
         return ([], clientDirectory + "/rclone.conf")
     }
 
+    /// Whether minio keeps the repository: its data directory, or the minio storage template.
+    static func isMinio(primary: String, clientDirectory: String) -> Bool {
+        if FileSystem.exists(primary + "/.minio.sys") { return true }
+        let run = (try? FileSystem.readBytes(clientDirectory + "/services/storage/run", limit: 65536)) ?? []
+        return String(decoding: run, as: UTF8.self).contains("exec minio ")
+    }
+
     /// The day number of a time: Unix days.
     public static func day(of time: WallTime) -> Int64 { time.unixSeconds / 86400 }
 
@@ -53,7 +62,7 @@ public struct Audit {
     }
 
     public func run(now: WallTime) throws(SvctlError) -> Outcome {
-        if FileSystem.exists(primary + "/.minio.sys") {
+        if Self.isMinio(primary: primary, clientDirectory: clientDirectory) {
             throw SvctlError.failed("\(client) keeps its repository in minio (\(primary)), whose on-disk format is minio's, "
                 + "not restic's files: it cannot be audited without the key (use the rclone template for audited clients)")
         }
@@ -284,14 +293,7 @@ struct Pacer {
         let now = EventLoop.now
         total += bytes
         let due = started + total * nanosPerSecond / rate
-        if due > now {
-            var pause = timespec(tv_sec: Int((due - now) / nanosPerSecond), tv_nsec: Int((due - now) % nanosPerSecond))
-            var left = timespec()
-            while nanosleep(&pause, &left) != 0 && errno == EINTR {
-                try Helper.checkStopped()
-                pause = left
-            }
-        }
+        if due > now { try Helper.pause(nanos: due - now) }
     }
 }
 

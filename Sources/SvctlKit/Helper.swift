@@ -24,6 +24,16 @@ public enum Helper {
         if signal != 0 { throw SvctlError.failed("stopped by signal \(signal): nothing half-written is kept") }
     }
 
+    /// Sleeps `nanos`, ending early (with the error) when svctl is asked to stop.
+    public static func pause(nanos: Int64) throws(SvctlError) {
+        var pause = timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
+        var left = timespec()
+        while nanosleep(&pause, &left) != 0 && errno == EINTR {
+            try checkStopped()
+            pause = left
+        }
+    }
+
     /// Runs `arguments` (never through a shell), stdout into `stdout` (or /dev/null), stderr
     /// into `stderr`; stdin from `stdin` or /dev/null.
     public static func run(_ arguments: [String], directory: String = ".", environment: [String]? = nil,

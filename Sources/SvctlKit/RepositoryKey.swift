@@ -60,10 +60,10 @@ public enum RepositoryKey {
     /// Sends the letter when a supervisor runs the job; the `down` file rules otherwise.
     private static func tell(_ command: Command, job: String, label: String) -> String {
         let name = label + "/" + (job.split(separator: "/").last.map(String.init) ?? job)
-        let state = command == .up ? "up (its schedule runs)" : "down"
+        let state = command == .up ? "up" : "down"
         do throws(SvctlError) {
             try Control.send(command, to: job, label: name)
-            return "\(name): \(state)"
+            return "\(name): \(state)" + (command == .up ? " (its schedule runs)" : "")
         } catch {
             return "\(name): \(state) when the client is enabled"
         }

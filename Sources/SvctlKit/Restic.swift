@@ -59,12 +59,7 @@ public struct Restic {
             let line = Self.meaningfulLine(errors) ?? "restic exited with \(ExitStatus(waitStatus: outcome.status))"
             guard errors.contains("already locked") else { return .failure(.failed(line)) }
             guard EventLoop.now + Int64(lockRetrySeconds * 1e9) < deadline else { return .failure(.locked(line)) }
-            var pause = timespec(tv_sec: Int(lockRetrySeconds), tv_nsec: Int(lockRetrySeconds.truncatingRemainder(dividingBy: 1) * 1e9))
-            var left = timespec()
-            while nanosleep(&pause, &left) != 0 && errno == EINTR {
-                try Helper.checkStopped()
-                pause = left
-            }
+            try Helper.pause(nanos: Int64(lockRetrySeconds * 1e9))
         }
     }
 

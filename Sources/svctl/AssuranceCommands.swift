@@ -46,9 +46,8 @@ struct Audit: SvctlCommand {
         let (layout, client, directory) = try target.resolve(tree)
         let now = EventLoop.wallNow
         let (replicas, rcloneConfig) = SvctlKit.Audit.replicas(clientDirectory: directory)
-        var audit = SvctlKit.Audit(client: client, primary: layout.repository(client), replicas: replicas,
-                                   rcloneConfig: rcloneConfig, statusFile: directory + "/" + AuditRecord.fileName,
-                                   day: day ?? SvctlKit.Audit.day(of: now))
+        var audit = SvctlKit.Audit(client: client, clientDirectory: directory, primary: layout.repository(client),
+                                   replicas: replicas, rcloneConfig: rcloneConfig, day: day ?? SvctlKit.Audit.day(of: now))
         audit.cycle = cycle
         audit.maxRate = maxRate.map { Int64($0 * 1_000_000) }
         let outcome = try audit.run(now: now)
