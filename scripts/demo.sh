@@ -30,8 +30,19 @@ root=$!
 trap 'kill -TERM $root 2>/dev/null || true' INT TERM
 trap 'kill -TERM $root 2>/dev/null && wait $root' EXIT
 
-say "svctl add alice --replica $demo/replica/alice"
-svctl add alice --replica "$demo/replica/alice" | tee "$demo/add.out"
+# A second replica on another host: rclone's webdav server on loopback stands for it.
+offsite_port=18390
+while (exec 3<>"/dev/tcp/127.0.0.1/$offsite_port") 2>/dev/null; do offsite_port=$((offsite_port + 1)); done
+mkdir -p "$demo/offsite"
+rclone serve webdav --config /dev/null --addr "127.0.0.1:$offsite_port" --dir-cache-time 0s "$demo/offsite" 2>"$demo/webdav.err" &
+webdav=$!
+trap 'kill -TERM $root $webdav 2>/dev/null || true' INT TERM
+trap 'kill -TERM $webdav 2>/dev/null; kill -TERM $root 2>/dev/null && wait $root' EXIT
+
+say "svctl add alice --replica $demo/replica/alice --replica offsite:alice (webdav on 127.0.0.1:$offsite_port)"
+svctl add alice --replica "$demo/replica/alice" --replica offsite:alice | tee "$demo/add.out"
+printf '[offsite]\ntype = webdav\nurl = http://127.0.0.1:%s\nvendor = other\n' "$offsite_port" \
+    > "$demo/clients/alice/services/snapwatch/rclone.conf"
 repository=$(sed -n 's/^ *export RESTIC_REPOSITORY=//p' "$demo/add.out")
 
 say "svctl enable alice -w 10 (the symlink; waits until both services run and storage answers)"
@@ -46,7 +57,17 @@ backed_up=$(now_ms)
 id=$(ls "$demo/data/alice/snapshots")
 wait_for 10 in_replica "$id"
 echo "snapshot ${id:0:8} replicated to $demo/replica/alice $(( $(now_ms) - backed_up )) ms after restic returned"
+wait_for 20 sh -c "ls '$demo/offsite/alice/snapshots' 2>/dev/null | grep -q '^$id'"
+echo "and to offsite:alice $(( $(now_ms) - backed_up )) ms after"
 restic -r "$demo/replica/alice" check 2>&1 | tail -n 1
+
+say "svctl audit alice: keyless, the primary and both replicas (completeness, and the files of today's slot hashed)"
+svctl audit alice || true
+say "svctl key alice, then svctl verify alice: restic check of one data subset, a restore test from every backend"
+printf '%s\n' "$RESTIC_PASSWORD" > "$demo/password"
+svctl key alice --password-file "$demo/password"
+rm -f "$demo/password"
+svctl verify alice --files 5 || true
 svctl status alice
 
 say "monitoring: svctl check (a Nagios/Icinga plugin) and alice's lines of svctl metrics"

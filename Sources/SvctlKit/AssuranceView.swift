@@ -45,23 +45,24 @@ public struct Assurance: Sendable, Equatable {
         return found
     }
 
-    /// `audit` and `verify` rows of the detailed view.
+    /// The audit's rows (labelled `primary` and `replica`: the job's own row is `audit`) and
+    /// verify's (`verified`) of the detailed view.
     public func rows(now: WallTime) -> [(String, String)] {
         var rows: [(String, String)] = []
         if let audit {
             let ago = AgeText.text(seconds: now.unixSeconds - audit.at) + " ago"
             for (index, backend) in audit.backends.enumerated() {
-                let label = (index == 0 ? "primary " : "replica ") + backend.location
+                let label = index == 0 ? "primary" : "replica"
                 guard backend.error == nil else {
-                    rows.append(("audit", "\(label): cannot be audited (\(ago))"))
+                    rows.append((label, "\(backend.location): cannot be audited (\(ago))"))
                     continue
                 }
-                var text = "\(label): \(backend.files) files, \(ByteText.text(backend.bytes)), "
+                var text = "\(backend.location): \(backend.files) files, \(ByteText.text(backend.bytes)), "
                 text += "\(backend.missing) missing, \(backend.corrupt) corrupt"
                 if backend.unexpected > 0 { text += ", \(backend.unexpected) unexpected" }
                 text += "; cycle \(backend.coveredSlots(day: audit.day))/\(audit.cycle)"
                 text += backend.fullCycleAt.map { ", last full \(AgeText.text(seconds: now.unixSeconds - $0)) ago" } ?? ", no full cycle yet"
-                rows.append(("audit", text + "; checked \(ago)"))
+                rows.append((label, text + "; audited \(ago)"))
             }
         }
         if let verify {
@@ -78,7 +79,7 @@ public struct Assurance: Sendable, Equatable {
                 }
                 text += "; restored from snapshot \(snapshot.prefix(8)): " + restored.joined(separator: ", ")
             }
-            rows.append(("verify", text + " (\(AgeText.text(seconds: now.unixSeconds - verify.at)) ago)"))
+            rows.append(("verified", text + " (\(AgeText.text(seconds: now.unixSeconds - verify.at)) ago)"))
         }
         return rows
     }

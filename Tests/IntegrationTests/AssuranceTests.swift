@@ -100,7 +100,7 @@ import Testing
             #expect(record.backends.allSatisfy { $0.coveredSlots(day: 602) == 3 && $0.fullCycleAt != nil })
         }
         let (healthy, healthyOutput) = SvctlTreeTests.svctl(tree, "status", "alice")
-        #expect(healthyOutput.contains("audit      replica far:alice: ") && healthyOutput.contains("0 missing, 0 corrupt; cycle 3/3"),
+        #expect(healthyOutput.contains("  replica    far:alice: ") && healthyOutput.contains("0 missing, 0 corrupt; cycle 3/3"),
                 "\(healthyOutput)")
         #expect(!healthyOutput.contains("problem    audit"), "\(healthy): \(healthyOutput)")
 
@@ -115,7 +115,7 @@ import Testing
         for location in [tree.root + "/data/alice", tree.root + "/replica/alice", "far:alice"] {
             #expect(verifyOutput.contains("restored from \(location): size, permissions and mtime match"), "\(verifyOutput)")
         }
-        #expect(SvctlTreeTests.svctl(tree, "status", "alice").1.contains("verify     check of data subset 1/12 ok; restored from snapshot"))
+        #expect(SvctlTreeTests.svctl(tree, "status", "alice").1.contains("verified   check of data subset 1/12 ok; restored from snapshot"))
         tree.write("wrong", "not the password\n")
         #expect(SvctlTreeTests.svctl(tree, "key", "alice", "--password-file", tree.root + "/wrong").0 == 0)
         let (wrong, wrongOutput) = SvctlTreeTests.svctl(tree, "verify", "alice")

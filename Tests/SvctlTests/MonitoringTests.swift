@@ -116,7 +116,9 @@ import Testing
         _ = copy
         let (line, code) = MonitoringCheck.result(reports, now: StatusGoldenTests.now)
         #expect(code == 2)
-        #expect(line.hasPrefix("SVTREE CRITICAL - alice: snapwatch: down (normally up); dave: "), "\(line)")
+        #expect(line.hasPrefix("SVTREE CRITICAL - alice: snapwatch: down (normally up), audit: far:alice: 1 missing, 1 corrupt (missing index/"),
+                "\(line)")
+        #expect(line.contains("; dave: "), "\(line)")
         let parts = line.split(separator: "|", maxSplits: 1)
         #expect(parts.count == 2 && !parts[0].contains("\n"))
         var labels: [String: [String]] = [:]

@@ -165,6 +165,24 @@ printf 'watching_since %s\nlast_snapshot %s %s\nlast_hook %s100 180 code 0\nlast
 # bob replicates to one place; carol's replicas lists none (a warning: not replicated).
 printf '# targets\n/srv/replica/bob\n' > "$here/tree/clients/bob/services/snapwatch/replicas"
 printf '# Replication targets of this client, one per line.\n' > "$here/tree/clients/carol/services/snapwatch/replicas"
+# Assurance records (relative to now): bob audited clean on both backends and verified;
+# alice's remote replica misses an index file and has a corrupt pack.
+assurance() { # assurance NOW DIR: writes the records into the fixture tree DIR
+    local now=$1 t=$2 id
+    id=$(printf 'b%.0s' {1..64})
+    printf 'at %s\nday 20794\ncycle 30\n' $((now - 7200)) > "$t/clients/bob/audit-status"
+    for backend in /srv/svtree/data/bob /srv/replica/bob; do
+        printf 'backend %s\nfiles 120\nbytes 52428800\nmissing 0\ncorrupt 0\nunexpected 0\nhashed 4\nread_bytes 1700000\nfirst_day 20700\nslots%s\nfull_cycle_at %s\n' \
+            "$backend" "$(for s in $(seq 0 29); do printf ' %s' $((20794 - (20794 - s) % 30)); done)" $((now - 7200)) \
+            >> "$t/clients/bob/audit-status"
+    done
+    printf 'at %s\nsubset 3 12\ncheck ok\nsnapshot %s\nbackend /srv/svtree/data/bob\nrestored 20 3100000\nbackend /srv/replica/bob\nrestored 20 3100000\n' \
+        $((now - 86400)) "$id" > "$t/clients/bob/verify-status"
+    printf 'at %s\nday 20794\ncycle 30\nbackend /srv/svtree/data/alice\nfiles 40\nbytes 9000000\nmissing 0\ncorrupt 0\nunexpected 0\nhashed 2\nread_bytes 300000\nfirst_day 20790\nslots%s\nbackend far:alice\nfiles 39\nbytes 8990000\nmissing 1\ncorrupt 1\nunexpected 0\nhashed 2\nread_bytes 300000\nfirst_day 20790\nslots%s\nproblem missing index/%s\nproblem corrupt data/%s/%s: its content hashes to %s\n' \
+        $((now - 3600)) "$(printf ' -%.0s' {1..25}) 20790 20791 20792 20793 20794" "$(printf ' -%.0s' {1..25}) 20790 20791 20792 20793 20794" \
+        "$(printf 'a%.0s' {1..64})" dd "$(printf 'd%.0s' {1..64})" "$(printf 'e%.0s' {1..64})" > "$t/clients/alice/audit-status"
+}
+assurance "$now" "$here/tree"
 # dave: enabled, its supervisor (said to be running) wrote garbage; its storage never started.
 mkdir -p "$here/tree/clients/dave/services/storage" "$here/tree/clients/dave/supervise" "$here/tree/clients/erin"
 printf 'garbage' > "$here/tree/clients/dave/supervise/status"
