@@ -73,6 +73,7 @@ bench: release
 	Benchmarks/snapwatch-bench.py $(BIN)
 	Benchmarks/scale-bench.py $(BIN)
 	Benchmarks/job-bench.py $(BIN)
+	Benchmarks/audit-bench.py $(BIN)
 
 # The long fault-injection run: 20 clients, 300 SIGKILLs, 1000 enable/disable operations, a 2 GB line.
 chaos: release

@@ -21,6 +21,8 @@ public struct Audit {
     public var day: Int64
     /// Bytes a second read for hashing, over the run; nil: as fast as the disks go.
     public var maxRate: Int64?
+    /// Completeness only: the listings compared, nothing read (the slots stay as they were).
+    public var listingOnly = false
     /// Problems named on the output per backend and kind; the rest are counted.
     public var namedProblems = 50
 
@@ -85,7 +87,7 @@ public struct Audit {
             let before = previous?.cycle == cycle ? previous?.backends.first { $0.location == location } : nil
             var state = AuditRecord.Backend(location: location, firstDay: before?.firstDay ?? day, cycle: cycle)
             if let before { state.slotDays = before.slotDays; state.fullCycleAt = before.fullCycleAt }
-            let due = AuditPlan.dueSlots(day: day, cycle: cycle, previous: before)
+            let due = listingOnly ? Array(repeating: false, count: cycle) : AuditPlan.dueSlots(day: day, cycle: cycle, previous: before)
             var named = NamedProblems(location: location, limit: namedProblems)
             do throws(SvctlError) {
                 let backend = try AuditBackend.make(location, rcloneConfig: rcloneConfig).get()

@@ -38,6 +38,9 @@ struct Audit: SvctlCommand {
                                                               valueName: "MB/s"))
     var maxRate: Double?
 
+    @Flag(name: .customLong("listing-only"), help: "Completeness only: compare the listings, read no file.")
+    var listingOnly = false
+
     @OptionGroup var target: ClientArgument
 
     func execute() throws(SvctlError) -> Int32 {
@@ -50,6 +53,7 @@ struct Audit: SvctlCommand {
                                    replicas: replicas, rcloneConfig: rcloneConfig, day: day ?? SvctlKit.Audit.day(of: now))
         audit.cycle = cycle
         audit.maxRate = maxRate.map { Int64($0 * 1_000_000) }
+        audit.listingOnly = listingOnly
         let outcome = try audit.run(now: now)
         printLines(outcome.lines)
         return outcome.problems > 0 ? 2 : 0
