@@ -46,6 +46,7 @@ public enum Metrics {
                 }
             }
             if let backup = report.backup { backupSamples(backup, client, add) }
+            assuranceSamples(report.assurance, client, add)
         }
         var text = ""
         for name in order {
@@ -60,6 +61,36 @@ public enum Metrics {
     }
 
     typealias Add = (String, String, String, [(String, String)], Double?) -> Void
+
+    /// The last audit per backend (`backend` is `primary`, `replica1`, ... in the replicas
+    /// file's order: no path in a label) and the last verify.
+    static func assuranceSamples(_ assurance: Assurance, _ client: [(String, String)], _ add: Add) {
+        if let audit = assurance.audit {
+            add("svtree_audit_last_run_timestamp_seconds", "gauge", "When the client's last audit ran (Unix time).",
+                client, Double(audit.at))
+            for (index, backend) in audit.backends.enumerated() {
+                let labels = client + [("backend", index == 0 ? "primary" : "replica\(index)")]
+                add("svtree_audit_backend_reachable", "gauge", "1 if the last audit could list the backend.",
+                    labels, backend.error == nil ? 1 : 0)
+                guard backend.error == nil else { continue }
+                add("svtree_audit_missing_files", "gauge", "Files of the primary the backend lacks, at the last audit.",
+                    labels, Double(backend.missing))
+                add("svtree_audit_corrupt_files", "gauge", "Files whose hash or size is wrong on the backend, at the last audit.",
+                    labels, Double(backend.corrupt + backend.unexpected))
+                add("svtree_audit_repository_bytes", "gauge", "Bytes of the primary's files on the backend.",
+                    labels, Double(backend.bytes))
+                add("svtree_audit_cycle_coverage_ratio", "gauge", "Share of the cycle's slots hashed on the backend within the last cycle.",
+                    labels, Double(backend.coveredSlots(day: audit.day)) / Double(max(1, audit.cycle)))
+                add("svtree_audit_full_cycle_timestamp_seconds", "gauge", "The last audit after which every slot was fresh (Unix time).",
+                    labels, backend.fullCycleAt.map(Double.init))
+            }
+        }
+        if let verify = assurance.verify {
+            add("svtree_verify_last_run_timestamp_seconds", "gauge", "When the client's last verify ran (Unix time).",
+                client, Double(verify.at))
+            add("svtree_verify_ok", "gauge", "1 if the last verify's check and every restore passed.", client, verify.failed ? 0 : 1)
+        }
+    }
 
     static func isUp(_ probe: ServiceProbe) -> Bool {
         probe.supervisor == .running && probe.status?.state == .run

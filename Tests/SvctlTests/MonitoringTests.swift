@@ -158,7 +158,7 @@ import Testing
             let labels = line.drop { $0 != "{" }.dropFirst().prefix { $0 != "}" }
             for label in labels.split(separator: ",") {
                 let key = label.split(separator: "=")[0]
-                #expect(["client", "service", "job"].contains(String(key)), "\(line)")
+                #expect(["client", "service", "job", "backend"].contains(String(key)), "\(line)")
                 #expect(!label.contains("/"), "a path in a label: \(line)")
             }
             #expect(Double(line.split(separator: " ").last ?? "") != nil, "\(line)")
@@ -176,5 +176,10 @@ import Testing
         #expect(text.contains("svtree_replication_targets{client=\"carol\"} 0\n"))
         #expect(text.contains("svtree_backup_last_snapshot_timestamp_seconds{client=\"bob\"} \(StatusGoldenTests.now.unixSeconds - 10000)\n"))
         #expect(!text.contains("svtree_service_up{client=\"carol\",service=\"audit\"}"), "a job is no service that should be up")
+        // The audit per backend, named by position (no path); the last verify.
+        #expect(text.contains("svtree_audit_missing_files{client=\"alice\",backend=\"replica1\"} 1\n"))
+        #expect(text.contains("svtree_audit_corrupt_files{client=\"alice\",backend=\"primary\"} 0\n"))
+        #expect(text.contains("svtree_audit_cycle_coverage_ratio{client=\"bob\",backend=\"replica1\"} 1\n"))
+        #expect(text.contains("svtree_verify_ok{client=\"bob\"} 1\n"))
     }
 }
