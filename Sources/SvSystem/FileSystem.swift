@@ -104,7 +104,7 @@ public enum FileSystem {
 
     /// `path.new` with `bytes` in it (fsynced when asked), closed.
     private static func writeTemporary(_ path: String, _ bytes: [UInt8], mode: mode_t, sync: Bool) throws(Errno) {
-        let fd = try SystemCall.retrying { open(path + ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        let fd = try SystemCall.retrying { open(path + ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode) }
         defer { close(fd) }
         try writeAll(fd, bytes)
         if sync { try SystemCall.check { fsync(fd) } }

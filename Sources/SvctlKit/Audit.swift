@@ -21,6 +21,9 @@ public struct Audit {
     public var day: Int64
     /// Bytes a second read for hashing, over the run; nil: as fast as the disks go.
     public var maxRate: Int64?
+    /// A primary file younger than this that a replica lacks is pending (a replication or a
+    /// backup under way), not missing.
+    public var graceSeconds: Int64 = 3600
     /// Completeness only: the listings compared, nothing read (the slots stay as they were).
     public var listingOnly = false
     /// Problems named on the output per backend and kind; the rest are counted.
@@ -47,6 +50,16 @@ public struct Audit {
         return ([], clientDirectory + "/rclone.conf")
     }
 
+    /// Why the primary cannot be audited at all, if it cannot.
+    func primaryRefusal() -> String? {
+        if Self.isMinio(primary: primary, clientDirectory: clientDirectory) {
+            return "\(client) keeps its repository in minio, whose on-disk format is minio's, not restic's files: "
+                + "it cannot be audited without the key (use the rclone template for audited clients)"
+        }
+        guard FileSystem.exists(primary + "/config") else { return "not a restic repository (no config file)" }
+        return nil
+    }
+
     /// Whether minio keeps the repository: its data directory, or the minio storage template.
     static func isMinio(primary: String, clientDirectory: String) -> Bool {
         if FileSystem.exists(primary + "/.minio.sys") { return true }
@@ -64,19 +77,21 @@ public struct Audit {
     }
 
     public func run(now: WallTime) throws(SvctlError) -> Outcome {
-        if Self.isMinio(primary: primary, clientDirectory: clientDirectory) {
-            throw SvctlError.failed("\(client) keeps its repository in minio (\(primary)), whose on-disk format is minio's, "
-                + "not restic's files: it cannot be audited without the key (use the rclone template for audited clients)")
-        }
-        guard FileSystem.exists(primary + "/config") else {
-            throw SvctlError.failed("\(primary) is not a restic repository (no config file)")
+        if let refusal = primaryRefusal() {
+            var record = AuditRecord(at: now.unixSeconds, day: day, cycle: cycle)
+            var backend = AuditRecord.Backend(location: primary, firstDay: day, cycle: cycle)
+            backend.error = refusal
+            record.backends = [backend]
+            try? FileSystem.writeAtomically(statusFile, Array(record.text.utf8))
+            ClientFiles.giveToTreeOwner(statusFile, clientDirectory: clientDirectory)
+            return Outcome(lines: ["UNREACHABLE \(primary): \(refusal)", "audit \(client): 1 problem"], record: record, problems: 1)
         }
         Helper.forwardTermination()
         let scratch = try Helper.temporaryDirectory("audit-\(client)")
         defer { Helper.removeTree(scratch) }
         let previous = (try? FileSystem.readBytes(statusFile)).flatMap { AuditRecord(parsing: String(decoding: $0, as: UTF8.self)) }
         var record = AuditRecord(at: now.unixSeconds, day: day, cycle: cycle)
-        var lines = ["audit \(client): day \(day), slot \(AuditPlan.todaysSlot(day: day, cycle: cycle) + 1) of \(cycle)"]
+        var lines = ["audit \(client): day \(day), slot \(AuditPlan.todaysSlot(day: day, cycle: cycle)) (day mod \(cycle))"]
         var pacer = Pacer(bytesPerSecond: maxRate)
         let primaryList = scratch + "/primary.list"
         try AuditBackend(location: primary, place: .directory(primary), rcloneConfig: rcloneConfig)
@@ -97,8 +112,12 @@ public struct Audit {
                 } else {
                     let list = scratch + "/backend.list"
                     try backend.list(into: list, scratch: scratch)
-                    try compare(primaryList: primaryList, backendList: list, due: due, hashList: hashList,
-                                state: &state, named: &named)
+                    let pending = try compare(primaryList: primaryList, backendList: list, due: due, hashList: hashList,
+                                              started: now.unixSeconds, state: &state, named: &named)
+                    if pending > 0 {
+                        named.lines.append("PENDING \(location): \(pending) file\(pending == 1 ? "" : "s") of the last "
+                            + "\(AgeText.text(seconds: graceSeconds)) not there yet (a replication under way)")
+                    }
                     unlink(list)
                     if let primaryConfig, let config = backend.readConfig(scratch: scratch), config != primaryConfig {
                         named.add(.corrupt, "config", "differs from the primary's")
@@ -123,6 +142,7 @@ public struct Audit {
         lines.append("audit \(client): " + (problems == 0 ? "no problem" : "\(problems) problem\(problems == 1 ? "" : "s")"))
         do throws(Errno) {
             try FileSystem.writeAtomically(statusFile, Array(record.text.utf8))
+            ClientFiles.giveToTreeOwner(statusFile, clientDirectory: clientDirectory)
         } catch {
             lines.append("audit \(client): cannot write \(statusFile): \(error)")
         }
@@ -154,22 +174,32 @@ public struct Audit {
 
     /// Merges the primary's sorted listing with a replica's: what is missing or of another
     /// size there, and the due files present to hash.
-    private func compare(primaryList: String, backendList: String, due: [Bool], hashList: String,
-                         state: inout AuditRecord.Backend, named: inout NamedProblems) throws(SvctlError) {
+    private func compare(primaryList: String, backendList: String, due: [Bool], hashList: String, started: Int64,
+                         state: inout AuditRecord.Backend, named: inout NamedProblems) throws(SvctlError) -> Int {
+        var pending = 0
         guard var ours = LineReader(path: primaryList), var theirs = LineReader(path: backendList),
               let writer = LineWriter(path: hashList) else { throw SvctlError.failed("cannot read the listings") }
         defer { ours.close(); theirs.close() }
-        var other = theirs.next().flatMap(ListedFile.init)
+        // A line that does not parse (a name with a newline) is skipped, not taken for the end.
+        func nextListed() -> ListedFile? {
+            while let line = theirs.next() { if let file = ListedFile(line) { return file } }
+            return nil
+        }
+        var other = nextListed()
         while let line = ours.next() {
             guard let entry = ListedFile(line) else { continue }
             // A stray file is the primary's problem, named there; replicas need not have it.
             if AuditPlan.kind(of: entry.path[...]) == .unexpected { continue }
             while let candidate = other, candidate.path.utf8.lexicographicallyPrecedes(entry.path.utf8) {
-                other = theirs.next().flatMap(ListedFile.init)
+                other = nextListed()
             }
             guard let found = other, found.path == entry.path else {
-                state.missing += 1
-                named.add(.missing, entry.path, nil)
+                if let mtime = FileSystem.modificationTime(primary + "/" + entry.path), mtime > started - graceSeconds {
+                    pending += 1
+                } else {
+                    state.missing += 1
+                    named.add(.missing, entry.path, nil)
+                }
                 continue
             }
             state.files += 1
@@ -183,6 +213,7 @@ public struct Audit {
             }
         }
         try writer.finish()
+        return pending
     }
 
     /// Hashes the listed files in batches (by count and bytes), at most `maxRate`.
@@ -294,7 +325,8 @@ struct Pacer {
         guard let rate = bytesPerSecond, rate > 0 else { return }
         let now = EventLoop.now
         total += bytes
-        let due = started + total * nanosPerSecond / rate
+        // In Double: bytes times 10^9 overflows Int64 past 9.2 GB.
+        let due = started + Int64(Double(total) / Double(rate) * 1e9)
         if due > now { try Helper.pause(nanos: due - now) }
     }
 }

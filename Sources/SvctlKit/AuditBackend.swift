@@ -22,12 +22,15 @@ struct AuditBackend {
         if location.hasPrefix("/") {
             return .success(AuditBackend(location: location, place: .directory(location), rcloneConfig: rcloneConfig))
         }
+        if location.hasPrefix(":") {
+            // ":backend,option=...:path" is rclone's remote without a config section.
+            return .success(AuditBackend(location: location, place: .remote(location), rcloneConfig: rcloneConfig))
+        }
         guard let colon = location.firstIndex(of: ":"), colon != location.startIndex else {
             return .failure(.failed("not a directory (absolute path) nor an rclone remote (name:path)"))
         }
         let name = String(location[..<colon])
-        // ":backend,option=...:path" is rclone's remote without a config section.
-        if !name.hasPrefix(":") && !configuredRemotes(rcloneConfig).contains(name) {
+        if !configuredRemotes(rcloneConfig).contains(name) {
             return .failure(.failed("remote \(Names.quoted(name)) is not configured in \(rcloneConfig)"))
         }
         return .success(AuditBackend(location: location, place: .remote(location), rcloneConfig: rcloneConfig))
@@ -66,8 +69,10 @@ struct AuditBackend {
                 throw SvctlError.failed("\(root) does not exist or is no directory")
             }
             guard let writer = LineWriter(path: unsorted) else { throw SvctlError.failed("cannot write \(unsorted)") }
-            Self.walk(root, relative: "", into: writer)
+            let unreadable = Self.walk(root, relative: "", into: writer)
             try writer.finish()
+            // A folder that cannot be listed would pass as one with nothing in it.
+            if let unreadable { throw SvctlError.failed("cannot list \(unreadable.0): \(unreadable.1)") }
         case .remote(let remote):
             let outcome = try Helper.run(rcloneBase + ["lsf", "-R", "--files-only", "--format", "ps", "--separator", "\t",
                                                        "--exclude", "/locks/**", remote],
@@ -80,19 +85,24 @@ struct AuditBackend {
         guard sortOutcome.succeeded else { throw SvctlError.failed("sort failed: \(sortOutcome.lastErrorLine)") }
     }
 
-    private static func walk(_ directory: String, relative: String, into writer: LineWriter) {
-        guard let names = try? FileSystem.list(directory) else { return }
+    /// The first folder that could not be listed, with the error; nil when none.
+    private static func walk(_ directory: String, relative: String, into writer: LineWriter) -> (String, Errno)? {
+        let names: [String]
+        do throws(Errno) { names = try FileSystem.list(directory) } catch { return (directory, error) }
+        var unreadable: (String, Errno)?
         for name in names where !(relative.isEmpty && name == "locks") {
             let path = directory + "/" + name
             var st = stat()
             guard lstat(path, &st) == 0 else { continue }
             let relativePath = relative.isEmpty ? name : relative + "/" + name
             switch st.st_mode & S_IFMT {
-            case S_IFDIR: walk(path, relative: relativePath, into: writer)
+            case S_IFDIR:
+                if let error = walk(path, relative: relativePath, into: writer), unreadable == nil { unreadable = error }
             case S_IFREG: writer.write(relativePath + "\t\(st.st_size)\n")
             default: break
             }
         }
+        return unreadable
     }
 
     /// The repository's `config` file; nil when it cannot be read.
@@ -122,8 +132,12 @@ struct AuditBackend {
             guard let writer = LineWriter(path: list) else { throw SvctlError.failed("cannot write \(list)") }
             for path in batch { writer.write(path + "\n") }
             try writer.finish()
-            _ = try Helper.run(rcloneBase + ["hashsum", "sha256", "--download", "--files-from-raw", list, remote],
-                               stdout: output, stderr: scratch + "/hash-errors")
+            let outcome = try Helper.run(rcloneBase + ["hashsum", "sha256", "--download", "--files-from-raw", list, remote],
+                                         stdout: output, stderr: scratch + "/hash-errors")
+            // Nothing hashed and an error: the remote failed (a dropped connection), the files did not.
+            if !outcome.succeeded, ((try? FileSystem.readBytes(output)) ?? []).isEmpty {
+                throw SvctlError.failed("cannot read: \(Self.withoutTimestamp(outcome.lastErrorLine))")
+            }
         }
         var hashes: [String: String] = [:]
         guard var reader = LineReader(path: output) else { return hashes }

@@ -107,7 +107,8 @@ public struct ClientAdd: Sendable {
             try DirectoryTree.copy(templates + "/storage-" + storage, to: building + "/services/storage", values: values)
             try DirectoryTree.copy(templates + "/snapwatch", to: building + "/services/snapwatch", values: values)
             // The assurance jobs; templates installed before jobs existed have none.
-            let jobs = Self.assuranceJobs.filter { FileSystem.exists(templates + "/" + $0) }
+            // minio keeps objects in its own on-disk format, not restic's files: no job could read it.
+            let jobs = storage == "minio" ? [] : Self.assuranceJobs.filter { FileSystem.exists(templates + "/" + $0) }
             for job in jobs {
                 try DirectoryTree.copy(templates + "/" + job, to: building + "/services/" + job, values: values)
             }
@@ -147,6 +148,7 @@ public struct ClientAdd: Sendable {
             "for the backup client:",
             "  export RESTIC_REPOSITORY=\(repositoryURL(name: name, password: password, port: port))",
         ] + (storage == "minio" ? ["  export AWS_ACCESS_KEY_ID=\(name) AWS_SECRET_ACCESS_KEY=\(password)"] : [])
+            + (storage == "minio" ? ["no audit, verify or forget job: minio's on-disk format is not restic's files"] : [])
             + ["enable it: svctl enable \(name)"]
     }
 

@@ -59,6 +59,8 @@ public enum Helper {
             throw SvctlError.failed("cannot start \(program): \(error)")
         }
         sv_set_current_child(pid)
+        // A TERM that came between checkStopped and now found no child to pass to.
+        if sv_termination_signal() != 0 { kill(pid, sv_termination_signal()) }
         var status: Int32 = 0
         _ = try? SystemCall.retrying { waitpid(pid, &status, 0) }
         sv_set_current_child(0)

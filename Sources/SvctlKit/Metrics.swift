@@ -2,7 +2,7 @@ import SvBase
 import SvFormats
 
 /// `svctl metrics`: what `svctl status` knows, in the Prometheus text format (0.0.4). Pure:
-/// reports in, text out. Base units, no timestamps, labels only `client`, `service`, `job`:
+/// reports in, text out. Base units, no timestamps, labels only `client`, `service`, `job`, `backend`:
 /// names that do not change from run to run, so a series lives as long as its client.
 public enum Metrics {
     /// One metric family: its samples, in the order given.

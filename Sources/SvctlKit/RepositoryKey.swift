@@ -27,6 +27,7 @@ public enum RepositoryKey {
             throw SvctlError.failed("cannot write \(path): \(error)")
         }
         chmod(path, 0o600)
+        ClientFiles.giveToTreeOwner(path, clientDirectory: clientDirectory)
         var lines = ["\(label): repository password stored in \(path) (mode 0600)"]
         for job in jobs(clientDirectory) {
             unlink(job + "/down")
@@ -67,5 +68,15 @@ public enum RepositoryKey {
         } catch {
             return "\(name): \(state) when the client is enabled"
         }
+    }
+}
+
+/// Files svctl makes in a client's directory while run as root (status records, the key, the
+/// lock) go to the owner of the client's directory, the svtree user, as `svctl add` does:
+/// the jobs, which run as that user, must read and rewrite them.
+public enum ClientFiles {
+    public static func giveToTreeOwner(_ path: String, clientDirectory: String) {
+        guard geteuid() == 0, let (user, group) = DirectoryTree.owner(clientDirectory), user != 0 else { return }
+        lchown(path, user, group)
     }
 }

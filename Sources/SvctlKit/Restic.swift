@@ -79,9 +79,16 @@ public enum RepositoryLock {
     /// until the process ends.
     public static func take(clientDirectory: String, seconds: Double) throws(SvctlError) -> Int32 {
         let path = clientDirectory + "/" + fileName
-        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw SvctlError.failed("cannot open \(path): \(FileSystem.lastErrno)") }
-        let locked = Poll.until(seconds: seconds, interval: 200_000) { flock(fd, LOCK_EX | LOCK_NB) == 0 }
+        ClientFiles.giveToTreeOwner(path, clientDirectory: clientDirectory)
+        // Waited in steps so that a TERM (the job stopped) ends the wait at once.
+        let deadline = EventLoop.now + Int64(seconds * 1e9)
+        var locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        while !locked && EventLoop.now < deadline {
+            do throws(SvctlError) { try Helper.pause(nanos: 200_000_000) } catch { close(fd); throw error }
+            locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        }
         guard locked else {
             close(fd)
             throw SvctlError.failed("\(path) still held after \(Int(seconds)) s (a replication running?)")

@@ -56,7 +56,12 @@ public struct Verify {
         restic.lockWaitSeconds = lockWaitSeconds
         let statusFile = clientDirectory + "/" + VerifyRecord.fileName
         let previous = (try? FileSystem.readBytes(statusFile)).flatMap { VerifyRecord(parsing: String(decoding: $0, as: UTF8.self)) }
-        let subset = previous.map { $0.subsets == subsets ? $0.subset % subsets + 1 : 1 } ?? 1
+        // A check skipped (locked) did not read its subset: the next run reads it.
+        let subset = previous.map { record -> Int in
+            guard record.subsets == subsets else { return 1 }
+            if case .skipped = record.check { return record.subset }
+            return record.subset % subsets + 1
+        } ?? 1
 
         var lines: [String] = []
         var exitCode: Int32 = 0
@@ -78,6 +83,7 @@ public struct Verify {
         }
         do throws(Errno) {
             try FileSystem.writeAtomically(statusFile, Array(record.text.utf8))
+            ClientFiles.giveToTreeOwner(statusFile, clientDirectory: clientDirectory)
         } catch {
             lines.append("verify \(client): cannot write \(statusFile): \(error)")
         }
@@ -118,6 +124,8 @@ public struct Verify {
                     backend.error = Self.compare(sample, restoredUnder: target)
                     backend.files = sample.count
                     backend.bytes = sample.reduce(0) { $0 + $1.size }
+                case .failure(let failure) where failure.text.contains("no matching ID"):
+                    backend.error = "it lacks snapshot \(snapshot.prefix(8)) (not replicated yet?)"
                 case .failure(let failure):
                     backend.error = "restore failed: " + failure.text
                 }

@@ -38,6 +38,10 @@ struct Audit: SvctlCommand {
                                                               valueName: "MB/s"))
     var maxRate: Double?
 
+    @Option(help: ArgumentHelp("Seconds a primary file may be missing from a replica before it counts (a replication under way).",
+                               valueName: "seconds"))
+    var grace: Int64 = 3600
+
     @Flag(name: .customLong("listing-only"), help: "Completeness only: compare the listings, read no file.")
     var listingOnly = false
 
@@ -48,12 +52,16 @@ struct Audit: SvctlCommand {
         if let maxRate, !(maxRate > 0) { throw SvctlError.failed("bad --max-rate \(maxRate): a number of MB/s above 0") }
         let (layout, client, directory) = try target.resolve(tree)
         let now = EventLoop.wallNow
+        if let day, day > SvctlKit.Audit.day(of: now) {
+            throw SvctlError.failed("--day \(day) is in the future (today is \(SvctlKit.Audit.day(of: now))): it would count as covered")
+        }
         let (replicas, rcloneConfig) = SvctlKit.Audit.replicas(clientDirectory: directory)
         var audit = SvctlKit.Audit(client: client, clientDirectory: directory, primary: layout.repository(client),
                                    replicas: replicas, rcloneConfig: rcloneConfig, day: day ?? SvctlKit.Audit.day(of: now))
         audit.cycle = cycle
         audit.maxRate = maxRate.map { Int64($0 * 1_000_000) }
         audit.listingOnly = listingOnly
+        audit.graceSeconds = max(0, grace)
         let outcome = try audit.run(now: now)
         printLines(outcome.lines)
         return outcome.problems > 0 ? 2 : 0

@@ -57,8 +57,14 @@ import Testing
         // A minio client's data directory is minio's own format: the keyless audit refuses it.
         let (minio, minioOutput) = SvctlTreeTests.svctl(tree, "add", "dave", "--template", "minio")
         try #require(minio == 0, "\(minioOutput)")
+        #expect(minioOutput.contains("no audit, verify or forget job: minio's on-disk format is not restic's files"))
+        #expect(!FileSystem.exists(tree.root + "/clients/dave/services/audit"))
         let (audit, auditOutput) = SvctlTreeTests.svctl(tree, "audit", "dave")
-        #expect(audit == 1 && auditOutput.contains("dave keeps its repository in minio"), "\(auditOutput)")
+        #expect(audit == 2 && auditOutput.contains("dave keeps its repository in minio"), "\(auditOutput)")
+        #expect(AuditRecord(parsing: tree.read("clients/dave/audit-status"))?.backends.first?.error?.contains("minio") == true,
+                "the refusal is recorded, so svctl status shows it")
+        let (future, futureOutput) = SvctlTreeTests.svctl(tree, "audit", "carol", "--day", "99999")
+        #expect(future == 1 && futureOutput.contains("--day 99999 is in the future"), "\(futureOutput)")
     }
 
     @Test func anAuditStoppedByDisablingTheClientLeavesNothing() throws {

@@ -138,7 +138,10 @@ import Testing
                    tree.read("clients/alice/services/snapwatch/replicas") + "nowhere:alice\ngone:alice\n")
         tree.write("clients/alice/services/snapwatch/rclone.conf", tree.read("clients/alice/services/snapwatch/rclone.conf")
             + "[gone]\ntype = webdav\nurl = http://127.0.0.1:9\n")
-        let (found, output) = SvctlTreeTests.svctl(tree, "audit", "alice", "--cycle", "1")
+        // Files this young that a replica lacks may be a replication under way: pending.
+        let (young, youngOutput) = SvctlTreeTests.svctl(tree, "audit", "alice", "--cycle", "1")
+        #expect(young == 2 && youngOutput.contains("PENDING far:alice: 1 file of the last 1h00m not there yet"), "\(youngOutput)")
+        let (found, output) = SvctlTreeTests.svctl(tree, "audit", "alice", "--cycle", "1", "--grace", "0")
         #expect(found == 2, "\(output)")
         for expected in [
             "CORRUPT far:alice: index/\(index): its content hashes to",
