@@ -40,6 +40,9 @@ mutants=(
 "recovery-ends-nothing|Sources/SvtreeDaemon/Supervisor+Recovery.swift|RecoveryTests|        guard var recovery, !Self.heldByALiveSupervisor(definition.path) else { return }|        guard var recovery, false else { return }"
 "status-never-retried|Sources/SvtreeDaemon/Supervisor+Actions.swift|FullDiskStatusTests|        guard statusRetryAt == nil else { return }|        guard statusRetryAt == nil, false else { return }"
 "svlog-writes-into-removed-current|Sources/SvlogDaemon/LogDirectory.swift|RemovedLogDirectoryTests|        if currentIsGone { try reopenAfterRemoval() }|        if false { try reopenAfterRemoval() }"
+"audit-never-catches-up|Sources/SvctlKit/AuditPlan.swift|AuditPlanTests|            if mostRecentDay >= previous.firstDay, (previous.slotDays[slot] ?? Int64.min) < mostRecentDay {|            if false {"
+"audit-size-unchecked|Sources/SvctlKit/Audit.swift|AssuranceTests|            if found.size != entry.size {|            if false {"
+"audit-hash-mismatch-ignored|Sources/SvctlKit/Audit.swift|BackupEndToEndTests|AssuranceTests|                    if hash != name {|                    if false {"
 )
 
 say() { echo "mutants: $*"; }
