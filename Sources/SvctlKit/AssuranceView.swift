@@ -21,9 +21,15 @@ public struct Assurance: Sendable, Equatable {
                          verify: text(VerifyRecord.fileName).flatMap(VerifyRecord.init(parsing:)))
     }
 
-    /// Anything missing, corrupt, unreachable or not restored is critical.
-    public func judge() -> [(Health, String)] {
+    /// An audit older than this is a warning: the daily job has stopped running.
+    public static let auditStaleSeconds: Int64 = 2 * 86400
+
+    /// Anything missing, corrupt, unreachable or not restored is critical; an old audit warns.
+    public func judge(now: WallTime) -> [(Health, String)] {
         var found: [(Health, String)] = []
+        if let audit, now.unixSeconds - audit.at > Self.auditStaleSeconds {
+            found.append((.warning, "audit: last run \(AgeText.text(seconds: now.unixSeconds - audit.at)) ago (the daily job has not run)"))
+        }
         for backend in audit?.backends ?? [] {
             if let error = backend.error {
                 found.append((.critical, "audit: \(backend.location) cannot be audited: \(error)"))

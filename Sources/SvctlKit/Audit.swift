@@ -82,8 +82,7 @@ public struct Audit {
             var backend = AuditRecord.Backend(location: primary, firstDay: day, cycle: cycle)
             backend.error = refusal
             record.backends = [backend]
-            try? FileSystem.writeAtomically(statusFile, Array(record.text.utf8))
-            ClientFiles.giveToTreeOwner(statusFile, clientDirectory: clientDirectory)
+            _ = save(record)
             return Outcome(lines: ["UNREACHABLE \(primary): \(refusal)", "audit \(client): 1 problem"], record: record, problems: 1)
         }
         Helper.forwardTermination()
@@ -137,16 +136,27 @@ public struct Audit {
             if state.error == nil { lines.append(summary(of: state, isPrimary: index == 0)) }
             lines += named.lines
             record.backends.append(state)
+            // Saved after each backend (the rest as the last run left them): a run stopped by
+            // timeout-run or a TERM keeps the slots it did hash, and the next run goes on.
+            let remaining = ([primary] + replicas).dropFirst(index + 1)
+            var saved = record
+            saved.backends += remaining.compactMap { location in previous?.backends.first { $0.location == location } }
+            if let error = save(saved) { lines.append("audit \(client): cannot write \(statusFile): \(error)") }
         }
         let problems = record.backends.reduce(0) { $0 + $1.problemCount }
         lines.append("audit \(client): " + (problems == 0 ? "no problem" : "\(problems) problem\(problems == 1 ? "" : "s")"))
+        return Outcome(lines: lines, record: record, problems: problems)
+    }
+
+    /// Writes the record atomically; the error, if any.
+    private func save(_ record: AuditRecord) -> Errno? {
         do throws(Errno) {
             try FileSystem.writeAtomically(statusFile, Array(record.text.utf8))
             ClientFiles.giveToTreeOwner(statusFile, clientDirectory: clientDirectory)
+            return nil
         } catch {
-            lines.append("audit \(client): cannot write \(statusFile): \(error)")
+            return error
         }
-        return Outcome(lines: lines, record: record, problems: problems)
     }
 
     /// The primary's own listing: counts, unexpected names, the due files to hash.

@@ -115,7 +115,7 @@ public struct ClientReport: Sendable {
         if let supervisor { judge(supervisor, as: "client", now: now) }
         for service in services { judge(service, as: service.name, now: now) }
         if let backup { for (health, problem) in backup.judge(now: now) { flag(health, problem) } }
-        for (health, problem) in assurance.judge() { flag(health, problem) }
+        for (health, problem) in assurance.judge(now: now) { flag(health, problem) }
         if let oomKills, oomKills > 0 {
             flag(.warning, "\(oomKills) OOM kill\(oomKills == 1 ? "" : "s") in the client's cgroup since it started"
                  + (limits.isEmpty ? "" : " (limits: \(limits.joined(separator: ", ")))"))

@@ -1,3 +1,4 @@
+import SvBase
 import SvFormats
 import SvctlKit
 import Testing
@@ -91,5 +92,26 @@ import Testing
         record.backends = [VerifyRecord.Backend(location: "/data/alice"), backend]
         #expect(VerifyRecord(parsing: record.text) == record)
         #expect(record.failed)
+    }
+}
+
+@Suite struct AssuranceJudgementTests {
+    @Test func findingsAreCriticalAndAnOldAuditWarns() {
+        let now = WallTime(unixSeconds: 1_000_000)
+        var clean = AuditRecord.Backend(location: "/data/a", firstDay: 1, cycle: 30)
+        clean.files = 10
+        var missing = AuditRecord.Backend(location: "far:a", firstDay: 1, cycle: 30)
+        missing.missing = 2
+        missing.problems = ["missing index/ab"]
+        let fresh = AuditRecord(at: now.unixSeconds - 3600, day: 11, cycle: 30, backends: [clean])
+        #expect(Assurance(audit: fresh).judge(now: now).isEmpty)
+        let found = Assurance(audit: AuditRecord(at: now.unixSeconds - 3600, day: 11, cycle: 30, backends: [clean, missing]))
+            .judge(now: now)
+        #expect(found.count == 1 && found[0].0 == .critical && found[0].1 == "audit: far:a: 2 missing (missing index/ab)")
+        let old = Assurance(audit: AuditRecord(at: now.unixSeconds - 3 * 86400, day: 8, cycle: 30, backends: [clean]))
+            .judge(now: now)
+        #expect(old.count == 1 && old[0].0 == .warning && old[0].1.hasPrefix("audit: last run 3d00h ago"), "\(old)")
+        let failed = VerifyRecord(at: now.unixSeconds, subset: 1, subsets: 12, check: .failed("pack x: hash mismatch"))
+        #expect(Assurance(verify: failed).judge(now: now).first?.0 == .critical)
     }
 }
