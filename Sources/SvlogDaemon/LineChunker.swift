@@ -101,6 +101,14 @@ public struct LineChunker: Sendable {
         return line
     }
 
+    /// A killed logger wrote the start of the line in progress to the directories marked: the
+    /// input goes on inside it (no stamp, no rule matched again).
+    public mutating func continueLine(in directories: [Bool]) {
+        midLine = true
+        selected = directories
+        toStderr = Array(repeating: false, count: directories.count)
+    }
+
     /// The input ended (or the wait after TERM did) inside a line already partly written: it
     /// is over (the caller adds the newline).
     public mutating func endLine() {

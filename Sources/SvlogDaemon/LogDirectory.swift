@@ -22,6 +22,9 @@ final class LogDirectory {
     private var lockFD: Int32 = -1
     private var currentFD: Int32 = -1
     private(set) var size = 0
+    /// At open: `current` was left by a logger killed in the middle of a line (a piece of a
+    /// long or slow line written, the rest still in the pipe): the rest goes on there.
+    private(set) var crashLeftMidLine = false
     /// Monotonic ns when `current` got its first byte: the start of its age.
     private(set) var begunAt: Int64?
     private(set) var processorPid: Int32?
@@ -73,7 +76,12 @@ final class LogDirectory {
         }
         var st = stat()
         if stat(path + "/current", &st) == 0 {
-            if st.st_size > 0 && st.st_mode & S_IXUSR == 0 {
+            crashLeftMidLine = st.st_size > 0 && st.st_mode & S_IXUSR == 0 && !Self.endsWithNewline(path + "/current", size: st.st_size)
+            if crashLeftMidLine {
+                // Set aside, the line would be cut in two files; the rest is in the pipe.
+                info("\(path)/current ends inside a line (its logger was killed while writing it): the line goes on there")
+                size = Int(st.st_size)
+            } else if st.st_size > 0 && st.st_mode & S_IXUSR == 0 {
                 // Not closed cleanly (a crash): keep it aside, unprocessed, as svlogd does.
                 let saved = uniqueName(kind: .unprocessed)
                 info("\(path)/current was not closed cleanly: kept as \(saved)")
@@ -95,6 +103,14 @@ final class LogDirectory {
         }
         fchmod(currentFD, 0o644)
         begunAt = size > 0 ? EventLoop.now : nil
+    }
+
+    static func endsWithNewline(_ path: String, size: off_t) -> Bool {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return true }
+        defer { Glibc.close(fd) }
+        var last: UInt8 = 0
+        return pread(fd, &last, 1, size - 1) != 1 || last == UInt8(ascii: "\n")
     }
 
     /// Whether `current` has no name any more (st_nlink 0): one fstat per flush.

@@ -78,6 +78,8 @@ public final class Logger {
             Diagnostics.error("no usable log directory: exiting")
             return 111
         }
+        let continuing = directories.map { $0.isOpen && $0.crashLeftMidLine }
+        if continuing.contains(true) { chunker.continueLine(in: continuing) }
         process(partialDue: false)
         watchInput()
         while true {

@@ -311,7 +311,8 @@ def main():
                     continue
                 with open(f"{directory}/{file}", "rb") as f:
                     for line in f:
-                        m = re.match(rb"^(\S+) (\d+)\n$", line)
+                        # RUN is PID-NANOSECONDS (19 digits): the tail of a line cut in two files does not pass.
+                        m = re.match(rb"^(\d+-\d{19}) (\d+)\n$", line)
                         if m:
                             numbers.setdefault(m.group(1), set()).add(int(m.group(2)))
                         else:

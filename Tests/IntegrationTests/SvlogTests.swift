@@ -1,5 +1,6 @@
 import Glibc
 @testable import SvSystem
+import SvctlKit
 import Testing
 
 /// svlog against Debian's svlogd on the same input, and svlog's own guarantees.
@@ -61,6 +62,27 @@ import Testing
         let (code, err) = tree.runLogger(TreeFixture.svlogBinary, ["-b", "1024", "log"], input: input)
         #expect(code == 0, "\(err)")
         #expect((try? FileSystem.readBytes(tree.root + "/log/current", limit: 1 << 22)) == input)
+    }
+
+    /// A logger killed after writing the start of a line (a piece) leaves `current` ending
+    /// inside it; the rest is still in the pipe. The next logger goes on in that file, with no
+    /// stamp in the middle, instead of setting it aside as `.u` and cutting the line in two.
+    @Test func aLineBegunByAKilledLoggerGoesOnInTheSameFile() throws {
+        let tree = try TreeFixture("svlog-midline")
+        tree.makeDirectories(tree.root + "/log")
+        tree.write("log/current", "whole line\nthe start of a li")
+        let (code, err) = tree.runLogger(TreeFixture.svlogBinary, ["-t", "log"], input: Array("ne\nnext\n".utf8))
+        #expect(code == 0, "\(err)")
+        let lines = tree.read("log/current").lines()
+        #expect(lines.count == 3 && lines[0] == "whole line" && lines[1] == "the start of a line", "\(lines)")
+        #expect(lines[2].hasPrefix("@") && lines[2].hasSuffix(" next"), "the next line is stamped: \(lines)")
+        #expect(!TreeLayout.entries(tree.root + "/log").contains { $0.hasSuffix(".u") })
+        // A crash-left current that ends with a newline is set aside, as svlogd does.
+        tree.write("log/current", "complete\n")
+        chmod(tree.root + "/log/current", 0o644)
+        #expect(tree.runLogger(TreeFixture.svlogBinary, ["log"], input: Array("new\n".utf8)).0 == 0)
+        #expect(TreeLayout.entries(tree.root + "/log").contains { $0.hasSuffix(".u") })
+        #expect(tree.read("log/current") == "new\n")
     }
 
     @Test func selectionPatternsStderrAndPrefix() throws {
