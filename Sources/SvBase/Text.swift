@@ -6,4 +6,7 @@ extension String {
         let last = lastIndex(where: { !isSpace($0) })!
         return String(self[first...last])
     }
+
+    /// The text with every newline a space: one value of a line-per-key record file.
+    public var onOneLine: String { String(map { $0 == "\n" ? " " : $0 }) }
 }

@@ -1,3 +1,5 @@
+import SvBase
+
 /// A client's `audit-status`, written by `svctl audit` (atomically, at the end of a run) and
 /// read by it at the next run (which slots each backend has had hashed) and by `svctl status`:
 ///
@@ -64,13 +66,13 @@ public struct AuditRecord: Sendable, Equatable {
         var text = "at \(at)\nday \(day)\ncycle \(cycle)\n"
         for backend in backends {
             text += "backend \(backend.location)\n"
-            if let error = backend.error { text += "error \(Self.oneLine(error))\n" }
+            if let error = backend.error { text += "error \(error.onOneLine)\n" }
             text += "files \(backend.files)\nbytes \(backend.bytes)\nmissing \(backend.missing)\n"
             text += "corrupt \(backend.corrupt)\nunexpected \(backend.unexpected)\nhashed \(backend.hashed)\n"
             text += "read_bytes \(backend.readBytes)\nfirst_day \(backend.firstDay)\n"
             text += "slots " + backend.slotDays.map { $0.map(String.init) ?? "-" }.joined(separator: " ") + "\n"
             if let full = backend.fullCycleAt { text += "full_cycle_at \(full)\n" }
-            for problem in backend.problems.prefix(Self.problemsKept) { text += "problem \(Self.oneLine(problem))\n" }
+            for problem in backend.problems.prefix(Self.problemsKept) { text += "problem \(problem.onOneLine)\n" }
         }
         return text
     }
@@ -117,7 +119,4 @@ public struct AuditRecord: Sendable, Equatable {
         self.init(at: at, day: day, cycle: cycle, backends: backends)
     }
 
-    private static func oneLine(_ text: String) -> String {
-        String(text.map { $0 == "\n" ? " " : $0 })
-    }
 }

@@ -1,3 +1,5 @@
+import SvBase
+
 /// A client's `verify-status`, written by `svctl verify` at the end of each run and read by it
 /// (the next data subset) and by `svctl status`:
 ///
@@ -49,13 +51,13 @@ public struct VerifyRecord: Sendable, Equatable {
         var text = "at \(at)\nsubset \(subset) \(subsets)\n"
         switch check {
         case .ok: text += "check ok\n"
-        case .failed(let why): text += "check failed \(Self.oneLine(why))\n"
-        case .skipped(let why): text += "check skipped \(Self.oneLine(why))\n"
+        case .failed(let why): text += "check failed \(why.onOneLine)\n"
+        case .skipped(let why): text += "check skipped \(why.onOneLine)\n"
         }
         if let snapshot { text += "snapshot \(snapshot)\n" }
         for backend in backends {
             text += "backend \(backend.location)\nrestored \(backend.files) \(backend.bytes)\n"
-            if let error = backend.error { text += "error \(Self.oneLine(error))\n" }
+            if let error = backend.error { text += "error \(error.onOneLine)\n" }
         }
         return text
     }
@@ -88,5 +90,4 @@ public struct VerifyRecord: Sendable, Equatable {
         self.backends = backends
     }
 
-    private static func oneLine(_ text: String) -> String { String(text.map { $0 == "\n" ? " " : $0 }) }
 }

@@ -87,7 +87,7 @@ public struct Audit {
         }
         Helper.forwardTermination()
         let scratch = try Helper.temporaryDirectory("audit-\(client)")
-        defer { Helper.removeTree(scratch) }
+        defer { try? DirectoryTree.remove(scratch) }
         let previous = (try? FileSystem.readBytes(statusFile)).flatMap { AuditRecord(parsing: String(decoding: $0, as: UTF8.self)) }
         var record = AuditRecord(at: now.unixSeconds, day: day, cycle: cycle)
         var lines = ["audit \(client): day \(day), slot \(AuditPlan.todaysSlot(day: day, cycle: cycle)) (day mod \(cycle))"]
@@ -128,7 +128,7 @@ public struct Audit {
                 for slot in 0..<cycle where due[slot] { state.slotDays[slot] = day }
                 if state.coveredSlots(day: day) == cycle { state.fullCycleAt = now.unixSeconds }
             } catch {
-                if case .failed(let message) = error, message.hasPrefix("stopped by signal") { throw error }
+                if Helper.stopRequested { throw error }
                 state.error = error.description
                 named.lines.append("UNREACHABLE \(location): \(error.description)")
             }

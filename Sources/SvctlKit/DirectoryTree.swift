@@ -55,6 +55,8 @@ enum DirectoryTree {
     static func remove(_ path: String) throws(SvctlError) {
         guard let info = try? FileSystem.info(path, followLinks: false) else { return }
         if info.kind == .directory {
+            // A read-only folder (restic restores modes) is opened up so it can be emptied.
+            if info.mode & 0o700 != 0o700 { chmod(path, 0o700) }
             guard let names = try? FileSystem.list(path) else {
                 throw SvctlError.failed("cannot list \(path): \(FileSystem.lastErrno)")
             }
@@ -92,5 +94,15 @@ extension String {
             rest = rest[range.upperBound...]
         }
         return result + rest
+    }
+}
+
+/// Files svctl makes in a client's directory while run as root (status records, the key, the
+/// lock) go to the owner of the client's directory, the svtree user, as `svctl add` does:
+/// the jobs, which run as that user, must read and rewrite them.
+public enum ClientFiles {
+    public static func giveToTreeOwner(_ path: String, clientDirectory: String) {
+        guard geteuid() == 0, let (user, group) = DirectoryTree.owner(clientDirectory), user != 0 else { return }
+        lchown(path, user, group)
     }
 }

@@ -48,8 +48,7 @@ public struct Forget {
             let value = words[1]
             switch kind {
             case .count:
-                guard let count = Int(value), count >= 1 else { throw SvctlError.failed("\(place): \(name) needs a count of 1 or more") }
-                _ = count
+                guard (Int(value) ?? 0) >= 1 else { throw SvctlError.failed("\(place): \(name) needs a count of 1 or more") }
             case .duration:
                 // restic's form: 1y2m3d4h, each part a number and a unit.
                 let valid = !value.isEmpty && value.last.map { "ymdh".contains($0) } == true
@@ -71,10 +70,7 @@ public struct Forget {
     }
 
     public func run() throws(SvctlError) -> Outcome {
-        let passwordFile = clientDirectory + "/" + Verify.passwordFileName
-        guard FileSystem.exists(passwordFile) else {
-            throw SvctlError.unknown("no repository password for \(client): store it with svctl key \(client) --password-file FILE")
-        }
+        let passwordFile = try Verify.passwordFile(client: client, clientDirectory: clientDirectory)
         let retentionPath = clientDirectory + "/" + Self.retentionFileName
         guard let bytes = try? FileSystem.readBytes(retentionPath, limit: 65536) else {
             return Outcome(lines: ["forget \(client): no \(retentionPath): every snapshot is kept"], exitCode: 0)
@@ -87,7 +83,7 @@ public struct Forget {
         }
         Helper.forwardTermination()
         let scratch = try Helper.temporaryDirectory("forget-\(client)")
-        defer { Helper.removeTree(scratch) }
+        defer { try? DirectoryTree.remove(scratch) }
         let lock = try RepositoryLock.take(clientDirectory: clientDirectory, seconds: lockWaitSeconds)
         defer { close(lock) }
         var restic = Restic(passwordFile: passwordFile, rcloneConfig: rcloneConfig, scratch: scratch)

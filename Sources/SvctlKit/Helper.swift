@@ -9,14 +9,19 @@ import SvSystem
 public enum Helper {
     public struct Outcome {
         public var status: Int32
-        /// The helper's last line on stderr, for the one-line error.
-        public var lastErrorLine: String
+        /// Where the helper's stderr went.
+        public var errors: String
+        /// Its last line there, for the one-line error: read only when asked (on failure).
+        public var lastErrorLine: String { Helper.lastLine(of: errors) }
 
         public var succeeded: Bool { status == 0 }
     }
 
     /// Installs the forwarding once, before the first helper.
     public static func forwardTermination() { sv_forward_termination() }
+
+    /// Whether svctl was asked to stop (TERM, INT or HUP).
+    public static var stopRequested: Bool { sv_termination_signal() != 0 }
 
     /// Throws if svctl was asked to stop.
     public static func checkStopped() throws(SvctlError) {
@@ -65,7 +70,7 @@ public enum Helper {
         _ = try? SystemCall.retrying { waitpid(pid, &status, 0) }
         sv_set_current_child(0)
         try checkStopped()
-        return Outcome(status: status, lastErrorLine: lastLine(of: stderr))
+        return Outcome(status: status, errors: stderr)
     }
 
     /// The last non-empty line of a file (its last 4 kB).
@@ -87,22 +92,6 @@ public enum Helper {
             throw SvctlError.failed("cannot make a temporary directory in \(base): \(FileSystem.lastErrno)")
         }
         return made
-    }
-
-    /// Removes a directory tree of svctl's own making (no symlinks followed).
-    public static func removeTree(_ path: String) {
-        if let names = try? FileSystem.list(path) {
-            for name in names {
-                let child = path + "/" + name
-                if let info = try? FileSystem.info(child, followLinks: false), info.kind == .directory {
-                    chmod(child, 0o700)
-                    removeTree(child)
-                } else {
-                    unlink(child)
-                }
-            }
-        }
-        rmdir(path)
     }
 }
 

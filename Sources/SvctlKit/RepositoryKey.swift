@@ -70,13 +70,3 @@ public enum RepositoryKey {
         }
     }
 }
-
-/// Files svctl makes in a client's directory while run as root (status records, the key, the
-/// lock) go to the owner of the client's directory, the svtree user, as `svctl add` does:
-/// the jobs, which run as that user, must read and rewrite them.
-public enum ClientFiles {
-    public static func giveToTreeOwner(_ path: String, clientDirectory: String) {
-        guard geteuid() == 0, let (user, group) = DirectoryTree.owner(clientDirectory), user != 0 else { return }
-        lchown(path, user, group)
-    }
-}

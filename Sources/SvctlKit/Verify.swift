@@ -22,6 +22,15 @@ public struct Verify {
 
     public static let passwordFileName = "repository-password"
 
+    /// The client's stored key, or the error the keyed commands give without one (exit 3).
+    static func passwordFile(client: String, clientDirectory: String) throws(SvctlError) -> String {
+        let path = clientDirectory + "/" + passwordFileName
+        guard FileSystem.exists(path) else {
+            throw SvctlError.unknown("no repository password for \(client): store it with svctl key \(client) --password-file FILE")
+        }
+        return path
+    }
+
     public init(client: String, clientDirectory: String, primary: String, replicas: [String], rcloneConfig: String) {
         self.client = client
         self.clientDirectory = clientDirectory
@@ -45,13 +54,10 @@ public struct Verify {
     }
 
     public func run(now: WallTime) throws(SvctlError) -> Outcome {
-        let passwordFile = clientDirectory + "/" + Self.passwordFileName
-        guard FileSystem.exists(passwordFile) else {
-            throw SvctlError.unknown("no repository password for \(client): store it with svctl key \(client) --password-file FILE")
-        }
+        let passwordFile = try Self.passwordFile(client: client, clientDirectory: clientDirectory)
         Helper.forwardTermination()
         let scratch = try Helper.temporaryDirectory("verify-\(client)")
-        defer { Helper.removeTree(scratch) }
+        defer { try? DirectoryTree.remove(scratch) }
         var restic = Restic(passwordFile: passwordFile, rcloneConfig: rcloneConfig, scratch: scratch)
         restic.lockWaitSeconds = lockWaitSeconds
         let statusFile = clientDirectory + "/" + VerifyRecord.fileName
@@ -117,7 +123,7 @@ public struct Verify {
             } else {
                 let target = scratch + "/restore"
                 try? FileSystem.makeDirectory(target, mode: 0o700)
-                defer { Helper.removeTree(target) }
+                defer { try? DirectoryTree.remove(target) }
                 let includes = sample.flatMap { ["--include", $0.path] }
                 switch try restic.run(location, ["restore", snapshot, "--target", target, "--verify"] + includes, stdout: nil) {
                 case .success:

@@ -76,12 +76,13 @@ final class LogDirectory {
         }
         var st = stat()
         if stat(path + "/current", &st) == 0 {
-            crashLeftMidLine = st.st_size > 0 && st.st_mode & S_IXUSR == 0 && !Self.endsWithNewline(path + "/current", size: st.st_size)
+            let crashLeft = st.st_size > 0 && st.st_mode & S_IXUSR == 0
+            crashLeftMidLine = crashLeft && !Self.endsWithNewline(path + "/current", size: st.st_size)
             if crashLeftMidLine {
                 // Set aside, the line would be cut in two files; the rest is in the pipe.
                 info("\(path)/current ends inside a line (its logger was killed while writing it): the line goes on there")
                 size = Int(st.st_size)
-            } else if st.st_size > 0 && st.st_mode & S_IXUSR == 0 {
+            } else if crashLeft {
                 // Not closed cleanly (a crash): keep it aside, unprocessed, as svlogd does.
                 let saved = uniqueName(kind: .unprocessed)
                 info("\(path)/current was not closed cleanly: kept as \(saved)")

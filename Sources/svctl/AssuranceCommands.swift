@@ -68,6 +68,17 @@ struct Audit: SvctlCommand {
     }
 }
 
+/// `--lock-wait` of the keyed commands (restic's lock and the client's repository.lock).
+struct LockWaitOption: ParsableArguments {
+    @Option(name: .customLong("lock-wait"), help: ArgumentHelp("Seconds to wait for a locked repository.", valueName: "seconds"))
+    var lockWait: Double = 600
+
+    func seconds() throws(SvctlError) -> Double {
+        guard lockWait >= 0 else { throw SvctlError.failed("bad --lock-wait \(lockWait): 0 or more seconds") }
+        return lockWait
+    }
+}
+
 extension ClientArgument {
     /// The layout, the client's name and its directory, checked.
     func resolve(_ tree: TreeOptions) throws(SvctlError) -> (TreeLayout, String, String) {
@@ -101,14 +112,13 @@ struct Verify: SvctlCommand {
     @Option(help: ArgumentHelp("At most this many MB restored from each backend.", valueName: "MB"))
     var megabytes = 64
 
-    @Option(name: .customLong("lock-wait"), help: ArgumentHelp("Seconds to wait for a locked repository.", valueName: "seconds"))
-    var lockWait: Double = 600
+    @OptionGroup var lock: LockWaitOption
 
     @OptionGroup var target: ClientArgument
 
     func execute() throws(SvctlError) -> Int32 {
-        guard subsets >= 1, files >= 1, megabytes >= 1, lockWait >= 0 else {
-            throw SvctlError.failed("--subsets, --files and --megabytes must be 1 or more, --lock-wait 0 or more")
+        guard subsets >= 1, files >= 1, megabytes >= 1 else {
+            throw SvctlError.failed("--subsets, --files and --megabytes must be 1 or more")
         }
         let (layout, client, directory) = try target.resolve(tree)
         let (replicas, rcloneConfig) = SvctlKit.Audit.replicas(clientDirectory: directory)
@@ -117,7 +127,7 @@ struct Verify: SvctlCommand {
         verify.subsets = subsets
         verify.files = files
         verify.megabytes = megabytes
-        verify.lockWaitSeconds = lockWait
+        verify.lockWaitSeconds = try lock.seconds()
         let outcome = try verify.run(now: EventLoop.wallNow)
         printLines(outcome.lines)
         return outcome.exitCode
@@ -136,8 +146,7 @@ struct Forget: SvctlCommand {
 
     @OptionGroup var tree: TreeOptions
 
-    @Option(name: .customLong("lock-wait"), help: ArgumentHelp("Seconds to wait for a locked repository.", valueName: "seconds"))
-    var lockWait: Double = 600
+    @OptionGroup var lock: LockWaitOption
 
     @OptionGroup var target: ClientArgument
 
@@ -145,7 +154,7 @@ struct Forget: SvctlCommand {
         let (layout, client, directory) = try target.resolve(tree)
         var forget = SvctlKit.Forget(client: client, clientDirectory: directory, primary: layout.repository(client),
                                      rcloneConfig: SvctlKit.Audit.replicas(clientDirectory: directory).1)
-        forget.lockWaitSeconds = lockWait
+        forget.lockWaitSeconds = try lock.seconds()
         let outcome = try forget.run()
         printLines(outcome.lines)
         return outcome.exitCode

@@ -173,10 +173,18 @@ import Testing
         #expect(SvctlTreeTests.svctl(tree, "key", name, "--password-file", tree.root + "/password").0 == 0)
         // The racing backup (stdin) has paths of its own; grouped by host, the last two of all stay.
         tree.write("clients/\(name)/retention", "# restic's keep options\nkeep-last 2\ngroup-by host\n")
-        let racing = try tree.start(["/bin/sh", "-c", "{ echo racing; while [ ! -e release ]; do sleep 0.05; done; } | "
+        // The backup reads a FIFO this test holds open: it keeps restic's lock until the close.
+        try #require(mkfifo(tree.root + "/release", 0o600) == 0)
+        let racing = try tree.start(["/bin/sh", "-c", "{ echo racing; cat release; } | "
                                         + "/usr/bin/restic -r '\(url)' backup --stdin --stdin-filename racing.txt"],
                                     stdoutFile: "racing.out", stderrFile: "racing.err",
                                     environment: ["RESTIC_PASSWORD": Self.password, "HOME": tree.root])
+        var release: Int32 = -1
+        try tree.waitFor("the racing backup to open its FIFO") {
+            release = open(tree.root + "/release", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+            return release >= 0
+        }
+        defer { if release >= 0 { close(release) } }
         try tree.waitFor("the racing backup's lock", seconds: 20) { !TreeLayout.entries(tree.root + "/data/\(name)/locks").isEmpty }
         let (refused, refusedOutput) = SvctlTreeTests.svctl(tree, "forget", name, "--lock-wait", "0")
         #expect(refused == 3 && refusedOutput.contains("repository locked by another restic (not unlocked)"), "\(refusedOutput)")
@@ -188,7 +196,8 @@ import Testing
             defer { if fd >= 0 { close(fd) } }
             return fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0
         }
-        tree.write("release", "")
+        close(release)
+        release = -1
         #expect(TreeFixture.exitCode(try tree.waitExit(racing, seconds: 60)) == 0, "\(tree.read("racing.err"))")
         let forgotten = TreeFixture.exitCode(try tree.waitExit(forget, seconds: 120))
         #expect(forgotten == 0 && tree.read("forget.out").contains("2 snapshots kept"), "\(tree.read("forget.out"))\(tree.read("forget.err"))")
