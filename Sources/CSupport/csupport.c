@@ -161,15 +161,17 @@ struct sv_clone_args {
              set_tid_size, cgroup;
 };
 
-int sv_spawn_in_cgroup(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-                       const char *cwd, const int *fds, int count, int cgroup_fd) {
+/* clone3 and exec: into the cgroup `cgroup_fd` (-1: ours) and, with uid >= 0, as that user
+   and group with no supplementary groups and no capabilities left (posix_spawn does neither). */
+int sv_spawn_cloned(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                    const char *cwd, const int *fds, int count, int cgroup_fd, long uid, long gid) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return errno;
     struct sv_clone_args args;
     memset(&args, 0, sizeof args);
-    args.flags = CLONE_INTO_CGROUP;
+    args.flags = cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0;
     args.exit_signal = SIGCHLD;
-    args.cgroup = (uint64_t)cgroup_fd;
+    args.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0;
     long child = syscall(SYS_clone3, &args, sizeof args);
     if (child < 0) {
         int error = errno;
@@ -198,6 +200,16 @@ int sv_spawn_in_cgroup(pid_t *pid, const char *path, char *const argv[], char *c
             } else if (fds[i] >= 0 && dup2(fds[i], i) < 0) {
                 goto fail;
             }
+        }
+        if (uid >= 0) {
+            // Raw system calls: glibc's wrappers would try to reach the parent's other threads.
+            gid_t group = (gid_t)gid;
+            if (syscall(SYS_setgroups, 1, &group) != 0) goto fail;
+            if (syscall(SYS_setresgid, group, group, group) != 0) goto fail;
+            if (syscall(SYS_setresuid, (uid_t)uid, (uid_t)uid, (uid_t)uid) != 0) goto fail;
+            // Ambient capabilities (a root svtree run with some) survive a change between
+            // non-zero uids: the client gets none.
+            (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
         }
         execve(path, argv, envp);
     fail:

@@ -20,11 +20,22 @@ public enum Spawner {
     /// s6's notification-fd).
     public typealias ExtraDescriptor = (source: Int32, target: Int32)
 
+    /// Who a child runs as when it is not svtree's own user.
+    public struct Identity: Sendable, Equatable {
+        public var user: uid_t
+        public var group: gid_t
+        public init(user: uid_t, group: gid_t) {
+            self.user = user
+            self.group = group
+        }
+    }
+
     /// Starts `path`; with `cgroup`, the child starts inside that cgroup (clone3,
-    /// CLONE_INTO_CGROUP), so nothing it forks can be left outside.
+    /// CLONE_INTO_CGROUP), so nothing it forks can be left outside; with `identity`, as that
+    /// user and group only.
     public static func spawn(_ path: String, arguments: [String], environment: [String], directory: String,
                              stdin: Stream, stdout: Stream, extra: ExtraDescriptor? = nil,
-                             cgroup: String? = nil) throws(Errno) -> Int32 {
+                             cgroup: String? = nil, identity: Identity? = nil) throws(Errno) -> Int32 {
         // -1: the child's descriptor is left as ours is (closed on exec: all of ours are CLOEXEC).
         var fds = [stdin.raw, stdout.raw]
         if let extra {
@@ -34,15 +45,16 @@ public enum Spawner {
         var pid: pid_t = 0
         let argv = CStringArray(arguments)
         let envp = CStringArray(environment)
-        guard let cgroup else {
+        if cgroup == nil && identity == nil {
             let rc = sv_spawn_mapped(&pid, path, argv.pointers, envp.pointers, directory, fds, Int32(fds.count), 1)
             guard rc == 0 else { throw Errno(rawValue: rc) }
             return pid
         }
-        let cgroupFD = try SystemCall.retrying { open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { close(cgroupFD) }
-        let rc = sv_spawn_in_cgroup(&pid, path, argv.pointers, envp.pointers, directory, fds, Int32(fds.count),
-                                    cgroupFD)
+        var cgroupFD: Int32 = -1
+        if let cgroup { cgroupFD = try SystemCall.retrying { open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } }
+        defer { if cgroupFD >= 0 { close(cgroupFD) } }
+        let rc = sv_spawn_cloned(&pid, path, argv.pointers, envp.pointers, directory, fds, Int32(fds.count),
+                                 cgroupFD, identity.map { Int($0.user) } ?? -1, identity.map { Int($0.group) } ?? -1)
         guard rc == 0 else { throw Errno(rawValue: rc) }
         return pid
     }

@@ -64,6 +64,14 @@ public final class CgroupTree {
         return path
     }
 
+    /// The kernel's delegation: the directory and the files that create, fill and configure
+    /// children go to the unit's user; its own limits and `cgroup.kill` stay svtree's.
+    static func delegate(_ path: String, to identity: Spawner.Identity) {
+        for name in ["", "/cgroup.procs", "/cgroup.threads", "/cgroup.subtree_control"] {
+            chown(path + name, identity.user, identity.group)
+        }
+    }
+
     /// Kills everything in the cgroup (recursively) and waits, bounded, until it is empty.
     public func kill(_ path: String) { CgroupTree.killAndRemove(path) }
 

@@ -111,15 +111,23 @@ extension Supervisor {
     private func spawn(_ entry: Entry, _ role: EntryMachine.Role, program: String, arguments: [String],
                        notification: Spawner.ExtraDescriptor? = nil) throws(Errno) -> Int32 {
         let (stdin, stdout) = entry.streams(role)
+        let (choice, account) = ServiceUser.account(of: entry.path(role))
+        if case .cannot(let owner) = choice, entry.userSaid.insert(role).inserted {
+            Diagnostics.warn("\(entry.label(role)): its directory belongs to uid \(owner), but svtree (uid \(geteuid())) "
+                + "cannot change users (needs root or CAP_SETUID and CAP_SETGID): it runs as uid \(geteuid())")
+        }
         var group: String?
         if let cgroups {
             group = cgroups.unitPath(entry: entry.cgroupName, unit: role == .main ? "main" : "log")
-            if group == nil { throw FileSystem.lastErrno }
+            guard let group else { throw FileSystem.lastErrno }
             if !entry.limitsApplied { applyLimits(entry, cgroups) }
+            // A client svtree run as its own user makes its services' cgroups below this one.
+            if let account { CgroupTree.delegate(group, to: account.identity) }
         }
-        return try Spawner.spawn(program, arguments: [program] + arguments, environment: entry.environment(role),
+        let environment = account.map { ServiceUser.environment(entry.environment(role), for: $0) } ?? entry.environment(role)
+        return try Spawner.spawn(program, arguments: [program] + arguments, environment: environment,
                              directory: entry.path(role), stdin: stdin, stdout: stdout, extra: notification,
-                             cgroup: group)
+                             cgroup: group, identity: account?.identity)
     }
 
     /// The entry's `limits` file into its cgroup, once per start of the entry and per SIGHUP.

@@ -55,11 +55,12 @@ int sv_cloexec_from(int first);
 int sv_spawn_mapped(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                     const char *cwd, const int *fds, int count, int new_session);
 
-// fork-exec with clone3(CLONE_INTO_CGROUP): the child starts inside the cgroup open as
-// cgroup_fd, so nothing it forks can be left outside. Same descriptor map and session rule as
+// fork-exec with clone3: with cgroup_fd >= 0 (CLONE_INTO_CGROUP) the child starts inside that
+// cgroup, so nothing it forks can be left outside; with uid >= 0 it runs as uid:gid, no
+// supplementary groups, no ambient capabilities. Same descriptor map and session rule as
 // sv_spawn_mapped, with default dispositions and an empty mask. Returns 0 or errno.
-int sv_spawn_in_cgroup(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-                       const char *cwd, const int *fds, int count, int cgroup_fd);
+int sv_spawn_cloned(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                    const char *cwd, const int *fds, int count, int cgroup_fd, long uid, long gid);
 
 // Pipes: tee copies what `in` holds into `out` without consuming it; splice_discard drops
 // `len` bytes from the head of `in`. Both return a count or -1 (errno set).
