@@ -39,8 +39,20 @@ webdav=$!
 trap 'kill -TERM $root $webdav 2>/dev/null || true' INT TERM
 trap 'kill -TERM $webdav 2>/dev/null; kill -TERM $root 2>/dev/null && wait $root' EXIT
 
-say "svctl add alice --replica $demo/replica/alice --replica offsite:alice (webdav on 127.0.0.1:$offsite_port)"
-svctl add alice --replica "$demo/replica/alice" --replica offsite:alice | tee "$demo/add.out"
+# As root, svctl add gives alice a user of her own, which must reach the demo's directory.
+add_options=()
+if [ "$(id -u)" = 0 ]; then
+    d=$demo
+    while [ "$d" != / ]; do
+        [ $(( 0$(stat -c %a "$d") & 1 )) = 1 ] || { add_options=(--no-user); echo "($d is closed to other users: alice runs without a user of her own)"; break; }
+        d=$(dirname "$d")
+    done
+fi
+say "svctl add alice ${add_options[*]:+${add_options[*]} }--replica $demo/replica/alice --replica offsite:alice (webdav on 127.0.0.1:$offsite_port)"
+svctl add alice "${add_options[@]}" --replica "$demo/replica/alice" --replica offsite:alice | tee "$demo/add.out"
+own_user=$(stat -c %U "$demo/clients/alice")
+mkdir -p "$demo/replica"
+chown "$own_user" "$demo/replica"  # the replication hook runs as alice's user
 printf '[offsite]\ntype = webdav\nurl = http://127.0.0.1:%s\nvendor = other\n' "$offsite_port" \
     > "$demo/clients/alice/services/snapwatch/rclone.conf"
 repository=$(sed -n 's/^ *export RESTIC_REPOSITORY=//p' "$demo/add.out")
@@ -107,4 +119,9 @@ else
     code=0
     wait "$root" || code=$?
     echo "root svtree exited with $code after $(( $(now_ms) - start )) ms; processes of alice left: $(client_processes)"
+    if [ "$own_user" = "svtree-alice" ]; then
+        say "svctl remove --purge alice: the demo leaves no user behind"
+        rm "$demo/enabled/alice"
+        svctl remove --purge alice
+    fi
 fi

@@ -64,6 +64,8 @@ public struct ClientAdd: Sendable {
     public var replicas: [String]
     /// Lines of the client's `limits` file (svtree writes them into its cgroup); none: no file.
     public var limits: [String] = []
+    /// Run as root: the client gets a system user of its own (false: the tree's user).
+    public var makeUser = true
 
     public static let storageTemplates = ["rclone", "minio"]
     /// Jobs every client gets: the keyless daily audit, the keyed weekly verify and forget
@@ -97,10 +99,14 @@ public struct ClientAdd: Sendable {
             throw SvctlError.failed("clients directory \(layout.clients) does not exist (--clients or SVTREE_CLIENTS names it)")
         }
         let port = try ClientPorts.choose(requested, layout: layout, address: address)
+        let isolated = makeUser && geteuid() == 0
+        if isolated { try openTreeForClientUsers() }
         let password = try Secrets.password()
         let values = ["CLIENT": name, "PORT": String(port), "ADDRESS": address, "DATA": layout.data,
                       "CLIENTS": layout.clients, "REPOSITORY": layout.repository(name)]
         let building = layout.clients + "/.\(name).adding-\(getpid())"
+        var madeUser: String?
+        var userLine: String?
         do throws(SvctlError) {
             try DirectoryTree.copy(templates + "/client", to: building, values: values)
             try? FileSystem.makeDirectory(building + "/services")
@@ -129,19 +135,27 @@ public struct ClientAdd: Sendable {
             }
             try storeCredentials(name: name, password: password, storageDirectory: building + "/services/storage")
             try? FileSystem.makeDirectory(layout.data, mode: 0o750)
-            if geteuid() == 0, let (user, group) = DirectoryTree.owner(layout.clients) {
+            if isolated {
+                let (account, made) = try ClientUser.make(forClient: name, home: definition)
+                if made { madeUser = account.name }
+                try giveToClientUser(building, account: account, repository: layout.repository(name))
+                userLine = "runs as its own user \(account.name) (uid \(account.user)): \(layout.repository(name)) mode 0700, secrets 0600, both its own"
+            } else if geteuid() == 0, let (user, group) = DirectoryTree.owner(layout.clients) {
                 // The tree runs as the owner of clients/ (the svtree user under systemd).
                 DirectoryTree.changeOwner(building, user: user, group: group)
                 if let (dataUser, _) = DirectoryTree.owner(layout.data), dataUser == 0 { lchown(layout.data, user, group) }
+            } else if geteuid() != 0 {
+                userLine = "not run as root: no user of its own for \(name); it runs as uid \(geteuid()), as the tree does"
             }
             guard rename(building, definition) == 0 else {
                 throw SvctlError.failed("cannot rename \(building) to \(definition): \(FileSystem.lastErrno)")
             }
         } catch {
             try? DirectoryTree.remove(building)
+            if madeUser != nil { _ = try? ClientUser.remove(ofClient: name) }
             throw error
         }
-        return [
+        return (userLine.map { [$0] } ?? []) + [
             "added \(name): \(definition) (storage: \(storage) on \(address):\(port), repository \(layout.repository(name)))",
             "user \(name), password (shown only now, stored \(storage == "rclone" ? "hashed in services/storage/htpasswd" : "in services/storage/minio.env"), mode 0600):",
             "  \(password)",
@@ -150,6 +164,34 @@ public struct ClientAdd: Sendable {
         ] + (storage == "minio" ? ["  export AWS_ACCESS_KEY_ID=\(name) AWS_SECRET_ACCESS_KEY=\(password)"] : [])
             + (storage == "minio" ? ["no audit, verify or forget job: minio's on-disk format is not restic's files"] : [])
             + ["enable it: svctl enable \(name)"]
+    }
+
+    /// clients/ and data/ searchable by others (o+x, not listable), so that each client's user
+    /// reaches its own directories; refused when a directory above them blocks the way.
+    func openTreeForClientUsers() throws(SvctlError) {
+        try? FileSystem.makeDirectory(layout.data, mode: 0o750)
+        for directory in [layout.clients, layout.data] {
+            var st = stat()
+            if stat(directory, &st) == 0 && st.st_mode & S_IXOTH == 0 { chmod(directory, (st.st_mode & 0o7777) | S_IXOTH) }
+            if let blocked = ClientUser.unreachableAncestor(of: directory + "/x") {
+                throw .failed("\(blocked) is not searchable by other users, so the client's user could not reach \(directory): chmod o+x \(blocked), or --no-user")
+            }
+        }
+    }
+
+    /// The client's directory to its user, group the tree's (setgid directories, so that files
+    /// its processes make stay readable by the tree's user for status), closed to other users;
+    /// its repository the user's alone (0700).
+    func giveToClientUser(_ directory: String, account: ClientUser.Account, repository: String) throws(SvctlError) {
+        let treeGroup = DirectoryTree.owner(layout.clients)?.1 ?? 0
+        DirectoryTree.changeOwner(directory, user: account.user, group: treeGroup, setGroupOnDirectories: true)
+        chmod(directory, 0o2750)
+        if (try? FileSystem.info(repository, followLinks: false)) == nil {
+            guard mkdir(repository, 0o700) == 0 else { throw .failed("cannot create \(repository): \(FileSystem.lastErrno)") }
+        }
+        // A repository kept from an earlier client of this name becomes this user's.
+        DirectoryTree.changeOwner(repository, user: account.user, group: account.group)
+        chmod(repository, 0o700)
     }
 
     func repositoryURL(name: String, password: String, port: Int) -> String {

@@ -125,8 +125,13 @@ public struct ClientAdmin: Sendable {
         if purge {
             try DirectoryTree.remove(repository)
             lines.append("purged its repository \(repository)")
-        } else if FileSystem.exists(repository) {
-            lines.append("kept its repository \(repository) (--purge deletes it)")
+            if let removed = try ClientUser.remove(ofClient: name) { lines.append(removed) }
+        } else {
+            if FileSystem.exists(repository) { lines.append("kept its repository \(repository) (--purge deletes it)") }
+            if geteuid() == 0, let account = ClientUser.lookup(ClientUser.name(ofClient: name)),
+               account.comment == ClientUser.comment(ofClient: name) {
+                lines.append("kept its user \(account.name), owner of the repository (--purge deletes it)")
+            }
         }
         return lines
     }

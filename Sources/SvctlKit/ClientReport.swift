@@ -1,3 +1,4 @@
+import Glibc
 import SvBase
 import SvFormats
 import SvSystem
@@ -36,6 +37,9 @@ public struct ClientReport: Sendable {
     /// its cgroup's `memory.events` counts (nil without a memory controller there).
     public var limits: [String] = []
     public var oomKills: Int?
+    /// The user the client's svtree runs as, from its living process (nil: not running, or
+    /// fixture files).
+    public var runsAs: String?
     /// The last audit's and verify's findings.
     public var assurance = Assurance()
     public private(set) var health: Health = .ok
@@ -89,9 +93,20 @@ public struct ClientReport: Sendable {
             let line = String(decoding: events, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("oom_kill ") }
             return line.flatMap { Int($0.dropFirst("oom_kill ".count)) }
         }
-        return ClientReport(name: name, enabled: enabled, defined: defined, directory: directory,
-                            supervisor: supervisor, services: services, backup: backup, limits: limits,
-                            oomKills: oomKills, assurance: Assurance.read(clientDirectory: directory), now: now)
+        var report = ClientReport(name: name, enabled: enabled, defined: defined, directory: directory,
+                                  supervisor: supervisor, services: services, backup: backup, limits: limits,
+                                  oomKills: oomKills, assurance: Assurance.read(clientDirectory: directory), now: now)
+        if checkSupervisors, let pid = supervisor.status?.pid, pid > 0 { report.runsAs = Self.userName(ofProcess: pid) }
+        return report
+    }
+
+    /// The name of the process's real user (`/proc/PID/status`), or its number.
+    static func userName(ofProcess pid: Int32) -> String? {
+        guard let bytes = try? FileSystem.readBytes("/proc/\(pid)/status", limit: 16384),
+              let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
+              let uid = line.dropFirst(4).split(whereSeparator: { $0 == "\t" || $0 == " " }).first.flatMap({ uid_t($0) })
+        else { return nil }
+        return getpwuid(uid).map { String(cString: $0.pointee.pw_name) } ?? String(uid)
     }
 
     /// "cgroup" or "session" as the client's svtree reports it; nil when runsv writes its files.

@@ -67,12 +67,14 @@ enum DirectoryTree {
         }
     }
 
-    /// `chown -R` (symlinks themselves, not their targets).
-    static func changeOwner(_ path: String, user: uid_t, group: gid_t) {
+    /// `chown -R` (symlinks themselves, not their targets); with `setGroupOnDirectories`, each
+    /// directory gets the setgid bit (`chmod g+s`): what is made inside takes its group.
+    static func changeOwner(_ path: String, user: uid_t, group: gid_t, setGroupOnDirectories: Bool = false) {
         lchown(path, user, group)
         guard let info = try? FileSystem.info(path, followLinks: false), info.kind == .directory,
               let names = try? FileSystem.list(path) else { return }
-        for name in names { changeOwner(path + "/" + name, user: user, group: group) }
+        if setGroupOnDirectories { chmod(path, mode_t(info.mode & 0o7777) | S_ISGID) }
+        for name in names { changeOwner(path + "/" + name, user: user, group: group, setGroupOnDirectories: setGroupOnDirectories) }
     }
 
     static func owner(_ path: String) -> (uid_t, gid_t)? {

@@ -51,6 +51,7 @@ public enum StatusView {
             let program = report.supervisor.map { $0.writtenBySvtree ? "svtree" : $0.status != nil ? "runsv" : "supervisor" } ?? "supervisor"
             var client = "enabled, \(program) " + (report.supervisor.map { long($0, now: now, withLog: false) } ?? "missing")
             if let mode = report.mode { client += ", \(mode) mode" }
+            if let user = report.runsAs { client += ", as \(user)" }
             client += ", " + (report.directory.flatMap(FileSystem.realPath) ?? report.directory ?? "?")
             if let supervisor = report.supervisor { client += logText(supervisor, now: now) }
             rows.append(("client", client))

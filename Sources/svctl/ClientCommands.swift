@@ -81,8 +81,10 @@ struct Add: SvctlCommand {
         discussion: """
             Creates clients/CLIENT with services/storage (rclone serve restic, append-only, private \
             repositories, on ADDRESS:PORT; or minio), services/snapwatch and the daily audit job services/audit, each logging through svlog. \
-            The password is generated, printed once, and stored hashed (mode 0600). The client is not \
-            enabled: svctl enable CLIENT.
+            The password is generated, printed once, and stored hashed (mode 0600). Run as root, the \
+            client gets a system user of its own, svtree-CLIENT, which owns clients/CLIENT and its \
+            repository (0700): svtree runs its services as that user. The client is not enabled: \
+            svctl enable CLIENT.
             """)
 
     @OptionGroup var tree: TreeOptions
@@ -108,6 +110,9 @@ struct Add: SvctlCommand {
     @Option(name: .customLong("pids-max"), help: ArgumentHelp("The client's pids.max in its limits file.", valueName: "n"))
     var pidsMax: Int?
 
+    @Flag(name: .customLong("no-user"), help: "Run as root: no user of its own; the client runs as the tree's user.")
+    var noUser = false
+
     @Argument(help: ArgumentHelp("The new client's name.", valueName: "client"))
     var client: String
 
@@ -132,6 +137,7 @@ struct Add: SvctlCommand {
         var add = ClientAdd(layout: tree.layout, templates: directory, storage: template, address: address,
                             replicas: replicas)
         add.limits = limits
+        add.makeUser = !noUser
         printLines(try add.add(client, port: port))
         return 0
     }
@@ -143,7 +149,7 @@ struct Remove: SvctlCommand {
 
     @OptionGroup var tree: TreeOptions
 
-    @Flag(help: "Delete the client's repository data too.")
+    @Flag(help: "Delete the client's repository data and its user too.")
     var purge = false
 
     @Argument(help: ArgumentHelp("The client.", valueName: "client"),

@@ -8,7 +8,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(5))) struct AssuranceFaultTests {
     /// A client defined by svctl add with a real local repository of one 1 MB file.
     static func clientWithRepository(_ tree: TreeFixture, _ name: String) throws {
-        let (added, output) = SvctlTreeTests.svctl(tree, "add", name, "--replica", tree.root + "/replica/" + name)
+        let (added, output) = SvctlTreeTests.svctl(tree, "add", "--no-user", name, "--replica", tree.root + "/replica/" + name)
         try #require(added == 0, "\(output)")
         tree.write("clients/\(name)/services/audit/down", "")
         let (made, madeOutput) = BackupEndToEndTests.restic(tree, ["-r", tree.root + "/data/" + name, "init"])
@@ -55,7 +55,7 @@ import Testing
         for job in RepositoryKey.keyedJobs { #expect(FileSystem.exists(tree.root + "/clients/carol/services/\(job)/down")) }
 
         // A minio client's data directory is minio's own format: the keyless audit refuses it.
-        let (minio, minioOutput) = SvctlTreeTests.svctl(tree, "add", "dave", "--template", "minio")
+        let (minio, minioOutput) = SvctlTreeTests.svctl(tree, "add", "--no-user", "dave", "--template", "minio")
         try #require(minio == 0, "\(minioOutput)")
         #expect(minioOutput.contains("no audit, verify or forget job: minio's on-disk format is not restic's files"))
         #expect(!FileSystem.exists(tree.root + "/clients/dave/services/audit"))

@@ -29,7 +29,7 @@ import Testing
 
     /// A client with a local replica and one on the remote host, enabled, its repository made.
     static func client(_ tree: TreeFixture, _ name: String, port: Int, remotePort: Int) throws -> String {
-        let (added, output) = SvctlTreeTests.svctl(tree, "add", name, "--port", String(port),
+        let (added, output) = SvctlTreeTests.svctl(tree, "add", "--no-user", name, "--port", String(port),
                                                    "--replica", tree.root + "/replica/" + name, "--replica", "far:" + name)
         try #require(added == 0, "\(output)")
         // The daily audit job stays down here: the test runs each audit itself.

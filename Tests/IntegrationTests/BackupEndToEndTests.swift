@@ -34,7 +34,7 @@ import Testing
         try tree.startSvtree("enabled", environment: SvctlTreeTests.environment(tree))
         // Other suites add clients from 18001 at the same time, in trees of their own: keep apart.
         let port = try #require((18500..<18600).first { ClientPorts.isFree($0, address: "127.0.0.1") })
-        let (added, addOutput) = SvctlTreeTests.svctl(tree, "add", "alice", "--port", String(port),
+        let (added, addOutput) = SvctlTreeTests.svctl(tree, "add", "--no-user", "alice", "--port", String(port),
                                                       "--replica", tree.root + "/replica/alice")
         try #require(added == 0, "\(addOutput)")
         let url = try #require(addOutput.lines().first { $0.contains("RESTIC_REPOSITORY=") }?

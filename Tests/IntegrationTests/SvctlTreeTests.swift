@@ -27,10 +27,10 @@ import Testing
 
     @Test func addWritesTheClientsLimits() throws {
         let tree = try Self.tree("svctl-limits")
-        let (added, output) = Self.svctl(tree, "add", "bob", "--memory-max", "1G", "--pids-max", "256")
+        let (added, output) = Self.svctl(tree, "add", "--no-user", "bob", "--memory-max", "1G", "--pids-max", "256")
         #expect(added == 0, "\(output)")
         #expect(tree.read("clients/bob/limits").lines().filter { !$0.hasPrefix("#") } == ["memory.max 1G", "pids.max 256"])
-        let (bad, badOutput) = Self.svctl(tree, "add", "carol", "--memory-max", "lots")
+        let (bad, badOutput) = Self.svctl(tree, "add", "--no-user", "carol", "--memory-max", "lots")
         #expect(bad == 1 && badOutput.contains("bad --memory-max \"lots\""), "\(badOutput)")
         #expect(!FileSystem.exists(tree.root + "/clients/carol"))
     }
@@ -39,7 +39,7 @@ import Testing
         let tree = try Self.tree("svctl")
         try tree.startSvtree("enabled", environment: Self.environment(tree))
 
-        let (added, addOutput) = Self.svctl(tree, "add", "alice", "--replica", tree.root + "/replica")
+        let (added, addOutput) = Self.svctl(tree, "add", "--no-user", "alice", "--replica", tree.root + "/replica")
         #expect(added == 0, "\(addOutput)")
         let export = addOutput.lines().first { $0.contains("RESTIC_REPOSITORY=rest:http://alice:") }
         #expect(export != nil, "\(addOutput)")
@@ -52,9 +52,9 @@ import Testing
         #expect(!tree.read("clients/alice/services/storage/htpasswd").contains(
             String(export?.split(separator: ":")[3].split(separator: "@")[0] ?? "none")), "password stored in clear")
 
-        let (again, againOutput) = Self.svctl(tree, "add", "alice")
+        let (again, againOutput) = Self.svctl(tree, "add", "--no-user", "alice")
         #expect(again == 1 && againOutput.contains("client alice already exists"), "\(againOutput)")
-        let (clash, clashOutput) = Self.svctl(tree, "add", "bob", "--port", port)
+        let (clash, clashOutput) = Self.svctl(tree, "add", "--no-user", "bob", "--port", port)
         #expect(clash == 1 && clashOutput.contains("port \(port) is already used by client alice"), "\(clashOutput)")
         #expect(!FileSystem.exists(tree.root + "/clients/bob"))
 
@@ -138,9 +138,9 @@ import Testing
             if bound == 0 { busy = candidate; break }
         }
         try #require(busy != 0 && listen(fd, 1) == 0)
-        let (code, output) = Self.svctl(tree, "add", "carol", "--port", String(busy))
+        let (code, output) = Self.svctl(tree, "add", "--no-user", "carol", "--port", String(busy))
         #expect(code == 1 && output.contains("port \(busy) is busy"), "\(output)")
-        let (added, addOutput) = Self.svctl(tree, "add", "carol")
+        let (added, addOutput) = Self.svctl(tree, "add", "--no-user", "carol")
         #expect(added == 0, "\(addOutput)")
         #expect(tree.read("clients/carol/port").trimmingCharacters() != String(busy))
     }

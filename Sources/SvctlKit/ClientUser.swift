@@ -1,0 +1,76 @@
+import Glibc
+import SvSystem
+
+/// The system user of a client: `svtree-NAME`, made by `svctl add` run as root. svtree runs an
+/// entry as the owner of its directory, so giving the client's directory to this user is what
+/// makes its storage server, snapwatch, jobs and loggers run as it.
+public enum ClientUser {
+    public static let prefix = "svtree-"
+    /// useradd's limit on user names.
+    public static let maximumNameLength = 32
+
+    public static func name(ofClient client: String) -> String { prefix + client }
+
+    /// Written as the user's comment: only a user that carries it is ever deleted by svctl.
+    static func comment(ofClient client: String) -> String { "svtree client \(client)" }
+
+    public struct Account: Sendable, Equatable {
+        public var name: String
+        public var user: uid_t
+        public var group: gid_t
+        public var comment: String
+    }
+
+    public static func lookup(_ name: String) -> Account? {
+        guard let entry = getpwnam(name) else { return nil }
+        return Account(name: name, user: entry.pointee.pw_uid, group: entry.pointee.pw_gid,
+                       comment: String(cString: entry.pointee.pw_gecos))
+    }
+
+    /// The client's user, made now (or one that an earlier `svctl add` of the same client made
+    /// and `svctl remove` without --purge kept).
+    static func make(forClient client: String, home: String) throws(SvctlError) -> (Account, made: Bool) {
+        let name = name(ofClient: client)
+        guard name.utf8.count <= maximumNameLength else {
+            throw .failed("client name \(client) is too long for its user \(name) (at most \(maximumNameLength - prefix.count) characters; --no-user keeps the tree's user)")
+        }
+        if let existing = lookup(name) {
+            guard existing.comment == comment(ofClient: client) else {
+                throw .failed("user \(name) exists and was not made by svctl for client \(client) (its comment is \(Names.quoted(existing.comment)))")
+            }
+            return (existing, false)
+        }
+        let status = try Subprocess.run([program("useradd"), "--system", "--user-group", "--no-create-home",
+                                         "--home-dir", home, "--shell", "/usr/sbin/nologin",
+                                         "--comment", comment(ofClient: client), name], input: "", showOutput: true)
+        guard status == 0, let account = lookup(name) else {
+            throw .failed("useradd could not make user \(name) (wait status \(status))")
+        }
+        return (account, true)
+    }
+
+    /// Deletes the client's user and its group; nil when there is none that svctl made.
+    static func remove(ofClient client: String) throws(SvctlError) -> String? {
+        let name = name(ofClient: client)
+        guard geteuid() == 0, let account = lookup(name), account.comment == comment(ofClient: client) else { return nil }
+        let status = try Subprocess.run([program("userdel"), name], input: "", showOutput: true)
+        guard status == 0 else { throw .failed("userdel could not delete user \(name) (wait status \(status))") }
+        return "removed its user \(name) (uid \(account.user))"
+    }
+
+    /// The first directory above `path` that other users cannot search: the client's user
+    /// could not reach its own files through it.
+    static func unreachableAncestor(of path: String) -> String? {
+        var current = FileSystem.parentDirectory(FileSystem.realPath(path) ?? path)
+        while true {
+            var st = stat()
+            if stat(current, &st) == 0 && st.st_mode & S_IXOTH == 0 { return current }
+            if current == "/" || current.isEmpty { return nil }
+            current = FileSystem.parentDirectory(current)
+        }
+    }
+
+    private static func program(_ name: String) -> String {
+        Spawner.findProgram(name) ?? "/usr/sbin/" + name
+    }
+}

@@ -1,0 +1,144 @@
+import Glibc
+import SvSystem
+import SvctlKit
+import Testing
+
+/// A user per client: `svctl add` as root makes `svtree-NAME`, gives it the client's directory
+/// and repository, and svtree runs everything of the client as that user; another client's
+/// user cannot read the repository; `svctl remove --purge` deletes the user. Run by an
+/// ordinary user, svctl says so once and the tree runs as that user.
+@Suite(.serialized, .timeLimit(.minutes(4))) struct ClientUserTests {
+    static let isRoot = geteuid() == 0
+
+    /// The uid and the groups of a process, from /proc/PID/status.
+    static func credentials(_ pid: Int32) -> (uid: String, groups: String) {
+        let text = String(decoding: (try? FileSystem.readBytes("/proc/\(pid)/status", limit: 16384)) ?? [], as: UTF8.self)
+        func field(_ name: String) -> String {
+            let value = text.lines().first { $0.hasPrefix(name + ":") }.map { $0.dropFirst(name.count + 1) } ?? "?"
+            return value.split(whereSeparator: { $0 == "\t" || $0 == " " }).joined(separator: " ")
+        }
+        return (field("Uid"), field("Groups"))
+    }
+
+    static func owner(_ path: String) -> (uid: uid_t, mode: mode_t) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return (uid_t.max, 0) }
+        return (st.st_uid, st.st_mode & 0o7777)
+    }
+
+    /// Users are global to the machine: names of this run only, deleted however the test ends.
+    static func removeUsers(_ clients: [String]) {
+        for client in clients {
+            if let account = ClientUser.lookup(ClientUser.name(ofClient: client)), account.comment.hasPrefix("svtree client") {
+                _ = TreeFixture.run("/usr/sbin/userdel", [account.name])
+            }
+        }
+    }
+
+    @Test(.enabled(if: isRoot, "not run: making users (useradd) needs root; run the suite as root to check per-client users"))
+    func eachClientRunsAsItsOwnUser() throws {
+        let tree = try SvctlTreeTests.tree("users")
+        chmod(tree.root, 0o755)  // the clients' users must reach their own directories
+        let suffix = String(getpid() % 100_000)
+        let clients = ["ua" + suffix, "ub" + suffix]
+        defer { Self.removeUsers(clients) }
+        try tree.startSvtree("enabled", environment: SvctlTreeTests.environment(tree))
+        let ports = (18600..<18700).filter { ClientPorts.isFree($0, address: "127.0.0.1") }
+        try #require(ports.count >= 2)
+        var urls: [String] = []
+        for (client, port) in zip(clients, ports) {
+            let (added, output) = SvctlTreeTests.svctl(tree, "add", client, "--port", String(port))
+            try #require(added == 0, "\(output)")
+            #expect(output.contains("runs as its own user svtree-\(client) (uid "), "\(output)")
+            urls.append(try #require(output.lines().first { $0.contains("RESTIC_REPOSITORY=") }?
+                .split(separator: "=", maxSplits: 1).last.map(String.init)))
+        }
+        let accounts = try clients.map { try #require(ClientUser.lookup("svtree-" + $0)) }
+        for (client, account) in zip(clients, accounts) {
+            #expect(Self.owner(tree.root + "/data/" + client) == (account.user, 0o700))
+            #expect(Self.owner(tree.root + "/clients/\(client)/services/storage/htpasswd") == (account.user, 0o600))
+            let definition = Self.owner(tree.root + "/clients/" + client)
+            #expect(definition.uid == account.user && definition.mode & 0o007 == 0, "other users are kept out: \(definition)")
+            let (enabled, output) = SvctlTreeTests.svctl(tree, "enable", client, "-w", "10")
+            try #require(enabled == 0, "\(output) \(tree.read("svtree.err"))")
+        }
+
+        // Everything of each client runs as its user, with its group alone.
+        for (client, account) in zip(clients, accounts) {
+            let units = ["clients/\(client)", "clients/\(client)/log"]
+                + ["storage", "snapwatch", "storage/log", "snapwatch/log"].map { "clients/\(client)/services/\($0)" }
+            for unit in units {
+                let pid = try #require(tree.supervisedPid(unit), "\(unit) runs")
+                let (uid, groups) = Self.credentials(pid)
+                #expect(uid == Array(repeating: "\(account.user)", count: 4).joined(separator: " "), "\(unit): Uid \(uid)")
+                #expect(groups == "\(account.group)", "\(unit): Groups \(groups)")
+            }
+        }
+
+        // The storage server, running as alice's user, takes a real backup.
+        let (initCode, initOutput) = BackupEndToEndTests.restic(tree, ["-r", urls[0], "init"])
+        #expect(initCode == 0, "\(initOutput)")
+        tree.write("source/file", "alice's data\n")
+        let (backup, backupOutput) = BackupEndToEndTests.restic(tree, ["-r", urls[0], "backup", tree.root + "/source"])
+        #expect(backup == 0, "\(backupOutput)")
+        // Bob's user cannot read alice's repository, nor her client directory.
+        let asBob = ["--reuid=\(accounts[1].user)", "--regid=\(accounts[1].group)", "--clear-groups"]
+        let (read, readOutput) = tree.run("/usr/bin/setpriv", asBob + ["/bin/cat", tree.root + "/data/\(clients[0])/config"])
+        #expect(read != 0 && readOutput.contains("Permission denied"), "\(readOutput)")
+        let (list, listOutput) = tree.run("/usr/bin/setpriv", asBob + ["/bin/ls", tree.root + "/clients/\(clients[0])"])
+        #expect(list != 0 && listOutput.contains("Permission denied"), "\(listOutput)")
+        // A job runs as the user too and writes its record in the client's directory.
+        let (once, onceOutput) = SvctlTreeTests.svctl(tree, "once", clients[0] + "/audit")
+        #expect(once == 0, "\(onceOutput)")
+        try tree.waitFor("alice's audit record") { FileSystem.exists(tree.root + "/clients/\(clients[0])/audit-status") }
+        #expect(Self.owner(tree.root + "/clients/\(clients[0])/audit-status").uid == accounts[0].user)
+
+        for client in clients {
+            let (disabled, output) = SvctlTreeTests.svctl(tree, "disable", client, "--wait", "--timeout", "20")
+            #expect(disabled == 0, "\(output)")
+            let (removed, removeOutput) = SvctlTreeTests.svctl(tree, "remove", "--purge", client)
+            #expect(removed == 0 && removeOutput.contains("removed its user svtree-\(client)"), "\(removeOutput)")
+            #expect(ClientUser.lookup("svtree-" + client) == nil, "no user left behind")
+        }
+        #expect(tree.processes(under: "clients").isEmpty)
+    }
+
+    @Test(.enabled(if: isRoot, "not run: becoming an ordinary user (setpriv) needs root"))
+    func anOrdinaryUserGetsOneLineAndATreeOfItsOwn() throws {
+        let tree = try SvctlTreeTests.tree("nouser")
+        let nobody = try #require(ClientUser.lookup("nobody"))
+        tree.client("alice")
+        // A service that belongs to a third user: this svtree cannot become it, and says so.
+        tree.service("enabled/other", logger: nil)
+        tree.makeDirectories(tree.root + "/enabled/other/supervise")  // made by its owner for the tree
+        _ = TreeFixture.run("/bin/chown", ["-R", "\(nobody.user):\(nobody.group)", tree.root])
+        _ = TreeFixture.run("/bin/chown", ["daemon", tree.root + "/enabled/other", tree.root + "/enabled/other/run"])
+        chmod(tree.root, 0o755)
+        let asNobody = ["/usr/bin/setpriv", "--reuid=\(nobody.user)", "--regid=\(nobody.group)", "--clear-groups"]
+        let (added, output) = tree.run(asNobody[0], Array(asNobody.dropFirst()) + [TreeFixture.buildDirectory + "/svctl", "add", "carol"],
+                                       environment: SvctlTreeTests.environment(tree))
+        #expect(added == 0, "\(output)")
+        #expect(output.lines().filter { $0.contains("no user of its own") }
+            == ["not run as root: no user of its own for carol; it runs as uid \(nobody.user), as the tree does"], "\(output)")
+        #expect(Self.owner(tree.root + "/clients/carol").uid == nobody.user)
+
+        tree.symlink(tree.root + "/clients/alice", "enabled/alice")
+        try tree.startSvtree("enabled", wrapper: asNobody)
+        do {
+            try tree.waitFor("alice's services, and the other service") {
+                tree.isRunning("clients/alice/services/storage") && tree.isRunning("enabled/other")
+            }
+        } catch {
+            Issue.record("svtree's stderr: \(tree.read("svtree.err"))")
+            throw error
+        }
+        for unit in ["clients/alice", "clients/alice/services/storage", "enabled/other"] {
+            let pid = try #require(tree.supervisedPid(unit))
+            #expect(Self.credentials(pid).uid.hasPrefix("\(nobody.user) "), "\(unit) runs as the tree's user")
+        }
+        try tree.waitFor("the line about the third user's service") {
+            tree.read("svtree.err").contains("other: its directory belongs to uid 1, but svtree (uid \(nobody.user)) cannot change users")
+        }
+        #expect(tree.read("svtree.err").components("cannot change users") == 1, "said once: \(tree.read("svtree.err"))")
+    }
+}
