@@ -79,8 +79,7 @@ final class LogDirectory {
             let crashLeft = st.st_size > 0 && st.st_mode & S_IXUSR == 0
             crashLeftMidLine = crashLeft && !Self.endsWithNewline(path + "/current", size: st.st_size)
             if crashLeftMidLine {
-                // Set aside, the line would be cut in two files; the rest is in the pipe.
-                info("\(path)/current ends inside a line (its logger was killed while writing it): the line goes on there")
+                // Not set aside: the line would be cut in two files (see MidLineResumption).
                 size = Int(st.st_size)
             } else if crashLeft {
                 // Not closed cleanly (a crash): keep it aside, unprocessed, as svlogd does.
@@ -104,6 +103,32 @@ final class LogDirectory {
         }
         fchmod(currentFD, 0o644)
         begunAt = size > 0 ? EventLoop.now : nil
+    }
+
+    /// The last `limit` bytes of `current` (what a killed predecessor may have written last).
+    func currentTail(limit: Int) -> [UInt8] {
+        let fd = Glibc.open(path + "/current", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { Glibc.close(fd) }
+        let length = min(size, limit)
+        var bytes = [UInt8](repeating: 0, count: length)
+        let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, length, off_t(size - length)) }
+        return got == length ? bytes : []
+    }
+
+    /// How a `current` left inside a line goes on: in the line, or without its last `bytes`,
+    /// which the pipe still holds and which are written again from there.
+    func resume(_ decision: MidLineResumption) {
+        switch decision {
+        case .continueLine:
+            info("\(path)/current ends inside a line (its logger was killed after writing a piece of it): the line goes on there")
+        case .dropTail(let bytes):
+            guard ftruncate(currentFD, off_t(size - bytes)) == 0 else {
+                return info("\(path)/current: cannot cut its last \(bytes) bytes (\(FileSystem.lastErrno)): they are written again after them")
+            }
+            size -= bytes
+            info("\(path)/current ends inside a line whose bytes are still in the pipe (its logger was killed while writing): its last \(bytes) bytes are written again from there")
+        }
     }
 
     static func endsWithNewline(_ path: String, size: off_t) -> Bool {

@@ -78,8 +78,7 @@ public final class Logger {
             Diagnostics.error("no usable log directory: exiting")
             return 111
         }
-        let continuing = directories.map { $0.isOpen && $0.crashLeftMidLine }
-        if continuing.contains(true) { chunker.continueLine(in: continuing) }
+        resumeMidLine()
         process(partialDue: false)
         watchInput()
         while true {
@@ -100,6 +99,28 @@ public final class Logger {
             // A HUP or ALRM read while processing is acted on now, not at the next wakeup.
             if !chunker.midLine && pausedUntil == nil { betweenLines() }
             watchInput()
+        }
+    }
+
+    /// Directories whose `current` a killed predecessor left inside a line: the pipe's head
+    /// says whether the line goes on, or whether its bytes are still there to write again
+    /// (MidLineResumption); all such directories go the same way, as one write fed them all.
+    private func resumeMidLine() {
+        let cut = directories.indices.filter { directories[$0].isOpen && directories[$0].crashLeftMidLine }
+        guard !cut.isEmpty else { return }
+        _ = input.peek()
+        let head = input.buffer[0..<input.count]
+        let stampLength = LogStamp.text(options.stamp, unixNanos: 0).count
+        let decisions = cut.map { i in
+            let tail = directories[i].currentTail(limit: input.buffer.count)
+            return MidLineResumption.decide(tail: tail[...], fromStart: tail.count == directories[i].size,
+                                            headerLength: stampLength + directories[i].prefix.count, input: head)
+        }
+        if decisions.allSatisfy({ $0 != .continueLine }) {
+            for (i, decision) in zip(cut, decisions) { directories[i].resume(decision) }
+        } else {
+            for i in cut { directories[i].resume(.continueLine) }
+            chunker.continueLine(in: directories.map { $0.isOpen && $0.crashLeftMidLine })
         }
     }
 

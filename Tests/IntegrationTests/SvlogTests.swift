@@ -85,6 +85,21 @@ import Testing
         #expect(tree.read("log/current") == "new\n")
     }
 
+    /// A logger killed in the middle of a write of whole lines leaves `current` cut inside
+    /// one, and every byte of that write still in the pipe: the next logger takes them off the
+    /// file and writes them again, so nothing is glued to the cut line and nothing repeats.
+    @Test func aCutWriteStillInThePipeIsWrittenAgainNotGlued() throws {
+        let tree = try TreeFixture("svlog-cutwrite")
+        tree.makeDirectories(tree.root + "/log")
+        tree.write("log/current", "181556\n181557\n181558\n1815")
+        // The bytes are there when the logger starts, as in a pipe whose logger was killed.
+        tree.write("input", "181557\n181558\n181559\n181560\n")
+        let (code, err) = tree.run("/bin/sh", ["-c", "cd \(tree.root) && exec \(TreeFixture.svlogBinary) -v log < input"])
+        #expect(code == 0, "\(err)")
+        #expect(tree.read("log/current") == "181556\n181557\n181558\n181559\n181560\n")
+        #expect(err.contains("its last 18 bytes are written again from there"), "\(err)")
+    }
+
     @Test func selectionPatternsStderrAndPrefix() throws {
         let tree = try TreeFixture("svlog-select")
         tree.makeDirectories(tree.root + "/all")
