@@ -6,7 +6,7 @@ import SvSystem
 @testable import SvctlKit
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct NameTests {
+@Suite(.timeLimit(.minutes(3))) struct NameTests {
     @Test(arguments: ["alice", "a", "0", "web-01.example_x", String(repeating: "a", count: 64)])
     func accepted(_ name: String) {
         #expect(Names.isValid(name))
@@ -37,7 +37,7 @@ import Testing
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct FormatTests {
+@Suite(.timeLimit(.minutes(3))) struct FormatTests {
     @Test func durations() {
         #expect(AgeText.text(seconds: 0) == "0s")
         #expect(AgeText.text(seconds: 59) == "59s")
@@ -77,7 +77,7 @@ import Testing
 
 /// In the process's own time zone: setenv("TZ") here changed it under every suite running
 /// in parallel. The expected local time comes from strftime, not from LogView's formatting.
-@Suite(.timeLimit(.minutes(1))) struct LogViewTests {
+@Suite(.timeLimit(.minutes(3))) struct LogViewTests {
     static func strftimeLocal(_ unix: Int) -> String {
         var seconds = time_t(unix)
         var parts = tm()
@@ -107,7 +107,7 @@ import Testing
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct BackupJudgementTests {
+@Suite(.timeLimit(.minutes(3))) struct BackupJudgementTests {
     static let hour: Int64 = 3600
     static let now: Int64 = 1_795_330_000
 
@@ -176,7 +176,7 @@ import Testing
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct ControlDecisionTests {
+@Suite(.timeLimit(.minutes(3))) struct ControlDecisionTests {
     func probe(_ state: ServiceMachine.State, pid: Int32, since: Int64, want: ServiceMachine.Want = .up,
                paused: Bool = false) -> ServiceProbe {
         ServiceProbe(name: "s", path: "/x", supervisor: .running,
