@@ -14,6 +14,11 @@ public final class SnapshotsWatcher {
         case relist
         /// The kernel's event queue overflowed: events were lost, list again.
         case overflow
+        /// A snapshot was deleted, or a lock (every restic command, a prune too, ends by
+        /// deleting its lock): the repository's size may have changed.
+        case repositoryChanged
+        /// The file watched with `watchFile` was written, replaced or removed.
+        case fileChanged
     }
 
     public let fd: Int32
@@ -21,6 +26,10 @@ public final class SnapshotsWatcher {
     private var snapshotsWatch: Int32 = -1
     private var ancestorWatch: Int32 = -1
     public private(set) var waitingFor: String?
+    private var locksWatch: Int32 = -1
+    /// A file (the quota) watched through its directory, as editors replace files.
+    private var fileWatch: Int32 = -1
+    private var watchedFileName: ArraySlice<UInt8> = []
 
     /// Why there is no inotify instance (fd -1): the caller lists on a timer instead.
     public let unavailable: Errno?
@@ -43,10 +52,12 @@ public final class SnapshotsWatcher {
         for wd in [snapshotsWatch, ancestorWatch] where wd >= 0 { inotify_rm_watch(fd, wd) }
         snapshotsWatch = -1
         ancestorWatch = -1
-        let wd = inotify_add_watch(fd, snapshots, UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR))
+        let wd = inotify_add_watch(fd, snapshots, UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR))
         if wd >= 0 {
             snapshotsWatch = wd
             waitingFor = nil
+            if locksWatch >= 0 { inotify_rm_watch(fd, locksWatch) }
+            locksWatch = inotify_add_watch(fd, FileSystem.parentDirectory(snapshots) + "/locks", UInt32(IN_DELETE | IN_ONLYDIR))
             return true
         }
         var missing = snapshots
@@ -65,14 +76,26 @@ public final class SnapshotsWatcher {
         return FileSystem.exists(snapshots) ? arm() : false
     }
 
+    /// Watches `path` (through its directory, which must exist) for `.fileChanged`.
+    public func watchFile(_ path: String) {
+        guard fd >= 0 else { return }
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        watchedFileName = ArraySlice(Array(name.utf8))
+        fileWatch = inotify_add_watch(fd, FileSystem.parentDirectory(path),
+                                      UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR))
+    }
+
     /// Pending events, in order.
     public func drain() -> [Event] {
         InotifyEvent.drain(fd).compactMap { event in
             if event.has(IN_Q_OVERFLOW) { return .overflow }
             if event.watch == ancestorWatch { return .relist }
+            if event.watch == fileWatch { return event.name == watchedFileName ? .fileChanged : nil }
+            if event.watch == locksWatch { return event.has(IN_DELETE) ? .repositoryChanged : nil }
             guard event.watch == snapshotsWatch else { return nil }
             if event.has(IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED) { return .relist }
             guard SnapwatchRecord.isSnapshotID(event.name) else { return nil }
+            if event.has(IN_DELETE) { return .repositoryChanged }
             return .snapshot(String(decoding: event.name, as: UTF8.self), writtenInPlace: event.has(IN_CLOSE_WRITE))
         }
     }

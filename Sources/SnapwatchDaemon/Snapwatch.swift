@@ -25,6 +25,10 @@ public final class Snapwatch {
     var filesRetryAt: Int64?
     var filesRetryDelay: Int64 = 0
     var announcedMissing: String?
+    /// When the repository is measured next (after an event that may have changed it).
+    var measureDue: Int64?
+    var quotaLevel: QuotaFile.Level?
+    var quotaProblemsSaid: Set<String> = []
     var exitCode: Int32?
 
     public static func main(arguments: [String]) -> Int32 {
@@ -75,6 +79,7 @@ public final class Snapwatch {
             Diagnostics.warn("no inotify instance (\(error); raise the sysctl fs.inotify.max_user_instances): "
                 + "listing \(watcher.snapshots) every 5 s instead")
         }
+        if let quota = options.quotaFile { watcher.watchFile(quota) }
         let now = EventLoop.wallNow.unixSeconds
         let saved = (try? FileSystem.readBytes(options.stateFile, limit: 64 << 20)).map { String(decoding: $0, as: UTF8.self) }
         let (record, delivered) = SnapwatchRecord.parse(saved ?? "", now: now)
@@ -87,7 +92,7 @@ public final class Snapwatch {
         rearm()
         announceReadiness()
         while exitCode == nil {
-            loop.setDeadline([queue.deadline, listingDue, filesRetryAt].compactMap { $0 }.min())
+            loop.setDeadline([queue.deadline, listingDue, filesRetryAt, measureDue].compactMap { $0 }.min())
             for token in loop.wait() {
                 switch token {
                 case EventLoop.signalToken: handleSignals()
@@ -95,6 +100,7 @@ public final class Snapwatch {
                     loop.acknowledgeTimer()
                     if let at = listingDue, at <= EventLoop.now { rearm() }
                     if let at = filesRetryAt, at <= EventLoop.now { retryFiles() }
+                    if let at = measureDue, at <= EventLoop.now { measureAndGuard() }
                     apply(queue.timer(now: EventLoop.now))
                 case Self.inotifyToken: handleWatchEvents()
                 default: break
@@ -139,6 +145,7 @@ public final class Snapwatch {
     func relist() {
         let listing = watcher.list()
         if let last = listing.last { noteNewest(last.id, last.time) }
+        scheduleMeasure()
         apply(queue.listed(listing.map(\.id), now: EventLoop.now))
     }
 
@@ -155,6 +162,9 @@ public final class Snapwatch {
             case .snapshot(let id, let inPlace):
                 noteNewest(id, watcher.modificationTime(id) ?? EventLoop.wallNow.unixSeconds)
                 if inPlace { closed.append(id) } else { renamed.append(id) }
+                scheduleMeasure()
+            case .repositoryChanged: scheduleMeasure()
+            case .fileChanged: guardQuota()
             }
         }
         if !closed.isEmpty { apply(queue.found(closed, fromEvent: true, now: EventLoop.now)) }
@@ -172,7 +182,9 @@ public final class Snapwatch {
         for sig in loop.pendingSignals() {
             switch sig {
             case SIGCHLD: reap()
-            case SIGHUP: rearm()
+            case SIGHUP:
+                rearm()
+                guardQuota()
             case SIGTERM, SIGINT: apply(queue.terminate(now: EventLoop.now))
             default: break
             }

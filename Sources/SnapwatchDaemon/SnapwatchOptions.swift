@@ -12,9 +12,13 @@ public struct SnapwatchOptions: Sendable, Equatable {
     public var termGrace: Int64 = 4 * nanosPerSecond
     /// s6's readiness: a newline is written to this descriptor once the watch is set.
     public var readyFD: Int32?
+    /// The client's quota file; above its `hard`, `over-quota` is written beside it.
+    public var quotaFile: String?
+    /// The service directory restarted (runit's `t`) when `over-quota` comes or goes.
+    public var restartOnQuota: String?
 
     public static let usage = """
-        usage: snapwatch --repo DIR --hook CMD [--state FILE] [--status FILE] [--timeout SECONDS] [--retry SECONDS] [--grace SECONDS] [--ready-fd N]
+        usage: snapwatch --repo DIR --hook CMD [--state FILE] [--status FILE] [--timeout SECONDS] [--retry SECONDS] [--grace SECONDS] [--ready-fd N] [--quota FILE [--restart-on-quota DIR]]
           --repo DIR        restic repository whose snapshots/ is watched (waited for if missing)
           --hook CMD        program run with the new snapshot ids as arguments, SNAPWATCH_REPO set
           --state FILE      delivered snapshots, kept across restarts (default ./state)
@@ -23,6 +27,8 @@ public struct SnapwatchOptions: Sendable, Equatable {
           --retry SECONDS   first delay before a failed hook is retried, doubling to 300 (default 1)
           --grace SECONDS   on SIGTERM, how long a running hook may finish (default 4)
           --ready-fd N      write a newline to descriptor N once watching (svtree's and s6's notification-fd)
+          --quota FILE      soft/hard limits of the repository's size; above hard, over-quota is written beside FILE
+          --restart-on-quota DIR  the service sent t (restart) when over-quota comes or goes (the storage)
         """
 
     public init() {}
@@ -40,6 +46,8 @@ public struct SnapwatchOptions: Sendable, Equatable {
             case "--hook": options.hook = value
             case "--state": options.stateFile = value
             case "--status": options.statusFile = value
+            case "--quota": options.quotaFile = value
+            case "--restart-on-quota": options.restartOnQuota = value
             case "--ready-fd":
                 guard let fd = Int32(value), fd >= 3, fd <= 1023 else {
                     throw .usage("--ready-fd needs a descriptor number from 3 to 1023, not \(value)")

@@ -5,6 +5,7 @@ import SvBase
 ///     watching_since UNIX_SECONDS
 ///     last_hook START_UNIX_MS DURATION_MS code N|signal N
 ///     last_success UNIX_SECONDS
+///     size UNIX_SECONDS BYTES       the repository's size (a stat walk), the last of each day, 8 days
 ///     delivered ID                  (state only, one line per delivered snapshot)
 ///     last_snapshot ID UNIX_SECONDS (status only)
 ///     waiting N / failures N        (status only)
@@ -34,7 +35,22 @@ public struct SnapwatchRecord: Sendable, Equatable {
         }
     }
 
+    /// The repository's size when measured.
+    public struct SizeSample: Sendable, Equatable {
+        public var time: Int64
+        public var bytes: Int64
+
+        public init(time: Int64, bytes: Int64) {
+            self.time = time
+            self.bytes = bytes
+        }
+    }
+
+    public static let sizeDaysKept = 8
+
     public var watchingSince: Int64
+    /// Oldest first; the newest is the current size.
+    public var sizes: [SizeSample] = []
     public var lastHook: Hook?
     public var lastSuccess: Int64?
     /// Status only: the newest snapshot seen, what waits for delivery, failed runs in a row.
@@ -44,6 +60,13 @@ public struct SnapwatchRecord: Sendable, Equatable {
 
     public init(watchingSince: Int64) {
         self.watchingSince = watchingSince
+    }
+
+    /// A new measurement: it replaces one of the same day (UTC), so a day keeps its last.
+    public mutating func noteSize(_ bytes: Int64, at time: Int64) {
+        if let last = sizes.last, last.time / 86400 == time / 86400 { sizes.removeLast() }
+        sizes.append(SizeSample(time: time, bytes: bytes))
+        if sizes.count > Self.sizeDaysKept { sizes.removeFirst(sizes.count - Self.sizeDaysKept) }
     }
 
     /// A snapshot id: 64 lowercase hex digits (restic names files by their sha256).
@@ -65,6 +88,8 @@ public struct SnapwatchRecord: Sendable, Equatable {
                     record.lastHook = Hook(startMs: start, durationMs: duration, exit: exit)
                 }
             case ("last_success", 2): record.lastSuccess = Int64(words[1])
+            case ("size", 3):
+                if let time = Int64(words[1]), let bytes = Int64(words[2]) { record.sizes.append(.init(time: time, bytes: bytes)) }
             case ("last_snapshot", 3):
                 if let time = Int64(words[2]) { record.lastSnapshot = Snapshot(id: words[1], time: time) }
             case ("waiting", 2): record.waiting = Int(words[1]) ?? 0
@@ -73,6 +98,7 @@ public struct SnapwatchRecord: Sendable, Equatable {
             default: break
             }
         }
+        record.sizes.sort { $0.time < $1.time }
         return (record, delivered)
     }
 
@@ -82,6 +108,7 @@ public struct SnapwatchRecord: Sendable, Equatable {
             text += "last_hook \(hook.startMs) \(hook.durationMs) \(hook.exit.recordText)\n"
         }
         if let success = lastSuccess { text += "last_success \(success)\n" }
+        for sample in sizes { text += "size \(sample.time) \(sample.bytes)\n" }
         return text
     }
 

@@ -36,7 +36,12 @@ public enum FileSystem {
                     kind: kind, mode: UInt32(st.st_mode))
     }
 
-    public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    /// By stat, not access(2): access checks the real user without capabilities, so a
+    /// monitoring timer given CAP_DAC_OVERRIDE would see nothing in 0700 directories.
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
 
     /// A regular file with an execute bit that this process may use.
     public static func isExecutableFile(_ path: String) -> Bool {

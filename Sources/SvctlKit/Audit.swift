@@ -152,7 +152,7 @@ public struct Audit {
     private func save(_ record: AuditRecord) -> Errno? {
         do throws(Errno) {
             try FileSystem.writeAtomically(statusFile, Array(record.text.utf8))
-            ClientFiles.giveToTreeOwner(statusFile, clientDirectory: clientDirectory)
+            ClientFiles.giveToClient(statusFile, clientDirectory: clientDirectory)
             return nil
         } catch {
             return error

@@ -139,11 +139,15 @@ public struct ClientAdd: Sendable {
                 let (account, made) = try ClientUser.make(forClient: name, home: definition)
                 if made { madeUser = account.name }
                 try giveToClientUser(building, account: account, repository: layout.repository(name))
-                userLine = "runs as its own user \(account.name) (uid \(account.user)): \(layout.repository(name)) mode 0700, secrets 0600, both its own"
+                userLine = "runs as its own user \(account.name) (uid \(account.user), its user file): \(layout.repository(name)) mode 0700, secrets 0600, both its own"
             } else if geteuid() == 0, let (user, group) = DirectoryTree.owner(layout.clients) {
-                // The tree runs as the owner of clients/ (the svtree user under systemd).
-                DirectoryTree.changeOwner(building, user: user, group: group)
+                // The client runs as the owner of clients/ (the svtree user under systemd; the
+                // root svtree itself runs as root), which its user file says.
                 if let (dataUser, _) = DirectoryTree.owner(layout.data), dataUser == 0 { lchown(layout.data, user, group) }
+                if user != 0, let account = ClientUser.account(user) {
+                    try giveToClientUser(building, account: account, repository: nil)
+                    userLine = "no user of its own (--no-user): it runs as \(account.name), the owner of \(layout.clients) (its user file)"
+                }
             } else if geteuid() != 0 {
                 userLine = "not run as root: no user of its own for \(name); it runs as uid \(geteuid()), as the tree does"
             }
@@ -179,13 +183,20 @@ public struct ClientAdd: Sendable {
         }
     }
 
-    /// The client's directory to its user, group the tree's (setgid directories, so that files
-    /// its processes make stay readable by the tree's user for status), closed to other users;
-    /// its repository the user's alone (0700).
-    func giveToClientUser(_ directory: String, account: ClientUser.Account, repository: String) throws(SvctlError) {
-        let treeGroup = DirectoryTree.owner(layout.clients)?.1 ?? 0
-        DirectoryTree.changeOwner(directory, user: account.user, group: treeGroup, setGroupOnDirectories: true)
-        chmod(directory, 0o2750)
+    /// The layout of a client that runs as another user than the root svtree: `clients/NAME`
+    /// root's, with its policy (run, user, port, limits, quota, alert-ages, retention), group
+    /// the client's and sticky (1770), so the client's processes can add their records there
+    /// but cannot remove or replace what is not theirs; `services/` and `log/` (where its own
+    /// svtree and loggers write) the client's; its repository (0700) too, when it has its own.
+    func giveToClientUser(_ directory: String, account: ClientUser.Account, repository: String?) throws(SvctlError) {
+        DirectoryTree.changeOwner(directory, user: 0, group: account.group)
+        for part in ["services", "log"] where FileSystem.exists(directory + "/" + part) {
+            DirectoryTree.changeOwner(directory + "/" + part, user: account.user, group: account.group)
+        }
+        try write(directory + "/" + ClientFiles.userFileName, account.name + "\n", mode: 0o644)
+        lchown(directory + "/" + ClientFiles.userFileName, 0, account.group)
+        chmod(directory, 0o1770)
+        guard let repository else { return }
         if (try? FileSystem.info(repository, followLinks: false)) == nil {
             guard mkdir(repository, 0o700) == 0 else { throw .failed("cannot create \(repository): \(FileSystem.lastErrno)") }
         }

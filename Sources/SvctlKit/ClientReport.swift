@@ -40,6 +40,8 @@ public struct ClientReport: Sendable {
     /// The user the client's svtree runs as, from its living process (nil: not running, or
     /// fixture files).
     public var runsAs: String?
+    /// The client's quota and its repository's size against it; nil without a quota file.
+    public var quota: QuotaReport?
     /// The last audit's and verify's findings.
     public var assurance = Assurance()
     public private(set) var health: Health = .ok
@@ -50,8 +52,10 @@ public struct ClientReport: Sendable {
 
     public init(name: String, enabled: Bool, defined: Bool, directory: String?,
                 supervisor: ServiceProbe?, services: [ServiceProbe], backup: BackupReport? = nil,
-                limits: [String] = [], oomKills: Int? = nil, assurance: Assurance = Assurance(), now: WallTime) {
+                limits: [String] = [], oomKills: Int? = nil, assurance: Assurance = Assurance(), quota: QuotaReport? = nil,
+                now: WallTime) {
         self.assurance = assurance
+        self.quota = quota
         self.limits = limits
         self.oomKills = oomKills
         self.name = name
@@ -93,9 +97,11 @@ public struct ClientReport: Sendable {
             let line = String(decoding: events, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("oom_kill ") }
             return line.flatMap { Int($0.dropFirst("oom_kill ".count)) }
         }
+        let assurance = Assurance.read(clientDirectory: directory)
         var report = ClientReport(name: name, enabled: enabled, defined: defined, directory: directory,
                                   supervisor: supervisor, services: services, backup: backup, limits: limits,
-                                  oomKills: oomKills, assurance: Assurance.read(clientDirectory: directory), now: now)
+                                  oomKills: oomKills, assurance: assurance,
+                                  quota: QuotaReport.read(clientDirectory: directory, backup: backup, assurance: assurance), now: now)
         if checkSupervisors, let pid = supervisor.status?.pid, pid > 0 { report.runsAs = Self.userName(ofProcess: pid) }
         return report
     }
@@ -131,6 +137,7 @@ public struct ClientReport: Sendable {
         for service in services { judge(service, as: service.name, now: now) }
         if let backup { for (health, problem) in backup.judge(now: now) { flag(health, problem) } }
         for (health, problem) in assurance.judge(now: now) { flag(health, problem) }
+        for (health, problem) in quota?.judge() ?? [] { flag(health, problem) }
         if let oomKills, oomKills > 0 {
             flag(.warning, "\(oomKills) OOM kill\(oomKills == 1 ? "" : "s") in the client's cgroup since it started"
                  + (limits.isEmpty ? "" : " (limits: \(limits.joined(separator: ", ")))"))

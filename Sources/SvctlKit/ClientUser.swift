@@ -1,9 +1,9 @@
 import Glibc
 import SvSystem
 
-/// The system user of a client: `svtree-NAME`, made by `svctl add` run as root. svtree runs an
-/// entry as the owner of its directory, so giving the client's directory to this user is what
-/// makes its storage server, snapwatch, jobs and loggers run as it.
+/// The system user of a client: `svtree-NAME`, made by `svctl add` run as root and named in the
+/// client's `user` file, which makes svtree run its storage server, snapwatch, jobs and
+/// loggers as it.
 public enum ClientUser {
     public static let prefix = "svtree-"
     /// useradd's limit on user names.
@@ -19,6 +19,11 @@ public enum ClientUser {
         public var user: uid_t
         public var group: gid_t
         public var comment: String
+    }
+
+    static func account(_ uid: uid_t) -> Account? {
+        guard let entry = getpwuid(uid) else { return nil }
+        return lookup(String(cString: entry.pointee.pw_name))
     }
 
     public static func lookup(_ name: String) -> Account? {

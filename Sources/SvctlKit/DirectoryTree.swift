@@ -67,14 +67,12 @@ enum DirectoryTree {
         }
     }
 
-    /// `chown -R` (symlinks themselves, not their targets); with `setGroupOnDirectories`, each
-    /// directory gets the setgid bit (`chmod g+s`): what is made inside takes its group.
-    static func changeOwner(_ path: String, user: uid_t, group: gid_t, setGroupOnDirectories: Bool = false) {
+    /// `chown -R` (symlinks themselves, not their targets).
+    static func changeOwner(_ path: String, user: uid_t, group: gid_t) {
         lchown(path, user, group)
         guard let info = try? FileSystem.info(path, followLinks: false), info.kind == .directory,
               let names = try? FileSystem.list(path) else { return }
-        if setGroupOnDirectories { chmod(path, mode_t(info.mode & 0o7777) | S_ISGID) }
-        for name in names { changeOwner(path + "/" + name, user: user, group: group, setGroupOnDirectories: setGroupOnDirectories) }
+        for name in names { changeOwner(path + "/" + name, user: user, group: group) }
     }
 
     static func owner(_ path: String) -> (uid_t, gid_t)? {
@@ -100,11 +98,32 @@ extension String {
 }
 
 /// Files svctl makes in a client's directory while run as root (status records, the key, the
-/// lock) go to the owner of the client's directory, the svtree user, as `svctl add` does:
-/// the jobs, which run as that user, must read and rewrite them.
+/// lock) go to whoever the client runs as: the user its `user` file names (`svctl add` gives
+/// each client one), else the owner of its directory (the svtree user): the jobs, which run
+/// as that user, must read and rewrite them.
 public enum ClientFiles {
-    public static func giveToTreeOwner(_ path: String, clientDirectory: String) {
-        guard geteuid() == 0, let (user, group) = DirectoryTree.owner(clientDirectory), user != 0 else { return }
-        lchown(path, user, group)
+    public static let userFileName = "user"
+
+    /// Run as root: the user (and group) a repository belongs to, when not root; what
+    /// writes into it runs as them.
+    public static func owner(ofRepository repository: String) -> Spawner.Identity? {
+        guard geteuid() == 0, let (user, group) = DirectoryTree.owner(repository), user != 0 else { return nil }
+        return Spawner.Identity(user: user, group: group)
+    }
+
+    /// The user the client's `user` file names, with its primary group.
+    public static func clientUser(_ clientDirectory: String) -> Spawner.Identity? {
+        guard let name = FileSystem.readLine(clientDirectory + "/" + userFileName), !name.isEmpty,
+              let entry = name.allSatisfy(\.isNumber) ? uid_t(name).flatMap({ getpwuid($0) }) : getpwnam(name) else { return nil }
+        return Spawner.Identity(user: entry.pointee.pw_uid, group: entry.pointee.pw_gid)
+    }
+
+    public static func giveToClient(_ path: String, clientDirectory: String) {
+        guard geteuid() == 0 else { return }
+        if let user = clientUser(clientDirectory) {
+            lchown(path, user.user, user.group)
+        } else if let (user, group) = DirectoryTree.owner(clientDirectory), user != 0 {
+            lchown(path, user, group)
+        }
     }
 }

@@ -42,7 +42,8 @@ public enum Helper {
     /// Runs `arguments` (never through a shell), stdout into `stdout` (or /dev/null), stderr
     /// into `stderr`; stdin from `stdin` or /dev/null.
     public static func run(_ arguments: [String], directory: String = ".", environment: [String]? = nil,
-                           stdin: String? = nil, stdout: String?, stderr: String) throws(SvctlError) -> Outcome {
+                           stdin: String? = nil, stdout: String?, stderr: String,
+                           identity: Spawner.Identity? = nil) throws(SvctlError) -> Outcome {
         try checkStopped()
         guard let program = Spawner.findProgram(arguments[0]) else {
             throw SvctlError.failed("\(arguments[0]) not found on PATH")
@@ -59,7 +60,7 @@ public enum Helper {
             pid = try Spawner.spawn(program, arguments: arguments,
                                     environment: environment ?? Spawner.environment(setting: "LC_ALL", to: "C"),
                                     directory: directory, stdin: .descriptor(input), stdout: .descriptor(output),
-                                    extra: (source: errors, target: 2))
+                                    extra: (source: errors, target: 2), identity: identity)
         } catch {
             throw SvctlError.failed("cannot start \(program): \(error)")
         }

@@ -47,6 +47,13 @@ public enum Metrics {
             }
             if let backup = report.backup { backupSamples(backup, client, add) }
             assuranceSamples(report.assurance, client, add)
+            if let quota = report.quota {
+                add("svtree_repository_bytes", "gauge", "The client's repository size as last measured (snapwatch, or the audit when newer).",
+                    client, quota.size.map { Double($0.bytes) })
+                add("svtree_quota_soft_bytes", "gauge", "The client's soft quota (its quota file).", client, quota.quota.soft.map(Double.init))
+                add("svtree_quota_hard_bytes", "gauge", "The client's hard quota: above it the storage takes no new data.",
+                    client, quota.quota.hard.map(Double.init))
+            }
         }
         var text = ""
         for name in order {

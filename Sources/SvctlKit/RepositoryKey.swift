@@ -27,7 +27,7 @@ public enum RepositoryKey {
             throw SvctlError.failed("cannot write \(path): \(error)")
         }
         chmod(path, 0o600)
-        ClientFiles.giveToTreeOwner(path, clientDirectory: clientDirectory)
+        ClientFiles.giveToClient(path, clientDirectory: clientDirectory)
         var lines = ["\(label): repository password stored in \(path) (mode 0600)"]
         for job in jobs(clientDirectory) {
             unlink(job + "/down")

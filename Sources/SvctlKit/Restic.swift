@@ -15,6 +15,9 @@ public struct Restic {
     /// How long a locked repository is waited for, and how often it is tried meanwhile.
     public var lockWaitSeconds: Double = 600
     public var lockRetrySeconds: Double = 5
+    /// Who restic runs as (svctl run as root on a client with a user of its own: what restic
+    /// writes must stay that user's, or its storage server could no longer read it).
+    public var identity: Spawner.Identity?
 
     public init(passwordFile: String, rcloneConfig: String, scratch: String) {
         self.passwordFile = passwordFile
@@ -52,7 +55,8 @@ public struct Restic {
         while true {
             let outcome = try Helper.run(["restic", "-r", Self.repository(location), "--password-file", passwordFile,
                                           "--no-cache", "--quiet"] + arguments,
-                                         environment: environment, stdout: stdout, stderr: scratch + "/restic-errors")
+                                         environment: environment, stdout: stdout, stderr: scratch + "/restic-errors",
+                                         identity: identity)
             if outcome.succeeded { return .success(()) }
             let errors = (try? FileSystem.readBytes(scratch + "/restic-errors")).map { String(decoding: $0, as: UTF8.self) } ?? ""
             if errors.contains("wrong password") { return .failure(.wrongPassword) }
@@ -81,7 +85,7 @@ public enum RepositoryLock {
         let path = clientDirectory + "/" + fileName
         let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw SvctlError.failed("cannot open \(path): \(FileSystem.lastErrno)") }
-        ClientFiles.giveToTreeOwner(path, clientDirectory: clientDirectory)
+        ClientFiles.giveToClient(path, clientDirectory: clientDirectory)
         // Waited in steps so that a TERM (the job stopped) ends the wait at once.
         let deadline = EventLoop.now + Int64(seconds * 1e9)
         var locked = flock(fd, LOCK_EX | LOCK_NB) == 0

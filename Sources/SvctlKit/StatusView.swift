@@ -59,6 +59,7 @@ public enum StatusView {
         }
         if let backup = report.backup { rows.append(("backup", backupText(backup, now: now))) }
         rows += report.assurance.rows(now: now)
+        if let quota = report.quota { rows.append(("quota", quota.row())) }
         if !report.limits.isEmpty || report.oomKills != nil {
             var text = report.limits.isEmpty ? "none" : report.limits.joined(separator: ", ")
             if let kills = report.oomKills { text += "; \(kills) OOM kill\(kills == 1 ? "" : "s")" }

@@ -89,7 +89,7 @@ public struct Verify {
         }
         do throws(Errno) {
             try FileSystem.writeAtomically(statusFile, Array(record.text.utf8))
-            ClientFiles.giveToTreeOwner(statusFile, clientDirectory: clientDirectory)
+            ClientFiles.giveToClient(statusFile, clientDirectory: clientDirectory)
         } catch {
             lines.append("verify \(client): cannot write \(statusFile): \(error)")
         }

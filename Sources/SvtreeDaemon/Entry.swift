@@ -16,8 +16,8 @@ final class Entry {
     var job: JobState?
     /// The last "cannot start run" said for a role, until a start succeeds.
     var spawnFailure: [EntryMachine.Role: String] = [:]
-    /// Roles whose "cannot change users" line was said (once per entry).
-    var userSaid: Set<EntryMachine.Role> = []
+    /// Why its `user` file was not followed at the last start (nothing was started then).
+    var userProblem: String?
     private(set) var pipeRead: Int32 = -1
     private(set) var pipeWrite: Int32 = -1
     private let environments: [EntryMachine.Role: [String]]

@@ -1,29 +1,41 @@
 import Glibc
 import SvSystem
 
-/// Who an entry's processes run as. An entry whose directory belongs to another user runs as
-/// that user (its primary group, no supplementary groups), as `chpst -u` in its `run` would,
-/// but decided by svtree: only root can give a directory away, so a client that owns its own
-/// directory cannot make its supervisor run it as anyone else. Never as root; only when svtree
-/// may switch (root, or CAP_SETUID and CAP_SETGID); otherwise as svtree's own user.
+/// Who an entry's processes run as: the user named in its `user` file (a name or a uid), with
+/// that user's primary group and no supplementary groups, as `chpst -u` in `run` would, but
+/// decided by svtree, for `run`, `finish`, `control/` and `log/` alike. The file is policy, so
+/// it counts only where the entry's user cannot touch it: owned by root or by svtree's own
+/// user and writable by no one else, in a directory where no one else can replace it (not
+/// writable by others, or sticky). Anything else, an unknown user, or a svtree that may not
+/// switch (neither root nor CAP_SETUID and CAP_SETGID) starts nothing, with a line saying why.
 enum ServiceUser {
-    enum Choice: Equatable {
-        case own
-        case switchTo(uid_t)
-        /// The directory belongs to `uid_t`, but svtree cannot become it.
-        case cannot(uid_t)
-    }
-
-    /// The pure rule.
-    static func choice(directoryOwner: uid_t, own: uid_t, maySwitch: Bool) -> Choice {
-        if directoryOwner == own || directoryOwner == 0 { return .own }
-        return maySwitch ? .switchTo(directoryOwner) : .cannot(directoryOwner)
-    }
+    static let fileName = "user"
 
     struct Account: Equatable {
         var identity: Spawner.Identity
         var name: String
         var home: String
+    }
+
+    enum Outcome: Equatable {
+        /// No `user` file, or it names svtree's own user.
+        case own
+        case switchTo(Account)
+        case refused(String)
+    }
+
+    /// The pure rule on the file's and its directory's owner and mode: nil when it may be
+    /// trusted, else why not.
+    static func untrusted(fileOwner: uid_t, fileMode: mode_t, directoryOwner: uid_t, directoryMode: mode_t,
+                          own: uid_t) -> String? {
+        let trusted: (uid_t) -> Bool = { $0 == 0 || $0 == own }
+        if !trusted(fileOwner) { return "owned by uid \(fileOwner), not by root or svtree's user (uid \(own))" }
+        if fileMode & 0o022 != 0 { return "writable by group or others (mode \(String(fileMode & 0o7777, radix: 8)))" }
+        if !trusted(directoryOwner) { return "its directory is owned by uid \(directoryOwner), who could replace it" }
+        if directoryMode & 0o022 != 0 && directoryMode & S_ISVTX == 0 {
+            return "its directory is writable by group or others and not sticky (mode \(String(directoryMode & 0o7777, radix: 8)))"
+        }
+        return nil
     }
 
     /// Whether this process may change its user ids: its effective capabilities hold
@@ -38,18 +50,30 @@ enum ServiceUser {
         return geteuid() == 0
     }()
 
-    /// The account of the directory's owner; without a passwd entry, the numeric user with the
-    /// directory's group.
-    static func account(of directory: String) -> (Choice, Account?) {
-        var st = stat()
-        guard stat(directory, &st) == 0 else { return (.own, nil) }
-        let choice = choice(directoryOwner: st.st_uid, own: geteuid(), maySwitch: maySwitch)
-        guard case .switchTo(let uid) = choice else { return (choice, nil) }
-        guard let entry = getpwuid(uid) else {
-            return (choice, Account(identity: .init(user: uid, group: st.st_gid), name: String(uid), home: "/"))
+    /// What the `user` file of the entry directory says, checked.
+    static func resolve(_ entryDirectory: String) -> Outcome {
+        let path = entryDirectory + "/" + fileName
+        var file = stat()
+        guard lstat(path, &file) == 0 else { return .own }
+        guard file.st_mode & S_IFMT == S_IFREG else { return .refused("\(path): not a regular file") }
+        var directory = stat()
+        guard stat(entryDirectory, &directory) == 0 else { return .refused("\(entryDirectory): \(FileSystem.lastErrno)") }
+        if let why = untrusted(fileOwner: file.st_uid, fileMode: file.st_mode, directoryOwner: directory.st_uid,
+                               directoryMode: directory.st_mode, own: geteuid()) {
+            return .refused("\(path): \(why)")
         }
-        return (choice, Account(identity: .init(user: uid, group: entry.pointee.pw_gid),
-                                name: String(cString: entry.pointee.pw_name), home: String(cString: entry.pointee.pw_dir)))
+        guard let name = FileSystem.readLine(path)?.trimmingPrefix(while: { $0 == " " }), !name.isEmpty else {
+            return .refused("\(path): empty: one line, a user name or uid")
+        }
+        let entry = name.allSatisfy(\.isNumber) ? uid_t(name).flatMap { getpwuid($0) } : getpwnam(String(name))
+        guard let entry else { return .refused("\(path): no user \(name) on this system") }
+        let account = Account(identity: .init(user: entry.pointee.pw_uid, group: entry.pointee.pw_gid),
+                              name: String(cString: entry.pointee.pw_name), home: String(cString: entry.pointee.pw_dir))
+        if account.identity.user == geteuid() { return .own }
+        guard maySwitch else {
+            return .refused("\(path): svtree (uid \(geteuid())) cannot run it as \(account.name): that needs root or CAP_SETUID and CAP_SETGID")
+        }
+        return .switchTo(account)
     }
 
     /// The environment with the user's USER, LOGNAME and HOME (as systemd's User= gives them).

@@ -65,8 +65,9 @@ extension Supervisor {
             case .failure(let error):
                 if let readiness { close(readiness.read) }
                 // run exists (it was checked): ENOENT or ENOEXEC from exec mean its #! line.
-                let hint = error == .noSuchFileOrDirectory || error == .execFormatError ? ": check its #! line"
-                    : error == .tooManyOpenFiles ? ": the descriptor limit (raise LimitNOFILE or ulimit -n)" : ""
+                let hint = entry.userProblem.map { ": \($0)" }
+                    ?? (error == .noSuchFileOrDirectory || error == .execFormatError ? ": check its #! line"
+                        : error == .tooManyOpenFiles ? ": the descriptor limit (raise LimitNOFILE or ulimit -n)" : "")
                 let message = "\(directory)/\(entry.label(role)): cannot start run (\(error))\(hint); retrying with backoff"
                 // Said once, not at every retry of the backoff.
                 if entry.spawnFailure[role] != message { Diagnostics.warn(message) }
@@ -111,10 +112,16 @@ extension Supervisor {
     private func spawn(_ entry: Entry, _ role: EntryMachine.Role, program: String, arguments: [String],
                        notification: Spawner.ExtraDescriptor? = nil) throws(Errno) -> Int32 {
         let (stdin, stdout) = entry.streams(role)
-        let (choice, account) = ServiceUser.account(of: entry.path(role))
-        if case .cannot(let owner) = choice, entry.userSaid.insert(role).inserted {
-            Diagnostics.warn("\(entry.label(role)): its directory belongs to uid \(owner), but svtree (uid \(geteuid())) "
-                + "cannot change users (needs root or CAP_SETUID and CAP_SETGID): it runs as uid \(geteuid())")
+        // The entry's `user` file counts for its logger too.
+        var account: ServiceUser.Account?
+        switch ServiceUser.resolve(entry.definition.path) {
+        case .own: entry.userProblem = nil
+        case .switchTo(let user):
+            account = user
+            entry.userProblem = nil
+        case .refused(let why):
+            entry.userProblem = why
+            throw .permissionDenied
         }
         var group: String?
         if let cgroups {
@@ -136,6 +143,13 @@ extension Supervisor {
         guard FileSystem.exists(cgroup) else { return }  // not started yet: at its start
         entry.limitsApplied = true
         let file = entry.definition.path + "/limits"
+        var fileInfo = stat(), directoryInfo = stat()
+        guard stat(file, &fileInfo) == 0, stat(entry.definition.path, &directoryInfo) == 0 else { return }
+        // Policy over the entry, as its `user` file: not the entry's own to rewrite.
+        if let why = ServiceUser.untrusted(fileOwner: fileInfo.st_uid, fileMode: fileInfo.st_mode, directoryOwner: directoryInfo.st_uid,
+                                           directoryMode: directoryInfo.st_mode, own: geteuid()) {
+            return Diagnostics.warn("\(file): \(why): not applied")
+        }
         guard let bytes = try? FileSystem.readBytes(file, limit: 65536) else { return }
         let (settings, problems) = CgroupLimits.parse(String(decoding: bytes, as: UTF8.self))
         let refused = CgroupLimits.apply(settings, cgroup: cgroup, parent: cgroups.base)

@@ -57,8 +57,11 @@ import Testing
         for (client, account) in zip(clients, accounts) {
             #expect(Self.owner(tree.root + "/data/" + client) == (account.user, 0o700))
             #expect(Self.owner(tree.root + "/clients/\(client)/services/storage/htpasswd") == (account.user, 0o600))
-            let definition = Self.owner(tree.root + "/clients/" + client)
-            #expect(definition.uid == account.user && definition.mode & 0o007 == 0, "other users are kept out: \(definition)")
+            // The directory and its policy stay the tree's; sticky, group the client's, others out.
+            #expect(Self.owner(tree.root + "/clients/" + client) == (0, 0o1770))
+            #expect(Self.owner(tree.root + "/clients/\(client)/user") == (0, 0o644))
+            #expect(tree.read("clients/\(client)/user") == "svtree-\(client)\n")
+            #expect(Self.owner(tree.root + "/clients/\(client)/services/storage").uid == account.user)
             let (enabled, output) = SvctlTreeTests.svctl(tree, "enable", client, "-w", "10")
             try #require(enabled == 0, "\(output) \(tree.read("svtree.err"))")
         }
@@ -87,6 +90,24 @@ import Testing
         #expect(read != 0 && readOutput.contains("Permission denied"), "\(readOutput)")
         let (list, listOutput) = tree.run("/usr/bin/setpriv", asBob + ["/bin/ls", tree.root + "/clients/\(clients[0])"])
         #expect(list != 0 && listOutput.contains("Permission denied"), "\(listOutput)")
+        // Alice's own user cannot change her policy: no removing, replacing or rewriting.
+        let asAlice = ["--reuid=\(accounts[0].user)", "--regid=\(accounts[0].group)", "--clear-groups"]
+        let alicePort = tree.root + "/clients/\(clients[0])/port"
+        let (removed, removedOutput) = tree.run("/usr/bin/setpriv", asAlice + ["/bin/rm", "-f", tree.root + "/clients/\(clients[0])/user"])
+        #expect(removed != 0 && removedOutput.contains("Operation not permitted"), "\(removedOutput)")
+        let (rewritten, rewriteOutput) = tree.run("/usr/bin/setpriv", asAlice + ["/bin/sh", "-c", "echo 1 > \(alicePort)"])
+        #expect(rewritten != 0 && rewriteOutput.contains("Permission denied"), "\(rewriteOutput)")
+        #expect(tree.read("clients/\(clients[0])/user") == "svtree-\(clients[0])\n")
+        // A `user` file that an entry's own user could have written is not followed.
+        tree.service("enabled/rogue", logger: nil)
+        tree.write("enabled/rogue/user", "root\n")
+        lchown(tree.root + "/enabled/rogue/user", accounts[1].user, accounts[1].group)
+        try tree.waitFor("the line refusing rogue's user file") {
+            tree.read("svtree.err").contains("rogue: cannot start run (Permission denied): \(tree.root)/enabled/rogue/user: owned by uid \(accounts[1].user), not by root")
+        }
+        #expect(!tree.isRunning("enabled/rogue"))
+        tree.remove("enabled/rogue")
+
         // A job runs as the user too and writes its record in the client's directory.
         let (once, onceOutput) = SvctlTreeTests.svctl(tree, "once", clients[0] + "/audit")
         #expect(once == 0, "\(onceOutput)")
@@ -108,11 +129,10 @@ import Testing
         let tree = try SvctlTreeTests.tree("nouser")
         let nobody = try #require(ClientUser.lookup("nobody"))
         tree.client("alice")
-        // A service that belongs to a third user: this svtree cannot become it, and says so.
+        // A service whose user file names a third user: this svtree cannot become it, and says so.
         tree.service("enabled/other", logger: nil)
-        tree.makeDirectories(tree.root + "/enabled/other/supervise")  // made by its owner for the tree
         _ = TreeFixture.run("/bin/chown", ["-R", "\(nobody.user):\(nobody.group)", tree.root])
-        _ = TreeFixture.run("/bin/chown", ["daemon", tree.root + "/enabled/other", tree.root + "/enabled/other/run"])
+        tree.write("enabled/other/user", "daemon\n")
         chmod(tree.root, 0o755)
         let asNobody = ["/usr/bin/setpriv", "--reuid=\(nobody.user)", "--regid=\(nobody.group)", "--clear-groups"]
         let (added, output) = tree.run(asNobody[0], Array(asNobody.dropFirst()) + [TreeFixture.buildDirectory + "/svctl", "add", "carol"],
@@ -125,20 +145,19 @@ import Testing
         tree.symlink(tree.root + "/clients/alice", "enabled/alice")
         try tree.startSvtree("enabled", wrapper: asNobody)
         do {
-            try tree.waitFor("alice's services, and the other service") {
-                tree.isRunning("clients/alice/services/storage") && tree.isRunning("enabled/other")
-            }
+            try tree.waitFor("alice's services") { tree.isRunning("clients/alice/services/storage") }
         } catch {
             Issue.record("svtree's stderr: \(tree.read("svtree.err"))")
             throw error
         }
-        for unit in ["clients/alice", "clients/alice/services/storage", "enabled/other"] {
+        for unit in ["clients/alice", "clients/alice/services/storage"] {
             let pid = try #require(tree.supervisedPid(unit))
             #expect(Self.credentials(pid).uid.hasPrefix("\(nobody.user) "), "\(unit) runs as the tree's user")
         }
         try tree.waitFor("the line about the third user's service") {
-            tree.read("svtree.err").contains("other: its directory belongs to uid 1, but svtree (uid \(nobody.user)) cannot change users")
+            tree.read("svtree.err").contains("other: cannot start run (Permission denied): \(tree.root)/enabled/other/user: svtree (uid \(nobody.user)) cannot run it as daemon")
         }
-        #expect(tree.read("svtree.err").components("cannot change users") == 1, "said once: \(tree.read("svtree.err"))")
+        #expect(!tree.isRunning("enabled/other"))
+        #expect(tree.read("svtree.err").components("cannot run it as daemon") == 1, "said once: \(tree.read("svtree.err"))")
     }
 }

@@ -3,20 +3,23 @@ import SvSystem
 @testable import SvtreeDaemon
 import Testing
 
-/// Who an entry runs as: the owner of its directory, never root, only when svtree may switch.
+/// When an entry's `user` file is followed: only where the entry's user cannot have written it.
 @Suite struct ServiceUserTests {
     @Test(arguments: [
-        // (directory owner, svtree's uid, may switch, expected)
-        (uid_t(994), uid_t(0), true, ServiceUser.Choice.switchTo(994)),
-        (994, 0, false, .cannot(994)),
-        (994, 994, true, .own),             // its own directories
-        (0, 998, true, .own),               // a root-owned directory never makes it root
-        (0, 0, true, .own),
-        (65534, 998, true, .switchTo(65534)), // the svtree user with CAP_SETUID
-        (65534, 998, false, .cannot(65534)),
+        // (file owner, file mode, directory owner, directory mode, svtree's uid, trusted)
+        (uid_t(0), mode_t(0o644), uid_t(0), mode_t(0o755), uid_t(0), true),
+        (998, 0o644, 998, 0o1770, 998, true),    // svtree's user; the client's sticky group directory
+        (0, 0o644, 998, 0o1770, 998, true),
+        (994, 0o644, 998, 0o1770, 998, false),   // written by the client itself
+        (0, 0o664, 0, 0o755, 0, false),          // group-writable file
+        (0, 0o644, 994, 0o755, 0, false),        // in a directory the client owns: it could replace it
+        (0, 0o644, 0, 0o777, 0, false),          // a world-writable directory without the sticky bit
+        (0, 0o644, 0, 0o1777, 0, true),
     ])
-    func choice(owner: uid_t, own: uid_t, maySwitch: Bool, expected: ServiceUser.Choice) {
-        #expect(ServiceUser.choice(directoryOwner: owner, own: own, maySwitch: maySwitch) == expected)
+    func trust(fileOwner: uid_t, fileMode: mode_t, directoryOwner: uid_t, directoryMode: mode_t, own: uid_t, trusted: Bool) {
+        let why = ServiceUser.untrusted(fileOwner: fileOwner, fileMode: fileMode, directoryOwner: directoryOwner,
+                                        directoryMode: directoryMode, own: own)
+        #expect((why == nil) == trusted, "\(why ?? "trusted")")
     }
 
     @Test func theEnvironmentNamesTheUser() {
