@@ -19,6 +19,9 @@ public struct SupervisorRecord: Sendable, Equatable {
     public var job: Job?
     /// Starts after the first since the supervisor began (nil: a file without the key).
     public var restarts: Int?
+    /// An entry's cgroup with the memory controller: its OOM kills and when svtree saw the last.
+    public var oomKills: Int?
+    public var lastOOMKill: WallTime?
 
     public struct Job: Sendable, Equatable {
         public var nextRun: WallTime?
@@ -34,7 +37,9 @@ public struct SupervisorRecord: Sendable, Equatable {
 
     public init(quickDeaths: Int = 0, restartDelayMs: Int64 = 0, lastExit: ExitStatus? = nil,
                 cgroup: String? = nil, notificationFD: Int32? = nil, readySince: WallTime? = nil,
-                job: Job? = nil, restarts: Int? = nil) {
+                job: Job? = nil, restarts: Int? = nil, oomKills: Int? = nil, lastOOMKill: WallTime? = nil) {
+        self.oomKills = oomKills
+        self.lastOOMKill = lastOOMKill
         self.job = job
         self.restarts = restarts
         self.quickDeaths = quickDeaths
@@ -46,7 +51,7 @@ public struct SupervisorRecord: Sendable, Equatable {
     }
 
     /// `quick_deaths N`, `restart_delay_ms N`, `restarts N`, `last_exit code|signal N`, `notification_fd N`,
-    /// `ready_since_ns N`, `cgroup PATH`; optional keys only when set.
+    /// `ready_since_ns N`, `cgroup PATH`, `oom_kills N`, `last_oom_kill_ns N`; optional keys only when set.
     public var text: String {
         var text = "quick_deaths \(quickDeaths)\nrestart_delay_ms \(restartDelayMs)\n"
         if let restarts { text += "restarts \(restarts)\n" }
@@ -54,6 +59,8 @@ public struct SupervisorRecord: Sendable, Equatable {
         if let notificationFD { text += "notification_fd \(notificationFD)\n" }
         if let readySince { text += "ready_since_ns \(readySince.unixNanos)\n" }
         if let cgroup { text += "cgroup \(cgroup)\n" }
+        if let oomKills { text += "oom_kills \(oomKills)\n" }
+        if let lastOOMKill { text += "last_oom_kill_ns \(lastOOMKill.unixNanos)\n" }
         if let job {
             text += "job_suspended \(job.suspended ? 1 : 0)\njob_skipped \(job.skipped)\n"
             if let next = job.nextRun { text += "job_next_run_ns \(next.unixNanos)\n" }
@@ -72,6 +79,8 @@ public struct SupervisorRecord: Sendable, Equatable {
             case "restart_delay_ms": restartDelayMs = Int64(words[1]) ?? 0
             case "restarts": restarts = Int(words[1])
             case "cgroup": cgroup = words[1]
+            case "oom_kills": oomKills = Int(words[1])
+            case "last_oom_kill_ns": lastOOMKill = Int64(words[1]).map(WallTime.init(unixNanos:))
             case "notification_fd": notificationFD = Int32(words[1])
             case "ready_since_ns": readySince = Int64(words[1]).map(WallTime.init(unixNanos:))
             case "job_suspended": updateJob { $0.suspended = words[1] == "1" }

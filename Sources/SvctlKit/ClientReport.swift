@@ -138,9 +138,10 @@ public struct ClientReport: Sendable {
         if let backup { for (health, problem) in backup.judge(now: now) { flag(health, problem) } }
         for (health, problem) in assurance.judge(now: now) { flag(health, problem) }
         for (health, problem) in quota?.judge() ?? [] { flag(health, problem) }
-        if let oomKills, oomKills > 0 {
-            flag(.warning, "\(oomKills) OOM kill\(oomKills == 1 ? "" : "s") in the client's cgroup since it started"
-                 + (limits.isEmpty ? "" : " (limits: \(limits.joined(separator: ", ")))"))
+        // An OOM kill of the last day is a warning; older ones only show in the limits row.
+        if let last = supervisor?.lastOOMKill, now.unixSeconds - last.unixSeconds < 86400 {
+            flag(.warning, "OOM kill in the client's cgroup \(AgeText.text(seconds: now.unixSeconds - last.unixSeconds)) ago"
+                 + " (\(oomKills ?? 1) since it started" + (limits.isEmpty ? ")" : "; limits: \(limits.joined(separator: ", ")))"))
         }
     }
 

@@ -34,6 +34,8 @@ public enum Metrics {
                 client, Double(report.problems.count))
             add("svtree_client_oom_kills_total", "counter", "OOM kills in the client's cgroup since it started (memory.events).",
                 client, report.oomKills.map(Double.init))
+            add("svtree_client_last_oom_kill_timestamp_seconds", "gauge", "When the client's svtree saw the last OOM kill in its cgroup.",
+                client, report.supervisor?.lastOOMKill.map { Double($0.unixSeconds) })
             if let supervisor = report.supervisor {
                 add("svtree_client_supervisor_up", "gauge", "1 if the client's own svtree is running.",
                     client, isUp(supervisor) ? 1 : 0)

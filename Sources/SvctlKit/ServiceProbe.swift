@@ -35,6 +35,8 @@ public struct ServiceProbe: Sendable, Equatable {
     public var notificationFD: Int32?
     /// Wall-clock ns at which the current run said it was ready through `notification-fd`.
     public var readySince: WallTime?
+    /// A client's svtree entry: when its parent saw the last OOM kill in its cgroup.
+    public var lastOOMKill: WallTime?
 
     /// Starts after the first since its supervisor began (svtree only).
     public var restarts: Int?
@@ -125,6 +127,7 @@ public struct ServiceProbe: Sendable, Equatable {
         cgroup = record.cgroup
         notificationFD = record.notificationFD
         readySince = record.readySince
+        lastOOMKill = record.lastOOMKill
     }
 
     /// As `sv` tells: a supervisor keeps `supervise/ok` open for reading, so opening it for

@@ -18,6 +18,9 @@ final class Entry {
     var spawnFailure: [EntryMachine.Role: String] = [:]
     /// Why its `user` file was not followed at the last start (nothing was started then).
     var userProblem: String?
+    /// Its cgroup's OOM kills, once its `memory.events` is watched, and when the last was seen.
+    var oomKills: Int?
+    var lastOOMKill: WallTime?
     private(set) var pipeRead: Int32 = -1
     private(set) var pipeWrite: Int32 = -1
     private let environments: [EntryMachine.Role: [String]]

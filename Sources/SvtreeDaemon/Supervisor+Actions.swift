@@ -128,6 +128,7 @@ extension Supervisor {
             group = cgroups.unitPath(entry: entry.cgroupName, unit: role == .main ? "main" : "log")
             guard let group else { throw FileSystem.lastErrno }
             if !entry.limitsApplied { applyLimits(entry, cgroups) }
+            if role == .main && entry.oomKills == nil { watchOOMKills(entry, cgroups) }
             // A client svtree run as its own user makes its services' cgroups below this one.
             if let account { CgroupTree.delegate(group, to: account.identity) }
         }
@@ -184,7 +185,8 @@ extension Supervisor {
             job: role == .main ? entry.job.map {
                 SupervisorRecord.Job(nextRun: $0.nextDue, skipped: machine.skipped, suspended: machine.suspended)
             } : nil,
-            restarts: machine.restarts)
+            restarts: machine.restarts,
+            oomKills: role == .main ? entry.oomKills : nil, lastOOMKill: role == .main ? entry.lastOOMKill : nil)
         return supervise.write(snapshot, record: record)
     }
 
@@ -211,6 +213,7 @@ extension Supervisor {
             if dirtyStatus.remove(StatusKey(identity: entry.identity, role: role)) != nil { writeStatus(entry, role) }
         }
         entry.release()
+        oomWatch?.forget(entry.identity)
         cgroups?.remove(entry: entry.cgroupName)
         entries[entry.identity] = nil
         observer?.status(summary())  // one entry fewer; its last status was written above

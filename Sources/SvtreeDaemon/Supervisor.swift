@@ -43,6 +43,9 @@ public final class Supervisor {
     var watchdogDue: Int64?
     static let watcherToken: UInt64 = 3
     static let jobTimerToken: UInt64 = 4
+    static let oomToken: UInt64 = 5
+    /// Made at the first entry whose cgroup has the memory controller.
+    var oomWatch: OOMWatch?
     /// Made when the first job appears: a tree without jobs holds no wall-clock timer.
     var jobTimer: WallClockTimer?
     /// Supervise files whose last write failed, and when to write them again.
@@ -113,6 +116,7 @@ public final class Supervisor {
                 case EventLoop.signalToken: handleSignals()
                 case EventLoop.timerToken: handleTimer()
                 case Supervisor.jobTimerToken: handleJobTimer()
+                case Supervisor.oomToken: handleOOMEvents()
                 case Supervisor.watcherToken:
                     watcher?.drain()
                     if !stopping { rescan() }

@@ -94,15 +94,25 @@ import Testing
         #expect(policy.text.hasPrefix("a warning 400 warning 400 400\nb critical 100 critical 100 -\n"))
     }
 
-    @Test func anOomKillIsAWarningWithTheLimits() {
-        let report = ClientReport(name: "a", enabled: true, defined: true, directory: "/x", supervisor: nil, services: [],
-                                  limits: ["memory.max 512M"], oomKills: 2, now: WallTime(unixSeconds: 0))
-        #expect(report.health == .warning)
-        #expect(report.problems == ["2 OOM kills in the client's cgroup since it started (limits: memory.max 512M)"])
-        #expect(Metrics.text([report]).contains("svtree_client_oom_kills_total{client=\"a\"} 2\n"))
-        let quiet = ClientReport(name: "a", enabled: true, defined: true, directory: "/x", supervisor: nil, services: [],
-                                 oomKills: 0, now: WallTime(unixSeconds: 0))
-        #expect(quiet.health == .ok)
+    @Test func anOomKillOfTheLastDayIsAWarningWithTheLimits() {
+        let day: Int64 = 86400
+        func report(lastOOMKill: Int64?, now: Int64) -> ClientReport {
+            var supervisor = ServiceProbe(name: "a", path: "/x", supervisor: .running,
+                                          status: .init(state: .run, pid: 10, paused: false, want: .up, gotTerm: false,
+                                                        since: WallTime(unixSeconds: now - 2 * day)),
+                                          normallyUp: true, cgroup: "/sys/fs/cgroup/svtree-1/entry-1-2/main", writtenBySvtree: true)
+            supervisor.lastOOMKill = lastOOMKill.map { WallTime(unixSeconds: $0) }
+            return ClientReport(name: "a", enabled: true, defined: true, directory: "/x", supervisor: supervisor, services: [],
+                                limits: ["memory.max 512M"], oomKills: 2, now: WallTime(unixSeconds: now))
+        }
+        let recent = report(lastOOMKill: 10 * day - 7200, now: 10 * day)
+        #expect(recent.health == .warning)
+        #expect(recent.problems == ["OOM kill in the client's cgroup 2h00m ago (2 since it started; limits: memory.max 512M)"])
+        #expect(Metrics.text([recent]).contains("svtree_client_oom_kills_total{client=\"a\"} 2\n"))
+        #expect(Metrics.text([recent]).contains("svtree_client_last_oom_kill_timestamp_seconds{client=\"a\"} \(10 * day - 7200)\n"))
+        // A day later (or with no time known) it is history: shown with the limits, no problem.
+        #expect(report(lastOOMKill: 10 * day - day - 1, now: 10 * day).health == .ok)
+        #expect(report(lastOOMKill: nil, now: 10 * day).health == .ok)
     }
 
     func fixtureReports() throws -> (StatusGoldenTests.Copy, [ClientReport]) {

@@ -1,0 +1,31 @@
+import Glibc
+import SvSystem
+
+/// OOM kills in an entry's cgroup, noticed as they happen (OOMWatch) and kept in the entry's
+/// `supervise/svtree` with the time of the last, so svctl can tell one of the last day.
+extension Supervisor {
+    func watchOOMKills(_ entry: Entry, _ cgroups: CgroupTree) {
+        let file = cgroups.base + "/" + entry.cgroupName + "/memory.events"
+        guard let kills = OOMWatch.kills(file) else { return }
+        if oomWatch == nil, let watch = OOMWatch() {
+            oomWatch = watch
+            do { try loop.add(watch.fd, token: Supervisor.oomToken) } catch { Diagnostics.warn("cannot watch OOM kills: \(error)") }
+        }
+        oomWatch?.watch(file, for: entry.identity)
+        entry.oomKills = kills
+    }
+
+    func handleOOMEvents() {
+        guard let cgroups, let changed = oomWatch?.drain() else { return }
+        for identity in changed {
+            guard let entry = entries[identity], let before = entry.oomKills,
+                  let kills = OOMWatch.kills(cgroups.base + "/" + entry.cgroupName + "/memory.events"), kills != before else { continue }
+            entry.oomKills = kills
+            if kills > before {
+                entry.lastOOMKill = EventLoop.wallNow
+                Diagnostics.warn("\(directory)/\(entry.definition.name): OOM kill in its cgroup (\(kills) since it started)")
+            }
+            dirtyStatus.insert(StatusKey(identity: entry.identity, role: .main))
+        }
+    }
+}
