@@ -74,6 +74,7 @@ bench: release
 	Benchmarks/scale-bench.py $(BIN)
 	Benchmarks/job-bench.py $(BIN)
 	Benchmarks/audit-bench.py $(BIN)
+	@if [ "$$(id -u)" = 0 ]; then Benchmarks/isolation-bench.py $(BIN); else echo "isolation-bench.py: not run, it needs root (a user per client)"; fi
 
 # The long fault-injection run: 20 clients, 300 SIGKILLs, 1000 enable/disable operations, a 2 GB line.
 chaos: release

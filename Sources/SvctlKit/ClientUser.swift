@@ -11,6 +11,17 @@ public enum ClientUser {
 
     public static func name(ofClient client: String) -> String { prefix + client }
 
+    /// The uids and gids of client users: their own range, since Debian's system range
+    /// (100-999) holds fewer users than a server has clients. SVTREE_CLIENT_IDS="FIRST-LAST"
+    /// moves it (a site whose directory service uses these numbers).
+    public static func idRange(_ environment: (String) -> String? = TreeLayout.environmentValue) -> ClosedRange<Int> {
+        if let text = environment("SVTREE_CLIENT_IDS") {
+            let parts = text.split(separator: "-").compactMap { Int($0) }
+            if parts.count == 2, parts[0] > 0, parts[0] <= parts[1] { return parts[0]...parts[1] }
+        }
+        return 20000...29999
+    }
+
     /// Written as the user's comment: only a user that carries it is ever deleted by svctl.
     static func comment(ofClient client: String) -> String { "svtree client \(client)" }
 
@@ -45,11 +56,16 @@ public enum ClientUser {
             }
             return (existing, false)
         }
+        let ids = idRange()
+        let range = ["-K", "SYS_UID_MIN=\(ids.lowerBound)", "-K", "SYS_UID_MAX=\(ids.upperBound)",
+                     "-K", "SYS_GID_MIN=\(ids.lowerBound)", "-K", "SYS_GID_MAX=\(ids.upperBound)"]
         let status = try Subprocess.run([program("useradd"), "--system", "--user-group", "--no-create-home",
-                                         "--home-dir", home, "--shell", "/usr/sbin/nologin",
-                                         "--comment", comment(ofClient: client), name], input: "", showOutput: true)
+                                         "--home-dir", home, "--shell", "/usr/sbin/nologin"] + range
+                                         + ["--comment", comment(ofClient: client), name], input: "", showOutput: true)
         guard status == 0, let account = lookup(name) else {
-            throw .failed("useradd could not make user \(name) (wait status \(status))")
+            // useradd's 4: no free id left in the range.
+            let why = status == 4 << 8 ? ": no free uid or gid left in \(ids.lowerBound)-\(ids.upperBound) (SVTREE_CLIENT_IDS moves the range)" : ""
+            throw .failed("useradd could not make user \(name) (wait status \(status))\(why)")
         }
         return (account, true)
     }
