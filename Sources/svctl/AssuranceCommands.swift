@@ -14,6 +14,7 @@ struct ClientArgument: ParsableArguments {
 
 struct Audit: SvctlCommand {
     static let configuration = CommandConfiguration(
+        commandName: "audit",
         abstract: "Check a client's repository and every replica without the key; exit 2 on anything missing or corrupt.",
         discussion: """
             Backends: the primary repository and every target in the client's replicas file (a \
@@ -91,6 +92,7 @@ extension ClientArgument {
 
 struct Verify: SvctlCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check a client's repository with its key and test a restore from every backend; exit 0/1/2/3.",
         discussion: """
             Runs restic check --read-data-subset K/N on the primary (K moves on at each run, so N runs \
@@ -136,6 +138,7 @@ struct Verify: SvctlCommand {
 
 struct Forget: SvctlCommand {
     static let configuration = CommandConfiguration(
+        commandName: "forget",
         abstract: "Apply a client's retention file to its primary repository (restic forget --prune).",
         discussion: """
             The retention file in the client's directory holds restic's keep options, one a line \
@@ -163,6 +166,7 @@ struct Forget: SvctlCommand {
 
 struct Key: SvctlCommand {
     static let configuration = CommandConfiguration(
+        commandName: "key",
         abstract: "Store (or remove) the repository password the verify and forget jobs need.",
         discussion: """
             The first line of FILE is kept as the client's repository-password, mode 0600; restic reads \

@@ -7,6 +7,7 @@ import SvctlKit
 
 struct Enable: SvctlCommand {
     static let configuration = CommandConfiguration(
+        commandName: "enable",
         abstract: "Enable a client: the symlink enabled/CLIENT -> clients/CLIENT.")
 
     @OptionGroup var tree: TreeOptions
@@ -49,6 +50,7 @@ struct Enable: SvctlCommand {
 
 struct Disable: SvctlCommand {
     static let configuration = CommandConfiguration(
+        commandName: "disable",
         abstract: "Disable a client: remove enabled/CLIENT; the tree stops everything of it.")
 
     @OptionGroup var tree: TreeOptions
@@ -77,6 +79,7 @@ struct Disable: SvctlCommand {
 
 struct Add: SvctlCommand {
     static let configuration = CommandConfiguration(
+        commandName: "add",
         abstract: "Add a client from the templates: storage server, snapwatch, loggers, credentials.",
         discussion: """
             Creates clients/CLIENT with services/storage (rclone serve restic, append-only, private \
@@ -145,6 +148,7 @@ struct Add: SvctlCommand {
 
 struct Remove: SvctlCommand {
     static let configuration = CommandConfiguration(
+        commandName: "remove",
         abstract: "Delete a disabled client's definition; its repository stays unless --purge.")
 
     @OptionGroup var tree: TreeOptions

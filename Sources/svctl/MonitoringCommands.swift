@@ -6,6 +6,7 @@ import SvctlKit
 
 struct Metrics: SvctlCommand {
     static let configuration = CommandConfiguration(
+        commandName: "metrics",
         abstract: "Every client's status in the Prometheus text format, to stdout or as DIR/svtree.prom.",
         discussion: """
             The series of svctl(1) (svtree_client_health, svtree_service_up, \
@@ -37,6 +38,7 @@ struct Metrics: SvctlCommand {
 
 struct Check: SvctlCommand {
     static let configuration = CommandConfiguration(
+        commandName: "check",
         abstract: "A monitoring plugin: one line 'SVTREE STATE - summary | perfdata'; exit 0 ok, 1 warning, 2 critical, 3 unknown.",
         discussion: """
             For Nagios, Icinga, Sensu, Checkmk. The summary names each client that is not ok with its \
@@ -67,6 +69,7 @@ struct Check: SvctlCommand {
 
 struct Alert: SvctlCommand {
     static let configuration = CommandConfiguration(
+        commandName: "alert",
         abstract: "Run a hook once per change of a client's health; quiet while nothing changes.",
         discussion: """
             CMD runs through /bin/sh with three arguments: client, old health, new health (ok, \

@@ -5,6 +5,7 @@ import SvctlKit
 
 struct Status: SvctlCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show clients and their services; exit 0 ok, 1 warning, 2 critical, 3 unknown.",
         discussion: """
             Without a client: every enabled client, one line each. With clients: each as a whole \
@@ -44,7 +45,8 @@ struct Status: SvctlCommand {
 }
 
 struct List: SvctlCommand {
-    static let configuration = CommandConfiguration(abstract: "List every defined client, enabled or not.")
+    static let configuration = CommandConfiguration(
+        commandName: "list",abstract: "List every defined client, enabled or not.")
 
     @OptionGroup var tree: TreeOptions
 
@@ -65,6 +67,7 @@ struct List: SvctlCommand {
 
 struct Logs: SvctlCommand {
     static let configuration = CommandConfiguration(
+        commandName: "logs",
         abstract: "Show a client's or a service's log with its stamps in local time.",
         discussion: "A bare client shows its own log and every service's, merged by time.")
 
