@@ -42,7 +42,7 @@ let package = Package(
         // A command a person types: ArgumentParser (and its FoundationEssentials) is fine here.
         .executableTarget(
             name: "svctl",
-            dependencies: ["SvctlKit", "SvBase", "SvSystem", "SvFormats",
+            dependencies: ["SvctlKit", "SvBase", "SvSystem", "SvFormats", "CSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "SvtreeCoreTests", dependencies: [

@@ -282,3 +282,5 @@ void sv_forward_termination(void) {
 
 void sv_set_current_child(pid_t pid) { current_child = pid; }
 int sv_termination_signal(void) { return termination_signal; }
+
+int sv_clear_ambient_capabilities(void) { return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); }

@@ -44,6 +44,9 @@ public struct QuotaFile: Sendable, Equatable {
             }
             if words[0] == "soft" { quota.soft = size } else { quota.hard = size }
         }
+        if let soft = quota.soft, let hard = quota.hard, soft > hard {
+            problems.append("quota: soft \(sizeText(soft)) is above hard \(sizeText(hard)): the soft warning never comes first")
+        }
         return (quota, problems)
     }
 

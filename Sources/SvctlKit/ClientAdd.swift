@@ -140,13 +140,16 @@ public struct ClientAdd: Sendable {
                 if made { madeUser = account.name }
                 try giveToClientUser(building, account: account, repository: layout.repository(name))
                 userLine = "runs as its own user \(account.name) (uid \(account.user), its user file): \(layout.repository(name)) mode 0700, secrets 0600, both its own"
-            } else if geteuid() == 0, let (user, group) = DirectoryTree.owner(layout.clients) {
-                // The client runs as the owner of clients/ (the svtree user under systemd; the
-                // root svtree itself runs as root), which its user file says.
-                if let (dataUser, _) = DirectoryTree.owner(layout.data), dataUser == 0 { lchown(layout.data, user, group) }
-                if user != 0, let account = ClientUser.account(user) {
-                    try giveToClientUser(building, account: account, repository: nil)
-                    userLine = "no user of its own (--no-user): it runs as \(account.name), the owner of \(layout.clients) (its user file)"
+            } else if geteuid() == 0 {
+                // The client runs as the tree's user, the owner of enabled/ (who may enable it;
+                // the svtree user under systemd), which its user file says; root's tree: root.
+                let treeUser = DirectoryTree.owner(layout.enabled)?.0 ?? 0
+                if treeUser != 0, let account = ClientUser.account(treeUser) {
+                    try openTreeForClientUsers()
+                    try giveToClientUser(building, account: account, repository: layout.repository(name))
+                    userLine = "no user of its own (--no-user): it runs as \(account.name), the owner of \(layout.enabled) (its user file)"
+                } else {
+                    userLine = "no user of its own (--no-user): it runs as root, as the tree does (\(layout.enabled) is root's)"
                 }
             } else if geteuid() != 0 {
                 userLine = "not run as root: no user of its own for \(name); it runs as uid \(geteuid()), as the tree does"
@@ -184,13 +187,15 @@ public struct ClientAdd: Sendable {
     }
 
     /// The layout of a client that runs as another user than the root svtree: `clients/NAME`
-    /// root's, with its policy (run, user, port, limits, quota, alert-ages, retention), group
-    /// the client's and sticky (1770), so the client's processes can add their records there
-    /// but cannot remove or replace what is not theirs; `services/` and `log/` (where its own
-    /// svtree and loggers write) the client's; its repository (0700) too, when it has its own.
+    /// root's, with its policy (run, user, port, limits, quota, alert-ages, retention, log/),
+    /// group the client's and sticky (1770), so the client's processes can add their records
+    /// there but cannot remove or replace what is not theirs; `services/` and `log/main/`
+    /// (where its own svtree and loggers write) and its repository (0700) the client's.
     func giveToClientUser(_ directory: String, account: ClientUser.Account, repository: String?) throws(SvctlError) {
         DirectoryTree.changeOwner(directory, user: 0, group: account.group)
-        for part in ["services", "log"] where FileSystem.exists(directory + "/" + part) {
+        // Its own svtree writes services/ (supervise/, state, records); its logger log/main.
+        // log/ itself is root's: the root svtree keeps log/supervise there and runs log/run.
+        for part in ["services", "log/main"] where FileSystem.exists(directory + "/" + part) {
             DirectoryTree.changeOwner(directory + "/" + part, user: account.user, group: account.group)
         }
         try write(directory + "/" + ClientFiles.userFileName, account.name + "\n", mode: 0o644)

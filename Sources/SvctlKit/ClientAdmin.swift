@@ -119,12 +119,20 @@ public struct ClientAdmin: Sendable {
         if let busy = Self.superviseDirectories(ofClient: definition).first(where: Self.isBusy) {
             throw SvctlError.failed("client \(name) is still running (\(busy)): wait for it to stop")
         }
+        let localReplicas = (BackupReport.readReplicas(definition + "/services/snapwatch/replicas") ?? []).filter { $0.hasPrefix("/") }
         try DirectoryTree.remove(definition)
         var lines = ["removed \(name): \(definition)"]
         let repository = layout.repository(name)
         if purge {
-            try DirectoryTree.remove(repository)
-            lines.append("purged its repository \(repository)")
+            if (try? FileSystem.info(repository, followLinks: false)) != nil {
+                try DirectoryTree.remove(repository)
+                lines.append("purged its repository \(repository)")
+            }
+            // Local replicas stay (they are copies elsewhere); a later user may get the same uid.
+            let owner = ClientUser.lookup(ClientUser.name(ofClient: name))?.user
+            for replica in localReplicas where owner != nil && DirectoryTree.owner(replica)?.0 == owner {
+                lines.append("kept its local replica \(replica), owned by uid \(owner!): delete it, or chown it before that uid is given again")
+            }
             if let removed = try ClientUser.remove(ofClient: name) { lines.append(removed) }
         } else {
             if FileSystem.exists(repository) { lines.append("kept its repository \(repository) (--purge deletes it)") }

@@ -89,8 +89,16 @@ public struct ClientReport: Sendable {
         }
         let backup = BackupReport.read(clientDirectory: directory, repository: layout.repository(name),
                                        defaults: alertAges, now: now)
-        let limits = ((try? FileSystem.readBytes(directory + "/limits", limit: 65536)).map { String(decoding: $0, as: UTF8.self) } ?? "")
+        var limits = ((try? FileSystem.readBytes(directory + "/limits", limit: 65536)).map { String(decoding: $0, as: UTF8.self) } ?? "")
             .split(separator: "\n").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        // As svtree trusts it: root's (or the tree owner's) and writable by no one else.
+        var untrustedLimits: String?
+        var fileInfo = stat(), directoryInfo = stat()
+        if !limits.isEmpty, lstat(directory + "/limits", &fileInfo) == 0, stat(directory, &directoryInfo) == 0,
+           (fileInfo.st_uid != 0 && fileInfo.st_uid != directoryInfo.st_uid) || fileInfo.st_mode & 0o022 != 0 {
+            untrustedLimits = "limits: \(directory)/limits is owned by uid \(fileInfo.st_uid) (mode \(String(fileInfo.st_mode & 0o777, radix: 8))): svtree does not apply it"
+            limits = []
+        }
         // The client's entry cgroup (its svtree's unit cgroup is `<entry>/main`).
         let oomKills = supervisor.cgroup.flatMap { unit -> Int? in
             let events = (try? FileSystem.readBytes(FileSystem.parentDirectory(unit) + "/memory.events", limit: 4096)) ?? []
@@ -103,6 +111,7 @@ public struct ClientReport: Sendable {
                                   oomKills: oomKills, assurance: assurance,
                                   quota: QuotaReport.read(clientDirectory: directory, backup: backup, assurance: assurance), now: now)
         if checkSupervisors, let pid = supervisor.status?.pid, pid > 0 { report.runsAs = Self.userName(ofProcess: pid) }
+        if let untrustedLimits { report.flag(.warning, untrustedLimits) }
         return report
     }
 
@@ -121,7 +130,7 @@ public struct ClientReport: Sendable {
         return svtreeWritten.cgroup == nil ? "session" : "cgroup"
     }
 
-    private mutating func flag(_ health: Health, _ problem: String) {
+    mutating func flag(_ health: Health, _ problem: String) {
         problems.append(problem)
         if self.health < health { self.health = health }
     }

@@ -75,14 +75,23 @@ public enum Control {
     /// directory, run there, exiting 0 once the service is ready. No `check`: ready when up.
     public static func checkPasses(_ service: String) -> Bool {
         guard FileSystem.isExecutableFile(service + "/check") else { return true }
-        return (try? Subprocess.run([service + "/check"], input: "", directory: service)) == 0
+        // The service's owner may have written it: run as them, never as root.
+        return (try? Subprocess.run([service + "/check"], input: "", directory: service,
+                                    identity: ClientFiles.owner(ofServiceDirectory: service))) == 0
     }
 
     /// Writes the command's letters to `supervise/control` without blocking: a supervisor
     /// holds it open, so ENXIO means there is none.
     public static func send(_ command: Command, to service: String, label: String) throws(SvctlError) {
         let path = service + "/supervise/control"
-        let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        let fd = try ClientFiles.acting(as: ClientFiles.owner(ofServiceDirectory: service)) { () throws(SvctlError) in
+            open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        }
+        var st = stat()
+        if fd >= 0 && (fstat(fd, &st) != 0 || st.st_mode & S_IFMT != S_IFIFO) {
+            close(fd)
+            throw SvctlError.failed("\(label): \(path) is not a FIFO: nothing written")
+        }
         guard fd >= 0 else {
             let error = FileSystem.lastErrno
             if error == .noSuchAddressOrDevice || error == .noSuchFileOrDirectory {

@@ -104,18 +104,52 @@ extension String {
 public enum ClientFiles {
     public static let userFileName = "user"
 
-    /// Run as root: the user (and group) a repository belongs to, when not root; what
-    /// writes into it runs as them.
-    public static func owner(ofRepository repository: String) -> Spawner.Identity? {
-        guard geteuid() == 0, let (user, group) = DirectoryTree.owner(repository), user != 0 else { return nil }
-        return Spawner.Identity(user: user, group: group)
-    }
-
     /// The user the client's `user` file names, with its primary group.
     public static func clientUser(_ clientDirectory: String) -> Spawner.Identity? {
         guard let name = FileSystem.readLine(clientDirectory + "/" + userFileName), !name.isEmpty,
               let entry = name.allSatisfy(\.isNumber) ? uid_t(name).flatMap({ getpwuid($0) }) : getpwnam(name) else { return nil }
         return Spawner.Identity(user: entry.pointee.pw_uid, group: entry.pointee.pw_gid)
+    }
+
+    /// Run as root: the owner of a directory a client's processes write (a service's), when
+    /// not root; what svctl does there (control letters, `down` files, `check` scripts) is done
+    /// as them, so that a symlink they made leads nowhere they could not go themselves.
+    public static func owner(ofServiceDirectory path: String) -> Spawner.Identity? {
+        var st = stat()
+        guard geteuid() == 0, lstat(path, &st) == 0, st.st_uid != 0 else { return nil }
+        return Spawner.Identity(user: st.st_uid, group: getpwuid(st.st_uid)?.pointee.pw_gid ?? st.st_gid)
+    }
+
+    /// `body` with the effective user and group `identity` (and no supplementary groups),
+    /// then root again; as is without one.
+    public static func acting<T>(as identity: Spawner.Identity?, _ body: () throws(SvctlError) -> T) throws(SvctlError) -> T {
+        guard let identity, geteuid() == 0 else { return try body() }
+        var groups = [gid_t](repeating: 0, count: Int(getgroups(0, nil)))
+        groups = Array(groups.prefix(Int(getgroups(Int32(groups.count), &groups))))
+        guard setgroups(0, nil) == 0, setegid(identity.group) == 0, seteuid(identity.user) == 0 else {
+            _ = seteuid(0); _ = setegid(0); _ = setgroups(groups.count, groups)
+            throw .failed("cannot act as uid \(identity.user): \(FileSystem.lastErrno)")
+        }
+        defer {
+            _ = seteuid(0)
+            _ = setegid(0)
+            _ = setgroups(groups.count, groups)
+        }
+        return try body()
+    }
+
+    /// Run as root on a client with a user of its own (its root-owned `user` file): become
+    /// that user for the rest of the process, as its jobs run. What it reads (its replicas
+    /// and rclone.conf, its logs) and what it writes and starts are then only what the client
+    /// itself could reach.
+    public static func becomeClientUser(_ clientDirectory: String) throws(SvctlError) {
+        var st = stat()
+        let file = clientDirectory + "/" + userFileName
+        guard geteuid() == 0, lstat(file, &st) == 0, st.st_uid == 0, st.st_mode & 0o022 == 0,
+              let user = clientUser(clientDirectory), user.user != 0 else { return }
+        guard setgroups(0, nil) == 0, setgid(user.group) == 0, setuid(user.user) == 0 else {
+            throw .failed("cannot become uid \(user.user) (\(file)): \(FileSystem.lastErrno)")
+        }
     }
 
     public static func giveToClient(_ path: String, clientDirectory: String) {

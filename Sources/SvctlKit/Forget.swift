@@ -88,7 +88,6 @@ public struct Forget {
         defer { close(lock) }
         var restic = Restic(passwordFile: passwordFile, rcloneConfig: rcloneConfig, scratch: scratch)
         restic.lockWaitSeconds = lockWaitSeconds
-        restic.identity = ClientFiles.owner(ofRepository: primary)
         let output = scratch + "/forget.out"
         switch try restic.run(primary, ["forget", "--prune"] + keep, stdout: output) {
         case .success:

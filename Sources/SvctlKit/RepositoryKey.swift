@@ -3,8 +3,8 @@ import SvSystem
 import SystemPackage
 
 /// `svctl key`: the repository password the keyed jobs (verify, forget) need, kept in the
-/// client's directory as `repository-password`, mode 0600, owned by whoever runs svctl (the
-/// svtree user). restic reads it with `--password-file`: it is never in an argument list, an
+/// client's directory as `repository-password`, mode 0600, owned by the user the client runs
+/// as (its `user` file), who runs those jobs. restic reads it with `--password-file`: it is never in an argument list, an
 /// environment, or a log. Storing it brings the keyed jobs up; removing it puts them down.
 public enum RepositoryKey {
     /// The jobs that need the key, as `svctl add` makes them.
@@ -30,7 +30,7 @@ public enum RepositoryKey {
         ClientFiles.giveToClient(path, clientDirectory: clientDirectory)
         var lines = ["\(label): repository password stored in \(path) (mode 0600)"]
         for job in jobs(clientDirectory) {
-            unlink(job + "/down")
+            try ClientFiles.acting(as: ClientFiles.owner(ofServiceDirectory: job)) { () throws(SvctlError) in _ = unlink(job + "/down") }
             lines.append(tell(.up, job: job, label: label))
         }
         return lines
@@ -47,8 +47,10 @@ public enum RepositoryKey {
             throw SvctlError.failed("cannot remove \(path): \(FileSystem.lastErrno)")
         }
         for job in jobs(clientDirectory) {
-            let fd = open(job + "/down", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-            if fd >= 0 { close(fd) }
+            try ClientFiles.acting(as: ClientFiles.owner(ofServiceDirectory: job)) { () throws(SvctlError) in
+                let fd = open(job + "/down", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+                if fd >= 0 { close(fd) }
+            }
             lines.append(tell(.down, job: job, label: label))
         }
         return lines

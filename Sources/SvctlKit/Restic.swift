@@ -15,9 +15,6 @@ public struct Restic {
     /// How long a locked repository is waited for, and how often it is tried meanwhile.
     public var lockWaitSeconds: Double = 600
     public var lockRetrySeconds: Double = 5
-    /// Who restic runs as (svctl run as root on a client with a user of its own: what restic
-    /// writes must stay that user's, or its storage server could no longer read it).
-    public var identity: Spawner.Identity?
 
     public init(passwordFile: String, rcloneConfig: String, scratch: String) {
         self.passwordFile = passwordFile
@@ -55,8 +52,7 @@ public struct Restic {
         while true {
             let outcome = try Helper.run(["restic", "-r", Self.repository(location), "--password-file", passwordFile,
                                           "--no-cache", "--quiet"] + arguments,
-                                         environment: environment, stdout: stdout, stderr: scratch + "/restic-errors",
-                                         identity: identity)
+                                         environment: environment, stdout: stdout, stderr: scratch + "/restic-errors")
             if outcome.succeeded { return .success(()) }
             let errors = (try? FileSystem.readBytes(scratch + "/restic-errors")).map { String(decoding: $0, as: UTF8.self) } ?? ""
             if errors.contains("wrong password") { return .failure(.wrongPassword) }

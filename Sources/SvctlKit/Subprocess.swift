@@ -8,7 +8,7 @@ enum Subprocess {
     /// Runs `arguments[0]` with `input` on its stdin and its chatter (stdout, stderr) discarded,
     /// or with `showOutput` passed on as svctl's own; returns the wait status.
     static func run(_ arguments: [String], input: String, directory: String = ".",
-                    showOutput: Bool = false) throws(SvctlError) -> Int32 {
+                    showOutput: Bool = false, identity: Spawner.Identity? = nil) throws(SvctlError) -> Int32 {
         guard let program = Spawner.findProgram(arguments[0]) else {
             throw SvctlError.failed("\(arguments[0]) not found on PATH")
         }
@@ -19,7 +19,7 @@ enum Subprocess {
         let spawned = Result { () throws(Errno) in
             try Spawner.spawn(program, arguments: arguments, environment: environment, directory: directory,
                               stdin: .descriptor(fds[0]), stdout: showOutput ? .inherit : .devNull,
-                              extra: showOutput ? nil : (source: devNull, target: 2))
+                              extra: showOutput ? nil : (source: devNull, target: 2), identity: identity)
         }
         close(devNull)
         close(fds[0])

@@ -8,6 +8,8 @@ import SvSystem
 /// user and writable by no one else, in a directory where no one else can replace it (not
 /// writable by others, or sticky). Anything else, an unknown user, or a svtree that may not
 /// switch (neither root nor CAP_SETUID and CAP_SETGID) starts nothing, with a line saying why.
+/// Without a `user` file an entry runs as the owner of the supervised directory (whoever may
+/// add entries there): a tree whose directory is not root's never runs anything as root.
 enum ServiceUser {
     static let fileName = "user"
 
@@ -50,11 +52,18 @@ enum ServiceUser {
         return geteuid() == 0
     }()
 
-    /// What the `user` file of the entry directory says, checked.
-    static func resolve(_ entryDirectory: String) -> Outcome {
+    /// What the `user` file of the entry directory says, checked; `treeOwner` owns the
+    /// supervised directory.
+    static func resolve(_ entryDirectory: String, treeOwner: uid_t) -> Outcome {
         let path = entryDirectory + "/" + fileName
         var file = stat()
-        guard lstat(path, &file) == 0 else { return .own }
+        guard lstat(path, &file) == 0 else {
+            guard treeOwner != geteuid(), treeOwner != 0 else { return .own }
+            guard let entry = getpwuid(treeOwner) else {
+                return .refused("no user file, and the tree's owner, uid \(treeOwner), has no passwd entry")
+            }
+            return switchTo(entry, path: "the tree's owner")
+        }
         guard file.st_mode & S_IFMT == S_IFREG else { return .refused("\(path): not a regular file") }
         var directory = stat()
         guard stat(entryDirectory, &directory) == 0 else { return .refused("\(entryDirectory): \(FileSystem.lastErrno)") }
@@ -67,6 +76,13 @@ enum ServiceUser {
         }
         let entry = name.allSatisfy(\.isNumber) ? uid_t(name).flatMap { getpwuid($0) } : getpwnam(String(name))
         guard let entry else { return .refused("\(path): no user \(name) on this system") }
+        if entry.pointee.pw_uid == 0 && treeOwner != 0 {
+            return .refused("\(path): names root, but the tree's directory belongs to uid \(treeOwner): root only in a root's tree")
+        }
+        return switchTo(entry, path: path)
+    }
+
+    private static func switchTo(_ entry: UnsafeMutablePointer<passwd>, path: String) -> Outcome {
         let account = Account(identity: .init(user: entry.pointee.pw_uid, group: entry.pointee.pw_gid),
                               name: String(cString: entry.pointee.pw_name), home: String(cString: entry.pointee.pw_dir))
         if account.identity.user == geteuid() { return .own }

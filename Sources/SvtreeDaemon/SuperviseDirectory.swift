@@ -65,7 +65,8 @@ public final class SuperviseDirectory {
         if let info = try? FileSystem.info(path), info.kind != .directory {
             throw .notDirectory(path)
         }
-        lockFD = open(path + "/lock", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        // Not through a symlink: a service's owner must not aim svtree's writes elsewhere.
+        lockFD = open(path + "/lock", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard lockFD >= 0 else { throw .io(path + "/lock", FileSystem.lastErrno) }
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
             let locked = errno == EWOULDBLOCK

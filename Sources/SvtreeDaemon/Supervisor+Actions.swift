@@ -114,7 +114,7 @@ extension Supervisor {
         let (stdin, stdout) = entry.streams(role)
         // The entry's `user` file counts for its logger too.
         var account: ServiceUser.Account?
-        switch ServiceUser.resolve(entry.definition.path) {
+        switch ServiceUser.resolve(entry.definition.path, treeOwner: treeOwner) {
         case .own: entry.userProblem = nil
         case .switchTo(let user):
             account = user

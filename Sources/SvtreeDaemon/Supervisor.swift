@@ -44,6 +44,9 @@ public final class Supervisor {
     static let watcherToken: UInt64 = 3
     static let jobTimerToken: UInt64 = 4
     static let oomToken: UInt64 = 5
+    /// The owner of DIR: whoever may add entries there. An entry without a `user` file runs
+    /// as this user, so a tree user who is not root cannot start anything as root.
+    let treeOwner: uid_t
     /// Made at the first entry whose cgroup has the memory controller.
     var oomWatch: OOMWatch?
     /// Made when the first job appears: a tree without jobs holds no wall-clock timer.
@@ -70,6 +73,8 @@ public final class Supervisor {
 
     public init(directory: String) throws {
         self.directory = directory
+        var st = stat()
+        treeOwner = stat(directory, &st) == 0 ? st.st_uid : geteuid()
         loop = try EventLoop(signals: [SIGCHLD, SIGTERM, SIGINT, SIGHUP])
         if Spawner.environmentValue("SVTREE_CGROUPS") == "off" {
             cgroups = nil

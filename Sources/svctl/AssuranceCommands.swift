@@ -52,6 +52,7 @@ struct Audit: SvctlCommand {
         guard cycle >= 1 && cycle <= 366 else { throw SvctlError.failed("bad cycle \(cycle): 1 to 366 days") }
         if let maxRate, !(maxRate > 0) { throw SvctlError.failed("bad --max-rate \(maxRate): a number of MB/s above 0") }
         let (layout, client, directory) = try target.resolve(tree)
+        try ClientFiles.becomeClientUser(directory)
         let now = EventLoop.wallNow
         if let day, day > SvctlKit.Audit.day(of: now) {
             throw SvctlError.failed("--day \(day) is in the future (today is \(SvctlKit.Audit.day(of: now))): it would count as covered")
@@ -123,6 +124,7 @@ struct Verify: SvctlCommand {
             throw SvctlError.failed("--subsets, --files and --megabytes must be 1 or more")
         }
         let (layout, client, directory) = try target.resolve(tree)
+        try ClientFiles.becomeClientUser(directory)
         let (replicas, rcloneConfig) = SvctlKit.Audit.replicas(clientDirectory: directory)
         var verify = SvctlKit.Verify(client: client, clientDirectory: directory, primary: layout.repository(client),
                                      replicas: replicas, rcloneConfig: rcloneConfig)
@@ -155,6 +157,7 @@ struct Forget: SvctlCommand {
 
     func execute() throws(SvctlError) -> Int32 {
         let (layout, client, directory) = try target.resolve(tree)
+        try ClientFiles.becomeClientUser(directory)
         var forget = SvctlKit.Forget(client: client, clientDirectory: directory, primary: layout.repository(client),
                                      rcloneConfig: SvctlKit.Audit.replicas(clientDirectory: directory).1)
         forget.lockWaitSeconds = try lock.seconds()

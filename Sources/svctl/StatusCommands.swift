@@ -86,6 +86,8 @@ struct Logs: SvctlCommand {
     func execute() throws(SvctlError) -> Int32 {
         let (client, service) = try Names.parseTarget(target)
         let directory = try tree.layout.requireClient(client)
+        // Its logs are written by its own user, who might point a file elsewhere: read as them.
+        try ClientFiles.becomeClientUser(directory)
         if let service, !FileSystem.exists(directory + "/services/" + service) {
             throw SvctlError.noSuchService(client: client, service: service)
         }

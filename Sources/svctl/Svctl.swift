@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSupport
 import Glibc
 import SvSystem
 import SvctlKit
@@ -25,6 +26,9 @@ struct Svctl: ParsableCommand {
 
     /// `svctl --root DIR status` works as `svctl status --root DIR` does.
     static func main() {
+        // The monitoring units give svctl CAP_DAC_OVERRIDE to read every client's status; the
+        // hooks and helpers it starts get none of it.
+        _ = sv_clear_ambient_capabilities()
         main(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
     }
 }

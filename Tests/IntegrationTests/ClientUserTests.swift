@@ -62,6 +62,8 @@ import Testing
             #expect(Self.owner(tree.root + "/clients/\(client)/user") == (0, 0o644))
             #expect(tree.read("clients/\(client)/user") == "svtree-\(client)\n")
             #expect(Self.owner(tree.root + "/clients/\(client)/services/storage").uid == account.user)
+            #expect(Self.owner(tree.root + "/clients/\(client)/log").uid == 0, "log/ is root's, log/main the client's")
+            #expect(Self.owner(tree.root + "/clients/\(client)/log/main").uid == account.user)
             let (enabled, output) = SvctlTreeTests.svctl(tree, "enable", client, "-w", "10")
             try #require(enabled == 0, "\(output) \(tree.read("svtree.err"))")
         }
@@ -107,6 +109,23 @@ import Testing
         }
         #expect(!tree.isRunning("enabled/rogue"))
         tree.remove("enabled/rogue")
+        // Run as root, svctl does in a client's services what the client's user could: its
+        // check script runs as that user, and a control FIFO it swapped for a symlink to a
+        // root-only file is refused, the file untouched.
+        let aliceServices = tree.root + "/clients/\(clients[0])/services"
+        let (wrote, wroteOutput) = tree.run("/usr/bin/setpriv", asAlice + ["/bin/sh", "-c",
+            "printf '#!/bin/sh\\nid -u > \(aliceServices)/storage/checked-by\\nexit 0\\n' > \(aliceServices)/storage/check && chmod 755 \(aliceServices)/storage/check"])
+        #expect(wrote == 0, "\(wroteOutput)")
+        _ = SvctlTreeTests.svctl(tree, "status", clients[0])
+        #expect(tree.read("clients/\(clients[0])/services/storage/checked-by") == "\(accounts[0].user)\n")
+        tree.write("root-only", "precious\n")
+        chmod(tree.root + "/root-only", 0o600)
+        let (swapped, swapOutput) = tree.run("/usr/bin/setpriv", asAlice + ["/bin/sh", "-c",
+            "cd \(aliceServices)/verify && mv supervise supervise.real && mkdir supervise && ln -s \(tree.root)/root-only supervise/control"])
+        #expect(swapped == 0, "\(swapOutput)")
+        let (sent, sentOutput) = SvctlTreeTests.svctl(tree, "up", clients[0] + "/verify")
+        #expect(sent != 0 && sentOutput.contains("Permission denied"), "\(sentOutput)")
+        #expect(tree.read("root-only") == "precious\n")
 
         // A job runs as the user too and writes its record in the client's directory.
         let (once, onceOutput) = SvctlTreeTests.svctl(tree, "once", clients[0] + "/audit")
@@ -122,6 +141,27 @@ import Testing
             #expect(ClientUser.lookup("svtree-" + client) == nil, "no user left behind")
         }
         #expect(tree.processes(under: "clients").isEmpty)
+    }
+
+    /// Whoever owns the supervised directory may add entries there: what it adds without a
+    /// user file runs as it, and a user file naming root is refused, so a tree user that is
+    /// not root cannot start anything as root through a root svtree.
+    @Test(.enabled(if: isRoot, "not run: a root svtree over another user's directory needs root"))
+    func aTreeOwnedByAUserRunsItsEntriesAsThatUser() throws {
+        let tree = try TreeFixture("treeowner")
+        let nobody = try #require(ClientUser.lookup("nobody"))
+        tree.service("enabled/plain", logger: nil)
+        tree.service("enabled/asroot", logger: nil)
+        tree.write("enabled/asroot/user", "root\n")
+        lchown(tree.root + "/enabled", nobody.user, nobody.group)
+        chmod(tree.root, 0o755)
+        try tree.startSvtree("enabled")
+        try tree.waitFor("plain running") { tree.isRunning("enabled/plain") }
+        #expect(Self.credentials(try #require(tree.supervisedPid("enabled/plain"))).uid.hasPrefix("\(nobody.user) "))
+        try tree.waitFor("the line refusing asroot's user file") {
+            tree.read("svtree.err").contains("asroot/user: names root, but the tree's directory belongs to uid \(nobody.user)")
+        }
+        #expect(!tree.isRunning("enabled/asroot"))
     }
 
     @Test(.enabled(if: isRoot, "not run: becoming an ordinary user (setpriv) needs root"))

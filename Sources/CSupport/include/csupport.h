@@ -80,4 +80,8 @@ void sv_forward_termination(void);
 void sv_set_current_child(pid_t pid);
 int sv_termination_signal(void);
 
+// Ambient capabilities (a unit's AmbientCapabilities=) stop at this process: its children
+// (a hook) do not get them.
+int sv_clear_ambient_capabilities(void);
+
 #endif
