@@ -22,6 +22,8 @@ public struct SupervisorRecord: Sendable, Equatable {
     /// An entry's cgroup with the memory controller: its OOM kills and when svtree saw the last.
     public var oomKills: Int?
     public var lastOOMKill: WallTime?
+    /// Why the last start of `run` failed (its user file refused, exec failed), until one works.
+    public var startError: String?
 
     public struct Job: Sendable, Equatable {
         public var nextRun: WallTime?
@@ -37,7 +39,9 @@ public struct SupervisorRecord: Sendable, Equatable {
 
     public init(quickDeaths: Int = 0, restartDelayMs: Int64 = 0, lastExit: ExitStatus? = nil,
                 cgroup: String? = nil, notificationFD: Int32? = nil, readySince: WallTime? = nil,
-                job: Job? = nil, restarts: Int? = nil, oomKills: Int? = nil, lastOOMKill: WallTime? = nil) {
+                job: Job? = nil, restarts: Int? = nil, oomKills: Int? = nil, lastOOMKill: WallTime? = nil,
+                startError: String? = nil) {
+        self.startError = startError
         self.oomKills = oomKills
         self.lastOOMKill = lastOOMKill
         self.job = job
@@ -61,6 +65,7 @@ public struct SupervisorRecord: Sendable, Equatable {
         if let cgroup { text += "cgroup \(cgroup)\n" }
         if let oomKills { text += "oom_kills \(oomKills)\n" }
         if let lastOOMKill { text += "last_oom_kill_ns \(lastOOMKill.unixNanos)\n" }
+        if let startError { text += "start_error \(startError.onOneLine)\n" }
         if let job {
             text += "job_suspended \(job.suspended ? 1 : 0)\njob_skipped \(job.skipped)\n"
             if let next = job.nextRun { text += "job_next_run_ns \(next.unixNanos)\n" }
@@ -80,6 +85,7 @@ public struct SupervisorRecord: Sendable, Equatable {
             case "restarts": restarts = Int(words[1])
             case "cgroup": cgroup = words[1]
             case "oom_kills": oomKills = Int(words[1])
+            case "start_error": startError = words[1]
             case "last_oom_kill_ns": lastOOMKill = Int64(words[1]).map(WallTime.init(unixNanos:))
             case "notification_fd": notificationFD = Int32(words[1])
             case "ready_since_ns": readySince = Int64(words[1]).map(WallTime.init(unixNanos:))

@@ -162,7 +162,7 @@ public struct ClientReport: Sendable {
         } else if status.state != .run {
             if probe.normallyUp || status.want == .up {
                 flag(.critical, "\(label): \(status.state == .finish ? "finishing" : "down")"
-                    + (probe.normallyUp ? " (normally up)" : " (wanted up)"))
+                    + (probe.normallyUp ? " (normally up)" : " (wanted up)") + (probe.startError.map { ": \($0)" } ?? ""))
             }
         } else if status.paused {
             flag(.warning, "\(label): paused")

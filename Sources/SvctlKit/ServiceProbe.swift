@@ -37,6 +37,8 @@ public struct ServiceProbe: Sendable, Equatable {
     public var readySince: WallTime?
     /// A client's svtree entry: when its parent saw the last OOM kill in its cgroup.
     public var lastOOMKill: WallTime?
+    /// Why its supervisor could not start `run` last time (until a start works).
+    public var startError: String?
 
     /// Starts after the first since its supervisor began (svtree only).
     public var restarts: Int?
@@ -128,6 +130,7 @@ public struct ServiceProbe: Sendable, Equatable {
         notificationFD = record.notificationFD
         readySince = record.readySince
         lastOOMKill = record.lastOOMKill
+        startError = record.startError
     }
 
     /// As `sv` tells: a supervisor keeps `supervise/ok` open for reading, so opening it for

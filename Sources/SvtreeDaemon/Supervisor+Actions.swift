@@ -68,10 +68,12 @@ extension Supervisor {
                 let hint = entry.userProblem.map { ": \($0)" }
                     ?? (error == .noSuchFileOrDirectory || error == .execFormatError ? ": check its #! line"
                         : error == .tooManyOpenFiles ? ": the descriptor limit (raise LimitNOFILE or ulimit -n)" : "")
-                let message = "\(directory)/\(entry.label(role)): cannot start run (\(error))\(hint); retrying with backoff"
-                // Said once, not at every retry of the backoff.
-                if entry.spawnFailure[role] != message { Diagnostics.warn(message) }
-                entry.spawnFailure[role] = message
+                let reason = "cannot start run (\(error))\(hint)"
+                // Said once, not at every retry of the backoff; svctl status shows it too.
+                if entry.spawnFailure[role] != reason {
+                    Diagnostics.warn("\(directory)/\(entry.label(role)): \(reason); retrying with backoff")
+                }
+                entry.spawnFailure[role] = reason
                 perform(entry.machine.handle(.spawnFailed, for: role, now: EventLoop.now), on: entry)
             }
         case .spawnFinish(let code, let sig):
@@ -186,7 +188,8 @@ extension Supervisor {
                 SupervisorRecord.Job(nextRun: $0.nextDue, skipped: machine.skipped, suspended: machine.suspended)
             } : nil,
             restarts: machine.restarts,
-            oomKills: role == .main ? entry.oomKills : nil, lastOOMKill: role == .main ? entry.lastOOMKill : nil)
+            oomKills: role == .main ? entry.oomKills : nil, lastOOMKill: role == .main ? entry.lastOOMKill : nil,
+            startError: entry.spawnFailure[role])
         return supervise.write(snapshot, record: record)
     }
 

@@ -108,6 +108,9 @@ import Testing
             tree.read("svtree.err").contains("rogue: cannot start run (Permission denied): \(tree.root)/enabled/rogue/user: owned by uid \(accounts[1].user), not by root")
         }
         #expect(!tree.isRunning("enabled/rogue"))
+        try tree.waitFor("svctl status to say why rogue does not run") {
+            SvctlTreeTests.svctl(tree, "status", "rogue").1.contains("cannot start run (Permission denied): \(tree.root)/enabled/rogue/user: owned by uid")
+        }
         tree.remove("enabled/rogue")
         // Run as root, svctl does in a client's services what the client's user could: its
         // check script runs as that user, and a control FIFO it swapped for a symlink to a

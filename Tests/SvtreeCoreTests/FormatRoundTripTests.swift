@@ -8,6 +8,7 @@ import Testing
         SupervisorRecord(),
         SupervisorRecord(quickDeaths: 3, restartDelayMs: 400, lastExit: .exited(2), restarts: 12),
         SupervisorRecord(cgroup: "/sys/fs/cgroup/x/entry-1-2/main", oomKills: 3, lastOOMKill: WallTime(unixNanos: 1_796_000_000_123_456_789)),
+        SupervisorRecord(quickDeaths: 2, startError: "cannot start run (Permission denied): /srv/x/user: no user bob on this system"),
         SupervisorRecord(quickDeaths: 0, restartDelayMs: 0, lastExit: .signaled(9),
                          cgroup: "/system.slice/svtree.service/entry-2049-77/main",
                          notificationFD: 3, readySince: WallTime(unixNanos: 1_795_327_200_123_456_789)),
