@@ -23,7 +23,10 @@ struct Status: SvctlCommand {
     var clientNames: [String] = []
 
     func execute() throws(SvctlError) -> Int32 {
-        let layout = tree.layout
+        try Self.show(layout: tree.layout, clientNames: clientNames, json: json)
+    }
+
+    static func show(layout: TreeLayout, clientNames: [String], json: Bool) throws(SvctlError) -> Int32 {
         let now = EventLoop.wallNow
         for name in clientNames where !Names.isValid(name) {
             throw .unknown("bad client name \(Names.quoted(name)): \(Names.rule)")
