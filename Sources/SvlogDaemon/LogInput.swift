@@ -19,6 +19,8 @@ final class LogInput {
     private var peekWrite: Int32 = -1
     private var devNull: Int32 = -1
 
+    static let preferredPipeSize: Int32 = 256 << 10
+
     init(minimumBuffer: Int) {
         var st = stat()
         fstat(0, &st)
@@ -28,11 +30,13 @@ final class LogInput {
             isPipe = true
             peekRead = fds[0]
             peekWrite = fds[1]
-            let size = Int(sv_pipe_size(0))
-            if size > 0 {
-                _ = sv_set_pipe_size(peekWrite, Int32(size))
-                capacity = max(capacity, Int(sv_pipe_size(peekWrite)))
-            }
+            // A pipe smaller than svtree makes its log pipes (a logger under runsv, a shell's
+            // pipe) is raised to that size where the kernel allows it: fewer, larger reads.
+            if sv_pipe_size(0) < Self.preferredPipeSize { _ = sv_set_pipe_size(0, Self.preferredPipeSize) }
+            // The copy of the head is read in pieces of the buffer's size (64 kB): a bigger
+            // buffer would stay resident in every logger after a burst.
+            _ = sv_set_pipe_size(peekWrite, Int32(capacity))
+            capacity = min(capacity, max(4096, Int(sv_pipe_size(peekWrite))))
             devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
         } else {
             isPipe = false

@@ -91,6 +91,8 @@ extension Supervisor {
         }
     }
 
+    static let logPipeSize: Int32 = 256 << 10
+
     /// Opens the entry's `supervise/` directories and log pipe and starts it; a problem otherwise.
     func start(_ definition: ServiceDefinition) -> ServiceDefinition.Problem? {
         endPredecessor(definition)
@@ -127,6 +129,10 @@ extension Supervisor {
                     message: "\(directory)/\(definition.name): cannot create the log pipe (\(error)); retrying",
                     watch: [], exhausted: true)
             }
+            // 256 kB, not the 64 kB default: a logger takes four times as much per read
+            // (cat | svlog on tmpfs: 372 -> 564 MB/s). Pages come only as lines wait in it;
+            // refused (the pipe-user-pages limits), the default stays.
+            _ = sv_set_pipe_size(fds[1], Self.logPipeSize)
             pipe = (fds[0], fds[1])
         }
         let entry = Entry(definition: definition, supervise: directories, pipe: pipe)

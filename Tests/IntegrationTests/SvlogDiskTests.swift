@@ -25,14 +25,15 @@ import Testing
         tree.write("disk/log/config", "s40000\nn0\n")
         tree.write("disk/filler", String(repeating: "f", count: 400_000))
         let logger = try tree.startLoggerService("disk/log")
-        let writer = feed(tree, logger, count: 40_000)  // about 230 kB: more than the disk has left
+        // About 420 kB: more than the disk has left and the pipe (256 kB) hold together.
+        let writer = feed(tree, logger, count: 70_000)
         try tree.waitFor("one pause warning", seconds: 15) { tree.read("svlog.err").contains("pausing") }
         #expect(tree.stillRunning(writer), "the writer should be blocked on the full pipe, not finished")
         tree.remove("disk/filler")
         #expect(try tree.waitExit(writer, seconds: 20) == 0)
         try tree.stopLogger(logger)
         let numbers = tree.logLines("disk/log").compactMap { Int($0) }
-        let complete = numbers.elementsEqual(1...40_000)  // a Bool: a failure would print both arrays whole
+        let complete = numbers.elementsEqual(1...70_000)  // a Bool: a failure would print both arrays whole
         #expect(complete, "\(numbers.count) lines, last \(numbers.last ?? 0), first break after \(zip(numbers, numbers.dropFirst()).first { $1 != $0 + 1 }.map { "\($0.0)" } ?? "none")")
         #expect(tree.read("svlog.err").lines().filter { $0.contains("pausing") }.count == 1)
     }
@@ -44,7 +45,8 @@ import Testing
         let logger = try tree.startLoggerService("disk/log")
         let writer = feed(tree, logger, count: 40_000)
         #expect(try tree.waitExit(writer, seconds: 20) == 0)
-        #expect(tree.read("svlog.err").contains("out of disk space: deleting"))
+        // The writer may be done before the logger fills the disk (the pipe holds 256 kB).
+        try tree.waitFor("the deletions") { tree.read("svlog.err").contains("out of disk space: deleting") }
         try tree.stopLogger(logger)
         let lines = tree.logLines("disk/log")
         let numbers = lines.compactMap { Int($0) }
