@@ -110,7 +110,8 @@ public struct ClientReport: Sendable {
                                   supervisor: supervisor, services: services, backup: backup, limits: limits,
                                   oomKills: oomKills, assurance: assurance,
                                   quota: QuotaReport.read(clientDirectory: directory, backup: backup, assurance: assurance), now: now)
-        if checkSupervisors, let pid = supervisor.status?.pid, pid > 0 { report.runsAs = Self.userName(ofProcess: pid) }
+        // The detail's "as USER": a passwd lookup each, not worth it for a summary of all.
+        if checkSupervisors && runChecks, let pid = supervisor.status?.pid, pid > 0 { report.runsAs = Self.userName(ofProcess: pid) }
         if let untrustedLimits { report.flag(.warning, untrustedLimits) }
         return report
     }
