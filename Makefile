@@ -5,14 +5,12 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SWIFT ?= swift
 # Release binaries: every process a client multiplies is kept small.
-# - svtree links the Swift runtime statically and without PIE: a PIE binary carries ~26,000
-#   relative relocations that the loader writes at every start, ~300 kB of private memory per
-#   process. (svtree stays dynamic: the root dlopens libsystemd for --notify.)
-# - svlog, snapwatch and svctl: fully static executables, no shared libraries to relocate
-#   either (~130 kB less again per process; a client runs three svlogs), and svctl starts in
-#   2.4 ms instead of 3.3 (libstdc++'s symbols are not bound at every start). svctl's user
-#   lookups go through NSS, which a static glibc loads at run time: the same glibc it was
-#   built with, as it is when built on the machine.
+# - svtree and svctl link the Swift runtime statically and without PIE: a PIE binary carries
+#   ~26,000 relative relocations that the loader writes at every start, ~300 kB of private
+#   memory per process. (svtree stays dynamic: the root dlopens libsystemd for --notify;
+#   svctl too: it looks users up through NSS, and a fully static svctl crashed in getpwnam.)
+# - svlog and snapwatch need neither libsystemd nor NSS: fully static executables, no shared
+#   libraries to relocate either (~130 kB less again per process; a client runs three svlogs).
 # The price is a fixed address for the executables' own images (heap, stack and libraries
 # stay randomised). `make PIE=1 ...` builds all four as ordinary PIE binaries instead.
 # All four end up in $(BIN), which demo, bench, chaos and install use.
@@ -42,13 +40,13 @@ build:
 # Each product built once, with its own flags.
 release:
 	$(SWIFT) build $(RELEASE_FLAGS) --product svtree
-	$(SWIFT) build $(STATIC_FLAGS) --product svctl
+	$(SWIFT) build $(RELEASE_FLAGS) --product svctl
 	$(SWIFT) build $(STATIC_FLAGS) --product svlog
 	$(SWIFT) build $(STATIC_FLAGS) --product snapwatch
 	mkdir -p $(BIN)
 	dynamic="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"; \
 	static="$$($(SWIFT) build $(STATIC_FLAGS) --show-bin-path)"; \
-	cp "$$dynamic/svtree" "$$static/svctl" "$$static/svlog" "$$static/snapwatch" $(BIN)/
+	cp "$$dynamic/svtree" "$$dynamic/svctl" "$$static/svlog" "$$static/snapwatch" $(BIN)/
 
 # Man pages: svctl's from its ArgumentParser definition (the generate-manual plugin), the
 # daemons' from their pages in doc/.
