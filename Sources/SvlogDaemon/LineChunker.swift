@@ -131,8 +131,13 @@ public struct LineChunker: Sendable {
                        stamp: [UInt8], prefix: [UInt8], into output: inout [UInt8]) {
         guard selected[directory] else { return }
         if line.starting {
-            output += stamp
-            output += prefix
+            if !stamp.isEmpty { output += stamp }
+            if !prefix.isEmpty { output += prefix }
+        }
+        // A line with its newline goes in one append (two per line were a fifth of svlog's time).
+        if line.complete && line.end == line.contentEnd + 1 {
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: input[line.start..<line.end]))
+            return
         }
         output.append(contentsOf: UnsafeBufferPointer(rebasing: input[line.start..<line.contentEnd]))
         if line.complete { output.append(UInt8(ascii: "\n")) }
