@@ -144,7 +144,7 @@ public struct ClientAdd: Sendable {
                 // The client runs as the tree's user, the owner of enabled/ (who may enable it;
                 // the svtree user under systemd), which its user file says; root's tree: root.
                 let treeUser = DirectoryTree.owner(layout.enabled)?.0 ?? 0
-                if treeUser != 0, let account = ClientUser.account(treeUser) {
+                if treeUser != 0, let account = UserAccount.withID(treeUser) {
                     try openTreeForClientUsers()
                     try giveToClientUser(building, account: account, repository: layout.repository(name))
                     userLine = "no user of its own (--no-user): it runs as \(account.name), the owner of \(layout.enabled) (its user file)"

@@ -122,7 +122,7 @@ public struct ClientReport: Sendable {
               let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
               let uid = line.dropFirst(4).split(whereSeparator: { $0 == "\t" || $0 == " " }).first.flatMap({ uid_t($0) })
         else { return nil }
-        return getpwuid(uid).map { String(cString: $0.pointee.pw_name) } ?? String(uid)
+        return UserAccount.withID(uid)?.name ?? String(uid)
     }
 
     /// "cgroup" or "session" as the client's svtree reports it; nil when runsv writes its files.

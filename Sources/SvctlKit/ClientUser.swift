@@ -25,23 +25,9 @@ public enum ClientUser {
     /// Written as the user's comment: only a user that carries it is ever deleted by svctl.
     static func comment(ofClient client: String) -> String { "svtree client \(client)" }
 
-    public struct Account: Sendable, Equatable {
-        public var name: String
-        public var user: uid_t
-        public var group: gid_t
-        public var comment: String
-    }
+    public typealias Account = UserAccount
 
-    static func account(_ uid: uid_t) -> Account? {
-        guard let entry = getpwuid(uid) else { return nil }
-        return lookup(String(cString: entry.pointee.pw_name))
-    }
-
-    public static func lookup(_ name: String) -> Account? {
-        guard let entry = getpwnam(name) else { return nil }
-        return Account(name: name, user: entry.pointee.pw_uid, group: entry.pointee.pw_gid,
-                       comment: String(cString: entry.pointee.pw_gecos))
-    }
+    public static func lookup(_ name: String) -> Account? { UserAccount.named(name) }
 
     /// The client's user, made now (or one that an earlier `svctl add` of the same client made
     /// and `svctl remove` without --purge kept).

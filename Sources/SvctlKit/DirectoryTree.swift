@@ -106,9 +106,7 @@ public enum ClientFiles {
 
     /// The user the client's `user` file names, with its primary group.
     public static func clientUser(_ clientDirectory: String) -> Spawner.Identity? {
-        guard let name = FileSystem.readLine(clientDirectory + "/" + userFileName), !name.isEmpty,
-              let entry = name.allSatisfy(\.isNumber) ? uid_t(name).flatMap({ getpwuid($0) }) : getpwnam(name) else { return nil }
-        return Spawner.Identity(user: entry.pointee.pw_uid, group: entry.pointee.pw_gid)
+        FileSystem.readLine(clientDirectory + "/" + userFileName).flatMap(UserAccount.named)?.identity
     }
 
     /// Run as root: the owner of a directory a client's processes write (a service's), when
@@ -117,7 +115,7 @@ public enum ClientFiles {
     public static func owner(ofServiceDirectory path: String) -> Spawner.Identity? {
         var st = stat()
         guard geteuid() == 0, lstat(path, &st) == 0, st.st_uid != 0 else { return nil }
-        return Spawner.Identity(user: st.st_uid, group: getpwuid(st.st_uid)?.pointee.pw_gid ?? st.st_gid)
+        return Spawner.Identity(user: st.st_uid, group: UserAccount.withID(st.st_uid)?.group ?? st.st_gid)
     }
 
     /// `body` with the effective user and group `identity` (and no supplementary groups),

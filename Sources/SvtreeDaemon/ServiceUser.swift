@@ -13,11 +13,7 @@ import SvSystem
 enum ServiceUser {
     static let fileName = "user"
 
-    struct Account: Equatable {
-        var identity: Spawner.Identity
-        var name: String
-        var home: String
-    }
+    typealias Account = UserAccount
 
     enum Outcome: Equatable {
         /// No `user` file, or it names svtree's own user.
@@ -59,10 +55,10 @@ enum ServiceUser {
         var file = stat()
         guard lstat(path, &file) == 0 else {
             guard treeOwner != geteuid(), treeOwner != 0 else { return .own }
-            guard let entry = getpwuid(treeOwner) else {
+            guard let account = UserAccount.withID(treeOwner) else {
                 return .refused("no user file, and the tree's owner, uid \(treeOwner), has no passwd entry")
             }
-            return switchTo(entry, path: "the tree's owner")
+            return switchTo(account, path: "the tree's owner")
         }
         guard file.st_mode & S_IFMT == S_IFREG else { return .refused("\(path): not a regular file") }
         var directory = stat()
@@ -74,18 +70,15 @@ enum ServiceUser {
         guard let name = FileSystem.readLine(path)?.trimmingPrefix(while: { $0 == " " }), !name.isEmpty else {
             return .refused("\(path): empty: one line, a user name or uid")
         }
-        let entry = name.allSatisfy(\.isNumber) ? uid_t(name).flatMap { getpwuid($0) } : getpwnam(String(name))
-        guard let entry else { return .refused("\(path): no user \(name) on this system") }
-        if entry.pointee.pw_uid == 0 && treeOwner != 0 {
+        guard let account = UserAccount.named(String(name)) else { return .refused("\(path): no user \(name) on this system") }
+        if account.user == 0 && treeOwner != 0 {
             return .refused("\(path): names root, but the tree's directory belongs to uid \(treeOwner): root only in a root's tree")
         }
-        return switchTo(entry, path: path)
+        return switchTo(account, path: path)
     }
 
-    private static func switchTo(_ entry: UnsafeMutablePointer<passwd>, path: String) -> Outcome {
-        let account = Account(identity: .init(user: entry.pointee.pw_uid, group: entry.pointee.pw_gid),
-                              name: String(cString: entry.pointee.pw_name), home: String(cString: entry.pointee.pw_dir))
-        if account.identity.user == geteuid() { return .own }
+    private static func switchTo(_ account: UserAccount, path: String) -> Outcome {
+        if account.user == geteuid() { return .own }
         guard maySwitch else {
             return .refused("\(path): svtree (uid \(geteuid())) cannot run it as \(account.name): that needs root or CAP_SETUID and CAP_SETGID")
         }

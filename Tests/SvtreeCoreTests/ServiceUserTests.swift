@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test func theEnvironmentNamesTheUser() {
-        let account = ServiceUser.Account(identity: .init(user: 994, group: 993), name: "svtree-alice", home: "/srv/svtree/clients/alice")
+        let account = UserAccount(name: "svtree-alice", user: 994, group: 993, home: "/srv/svtree/clients/alice")
         let environment = ServiceUser.environment(["PATH=/bin", "HOME=/root", "USER=root", "USERX=kept", "SVTREE_SERVICE=/x"], for: account)
         #expect(environment == ["PATH=/bin", "USERX=kept", "SVTREE_SERVICE=/x",
                                 "HOME=/srv/svtree/clients/alice", "LOGNAME=svtree-alice", "USER=svtree-alice"])
