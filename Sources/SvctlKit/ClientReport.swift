@@ -91,12 +91,11 @@ public struct ClientReport: Sendable {
                                        defaults: alertAges, now: now)
         var limits = ((try? FileSystem.readBytes(directory + "/limits", limit: 65536)).map { String(decoding: $0, as: UTF8.self) } ?? "")
             .split(separator: "\n").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
-        // As svtree trusts it: root's (or the tree owner's) and writable by no one else.
+        // As svtree trusts it: root's (or the tree owner's, the owner of the client's directory).
         var untrustedLimits: String?
-        var fileInfo = stat(), directoryInfo = stat()
-        if !limits.isEmpty, lstat(directory + "/limits", &fileInfo) == 0, stat(directory, &directoryInfo) == 0,
-           (fileInfo.st_uid != 0 && fileInfo.st_uid != directoryInfo.st_uid) || fileInfo.st_mode & 0o022 != 0 {
-            untrustedLimits = "limits: \(directory)/limits is owned by uid \(fileInfo.st_uid) (mode \(String(fileInfo.st_mode & 0o777, radix: 8))): svtree does not apply it"
+        if !limits.isEmpty, let why = PolicyFile.problem(directory + "/limits", in: directory,
+                                                         trusting: [0, DirectoryTree.owner(directory)?.0 ?? 0]) {
+            untrustedLimits = "limits: \(directory)/limits: \(why): svtree does not apply it"
             limits = []
         }
         // The client's entry cgroup (its svtree's unit cgroup is `<entry>/main`).

@@ -141,9 +141,8 @@ public enum ClientFiles {
     /// and rclone.conf, its logs) and what it writes and starts are then only what the client
     /// itself could reach.
     public static func becomeClientUser(_ clientDirectory: String) throws(SvctlError) {
-        var st = stat()
         let file = clientDirectory + "/" + userFileName
-        guard geteuid() == 0, lstat(file, &st) == 0, st.st_uid == 0, st.st_mode & 0o022 == 0,
+        guard geteuid() == 0, FileSystem.exists(file), PolicyFile.problem(file, in: clientDirectory, trusting: [0]) == nil,
               let user = clientUser(clientDirectory), user.user != 0 else { return }
         guard setgroups(0, nil) == 0, setgid(user.group) == 0, setuid(user.user) == 0 else {
             throw .failed("cannot become uid \(user.user) (\(file)): \(FileSystem.lastErrno)")

@@ -22,19 +22,8 @@ enum ServiceUser {
         case refused(String)
     }
 
-    /// The pure rule on the file's and its directory's owner and mode: nil when it may be
-    /// trusted, else why not.
-    static func untrusted(fileOwner: uid_t, fileMode: mode_t, directoryOwner: uid_t, directoryMode: mode_t,
-                          own: uid_t) -> String? {
-        let trusted: (uid_t) -> Bool = { $0 == 0 || $0 == own }
-        if !trusted(fileOwner) { return "owned by uid \(fileOwner), not by root or svtree's user (uid \(own))" }
-        if fileMode & 0o022 != 0 { return "writable by group or others (mode \(String(fileMode & 0o7777, radix: 8)))" }
-        if !trusted(directoryOwner) { return "its directory is owned by uid \(directoryOwner), who could replace it" }
-        if directoryMode & 0o022 != 0 && directoryMode & S_ISVTX == 0 {
-            return "its directory is writable by group or others and not sticky (mode \(String(directoryMode & 0o7777, radix: 8)))"
-        }
-        return nil
-    }
+    /// Whose policy files svtree follows: root's and its own.
+    static var trusted: Set<uid_t> { [0, geteuid()] }
 
     /// Whether this process may change its user ids: its effective capabilities hold
     /// CAP_SETGID (6) and CAP_SETUID (7). Read once.
@@ -60,13 +49,7 @@ enum ServiceUser {
             }
             return switchTo(account, path: "the tree's owner")
         }
-        guard file.st_mode & S_IFMT == S_IFREG else { return .refused("\(path): not a regular file") }
-        var directory = stat()
-        guard stat(entryDirectory, &directory) == 0 else { return .refused("\(entryDirectory): \(FileSystem.lastErrno)") }
-        if let why = untrusted(fileOwner: file.st_uid, fileMode: file.st_mode, directoryOwner: directory.st_uid,
-                               directoryMode: directory.st_mode, own: geteuid()) {
-            return .refused("\(path): \(why)")
-        }
+        if let why = PolicyFile.problem(path, in: entryDirectory, trusting: trusted) { return .refused("\(path): \(why)") }
         guard let name = FileSystem.readLine(path)?.trimmingPrefix(while: { $0 == " " }), !name.isEmpty else {
             return .refused("\(path): empty: one line, a user name or uid")
         }

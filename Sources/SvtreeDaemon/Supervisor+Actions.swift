@@ -146,11 +146,8 @@ extension Supervisor {
         guard FileSystem.exists(cgroup) else { return }  // not started yet: at its start
         entry.limitsApplied = true
         let file = entry.definition.path + "/limits"
-        var fileInfo = stat(), directoryInfo = stat()
-        guard stat(file, &fileInfo) == 0, stat(entry.definition.path, &directoryInfo) == 0 else { return }
         // Policy over the entry, as its `user` file: not the entry's own to rewrite.
-        if let why = ServiceUser.untrusted(fileOwner: fileInfo.st_uid, fileMode: fileInfo.st_mode, directoryOwner: directoryInfo.st_uid,
-                                           directoryMode: directoryInfo.st_mode, own: geteuid()) {
+        if let why = PolicyFile.problem(file, in: entry.definition.path, trusting: ServiceUser.trusted) {
             return Diagnostics.warn("\(file): \(why): not applied")
         }
         guard let bytes = try? FileSystem.readBytes(file, limit: 65536) else { return }

@@ -17,8 +17,8 @@ import Testing
         (0, 0o644, 0, 0o1777, 0, true),
     ])
     func trust(fileOwner: uid_t, fileMode: mode_t, directoryOwner: uid_t, directoryMode: mode_t, own: uid_t, trusted: Bool) {
-        let why = ServiceUser.untrusted(fileOwner: fileOwner, fileMode: fileMode, directoryOwner: directoryOwner,
-                                        directoryMode: directoryMode, own: own)
+        let why = PolicyFile.untrusted(fileOwner: fileOwner, fileMode: fileMode, directoryOwner: directoryOwner,
+                                       directoryMode: directoryMode, trusting: [0, own])
         #expect((why == nil) == trusted, "\(why ?? "trusted")")
     }
 
