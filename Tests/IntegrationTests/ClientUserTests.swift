@@ -101,15 +101,22 @@ import Testing
         #expect(rewritten != 0 && rewriteOutput.contains("Permission denied"), "\(rewriteOutput)")
         #expect(tree.read("clients/\(clients[0])/user") == "svtree-\(clients[0])\n")
         // A `user` file that an entry's own user could have written is not followed.
-        tree.service("enabled/rogue", logger: nil)
-        tree.write("enabled/rogue/user", "root\n")
-        lchown(tree.root + "/enabled/rogue/user", accounts[1].user, accounts[1].group)
-        try tree.waitFor("the line refusing rogue's user file") {
-            tree.read("svtree.err").contains("rogue: cannot start run (Permission denied): \(tree.root)/enabled/rogue/user: owned by uid \(accounts[1].user), not by root")
+        // Made aside and linked in whole: svtree must not see it before its user file.
+        tree.service("rogue", logger: nil)
+        tree.write("rogue/user", "root\n")
+        lchown(tree.root + "/rogue/user", accounts[1].user, accounts[1].group)
+        tree.symlink(tree.root + "/rogue", "enabled/rogue")
+        do {
+            try tree.waitFor("the line refusing rogue's user file") {
+                tree.read("svtree.err").contains("rogue: cannot start run (Permission denied): \(tree.root)/rogue/user: owned by uid \(accounts[1].user), not by root")
+            }
+        } catch {
+            Issue.record("svtree's stderr: \(tree.read("svtree.err"))")
+            throw error
         }
         #expect(!tree.isRunning("enabled/rogue"))
         try tree.waitFor("svctl status to say why rogue does not run") {
-            SvctlTreeTests.svctl(tree, "status", "rogue").1.contains("cannot start run (Permission denied): \(tree.root)/enabled/rogue/user: owned by uid")
+            SvctlTreeTests.svctl(tree, "status", "rogue").1.contains("cannot start run (Permission denied): \(tree.root)/rogue/user: owned by uid")
         }
         tree.remove("enabled/rogue")
         // Run as root, svctl does in a client's services what the client's user could: its
