@@ -16,8 +16,6 @@ final class Entry {
     var job: JobState?
     /// The last "cannot start run" said for a role, until a start succeeds.
     var spawnFailure: [EntryMachine.Role: String] = [:]
-    /// Why its `user` file was not followed at the last start (nothing was started then).
-    var userProblem: String?
     /// Its cgroup's OOM kills, once its `memory.events` is watched, and when the last was seen.
     var oomKills: Int?
     var lastOOMKill: WallTime?

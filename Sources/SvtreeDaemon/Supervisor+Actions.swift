@@ -51,7 +51,7 @@ extension Supervisor {
             entry.refreshStartSettings(role)
             let readiness = openReadinessPipe(entry, role)
             let notification = readiness.map { (source: $0.write, target: $0.target) }
-            let spawned = Result { () throws(Errno) in
+            let spawned = Result { () throws(SpawnFailure) in
                 try spawn(entry, role, program: "./run", arguments: [], notification: notification)
             }
             if let readiness { close(readiness.write) }
@@ -65,10 +65,11 @@ extension Supervisor {
             case .failure(let error):
                 if let readiness { close(readiness.read) }
                 // run exists (it was checked): ENOENT or ENOEXEC from exec mean its #! line.
-                let hint = entry.userProblem.map { ": \($0)" }
-                    ?? (error == .noSuchFileOrDirectory || error == .execFormatError ? ": check its #! line"
-                        : error == .tooManyOpenFiles ? ": the descriptor limit (raise LimitNOFILE or ulimit -n)" : "")
-                let reason = "cannot start run (\(error))\(hint)"
+                let errno = error.errno
+                let hint = error.detail.map { ": \($0)" }
+                    ?? (errno == .noSuchFileOrDirectory || errno == .execFormatError ? ": check its #! line"
+                        : errno == .tooManyOpenFiles ? ": the descriptor limit (raise LimitNOFILE or ulimit -n)" : "")
+                let reason = "cannot start run (\(errno))\(hint)"
                 // Said once, not at every retry of the backoff; svctl status shows it too.
                 if entry.spawnFailure[role] != reason {
                     Diagnostics.warn("\(directory)/\(entry.label(role)): \(reason); retrying with backoff")
@@ -82,7 +83,8 @@ extension Supervisor {
                 children.add(pid, .finish(entry.identity, role))
                 perform(entry.machine.finishSpawned(pid: pid, for: role, now: EventLoop.now), on: entry)
             } catch {
-                Diagnostics.warn("\(directory)/\(entry.label(role)): cannot start finish (\(error))")
+                Diagnostics.warn("\(directory)/\(entry.label(role)): cannot start finish (\(error.errno))"
+                                 + (error.detail.map { ": \($0)" } ?? ""))
                 perform(entry.machine.finishSpawned(pid: nil, for: role, now: EventLoop.now), on: entry)
             }
         case .runControlScript(let letter):
@@ -111,33 +113,43 @@ extension Supervisor {
         }
     }
 
+    /// Why a start failed: the system's error, and what svtree knows beyond it.
+    struct SpawnFailure: Error {
+        var errno: Errno
+        /// A refused `user` file, named with its reason.
+        var detail: String?
+    }
+
     private func spawn(_ entry: Entry, _ role: EntryMachine.Role, program: String, arguments: [String],
-                       notification: Spawner.ExtraDescriptor? = nil) throws(Errno) -> Int32 {
+                       notification: Spawner.ExtraDescriptor? = nil) throws(SpawnFailure) -> Int32 {
         let (stdin, stdout) = entry.streams(role)
         // The entry's `user` file counts for its logger too.
         var account: ServiceUser.Account?
         switch ServiceUser.resolve(entry.definition.path, treeOwner: treeOwner) {
-        case .own: entry.userProblem = nil
-        case .switchTo(let user):
-            account = user
-            entry.userProblem = nil
-        case .refused(let why):
-            entry.userProblem = why
-            throw .permissionDenied
+        case .own: break
+        case .switchTo(let user): account = user
+        case .refused(let why): throw SpawnFailure(errno: .permissionDenied, detail: why)
         }
         var group: String?
         if let cgroups {
             group = cgroups.unitPath(entry: entry.cgroupName, unit: role == .main ? "main" : "log")
-            guard let group else { throw FileSystem.lastErrno }
-            if !entry.limitsApplied { applyLimits(entry, cgroups) }
-            if role == .main && entry.oomKills == nil { watchOOMKills(entry, cgroups) }
+            guard let group else { throw SpawnFailure(errno: FileSystem.lastErrno) }
+            // Once per start of the entry (and per SIGHUP), when its cgroup is there.
+            if !entry.limitsApplied {
+                applyLimits(entry, cgroups)
+                watchOOMKills(entry, cgroups)
+            }
             // A client svtree run as its own user makes its services' cgroups below this one.
             if let account { CgroupTree.delegate(group, to: account.identity) }
         }
         let environment = account.map { ServiceUser.environment(entry.environment(role), for: $0) } ?? entry.environment(role)
-        return try Spawner.spawn(program, arguments: [program] + arguments, environment: environment,
-                             directory: entry.path(role), stdin: stdin, stdout: stdout, extra: notification,
-                             cgroup: group, identity: account?.identity)
+        do {
+            return try Spawner.spawn(program, arguments: [program] + arguments, environment: environment,
+                                     directory: entry.path(role), stdin: stdin, stdout: stdout, extra: notification,
+                                     cgroup: group, identity: account?.identity)
+        } catch {
+            throw SpawnFailure(errno: error)
+        }
     }
 
     /// The entry's `limits` file into its cgroup, once per start of the entry and per SIGHUP.
