@@ -51,8 +51,7 @@ struct Audit: SvctlCommand {
     func execute() throws(SvctlError) -> Int32 {
         guard cycle >= 1 && cycle <= 366 else { throw SvctlError.failed("bad cycle \(cycle): 1 to 366 days") }
         if let maxRate, !(maxRate > 0) { throw SvctlError.failed("bad --max-rate \(maxRate): a number of MB/s above 0") }
-        let (layout, client, directory) = try target.resolve(tree)
-        try ClientFiles.becomeClientUser(directory)
+        let (layout, client, directory) = try target.resolveAsClient(tree)
         let now = EventLoop.wallNow
         if let day, day > SvctlKit.Audit.day(of: now) {
             throw SvctlError.failed("--day \(day) is in the future (today is \(SvctlKit.Audit.day(of: now))): it would count as covered")
@@ -89,6 +88,14 @@ extension ClientArgument {
         try layout.requireInside(directory, label: client)
         return (layout, client, directory)
     }
+
+    /// The same, and then, run as root on a client with a user of its own, that user for the
+    /// rest of the run, as its jobs run (audit, verify, forget).
+    func resolveAsClient(_ tree: TreeOptions) throws(SvctlError) -> (TreeLayout, String, String) {
+        let resolved = try resolve(tree)
+        try ClientFiles.becomeClientUser(resolved.2)
+        return resolved
+    }
 }
 
 struct Verify: SvctlCommand {
@@ -123,8 +130,7 @@ struct Verify: SvctlCommand {
         guard subsets >= 1, files >= 1, megabytes >= 1 else {
             throw SvctlError.failed("--subsets, --files and --megabytes must be 1 or more")
         }
-        let (layout, client, directory) = try target.resolve(tree)
-        try ClientFiles.becomeClientUser(directory)
+        let (layout, client, directory) = try target.resolveAsClient(tree)
         let (replicas, rcloneConfig) = SvctlKit.Audit.replicas(clientDirectory: directory)
         var verify = SvctlKit.Verify(client: client, clientDirectory: directory, primary: layout.repository(client),
                                      replicas: replicas, rcloneConfig: rcloneConfig)
@@ -156,8 +162,7 @@ struct Forget: SvctlCommand {
     @OptionGroup var target: ClientArgument
 
     func execute() throws(SvctlError) -> Int32 {
-        let (layout, client, directory) = try target.resolve(tree)
-        try ClientFiles.becomeClientUser(directory)
+        let (layout, client, directory) = try target.resolveAsClient(tree)
         var forget = SvctlKit.Forget(client: client, clientDirectory: directory, primary: layout.repository(client),
                                      rcloneConfig: SvctlKit.Audit.replicas(clientDirectory: directory).1)
         forget.lockWaitSeconds = try lock.seconds()

@@ -43,11 +43,8 @@ struct Svctl: ParsableCommand {
         guard arguments.first == "status",
               arguments.dropFirst().allSatisfy({ !$0.hasPrefix("-") || $0 == "--json" }) else { return nil }
         let rest = arguments.dropFirst()
-        do {
-            return try Status.show(layout: TreeLayout(), clientNames: rest.filter { $0 != "--json" }, json: rest.contains("--json"))
-        } catch {
-            try? FileSystem.writeAll(2, Array("svctl: \(error.description)\n".utf8))
-            return error.exitCode
+        return runReportingErrors { () throws(SvctlError) in
+            try Status.show(layout: TreeLayout(), clientNames: rest.filter { $0 != "--json" }, json: rest.contains("--json"))
         }
     }
 }
@@ -74,14 +71,18 @@ protocol SvctlCommand: ParsableCommand {
 extension SvctlCommand {
     /// Prints `svctl: message` for an error and exits with its code (1, or 3 for unknown).
     func run() throws {
-        let code: Int32
-        do {
-            code = try execute()
-        } catch {
-            try? FileSystem.writeAll(2, Array("svctl: \(error.description)\n".utf8))
-            throw ExitCode(error.exitCode)
-        }
+        let code = runReportingErrors { () throws(SvctlError) in try execute() }
         if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// The exit code of a subcommand's work; an error is said as `svctl: message` first.
+func runReportingErrors(_ work: () throws(SvctlError) -> Int32) -> Int32 {
+    do {
+        return try work()
+    } catch {
+        try? FileSystem.writeAll(2, Array("svctl: \(error.description)\n".utf8))
+        return error.exitCode
     }
 }
 
