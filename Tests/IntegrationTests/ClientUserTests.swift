@@ -27,11 +27,14 @@ import Testing
     }
 
     /// Users are global to the machine: names of this run only, deleted however the test ends.
-    static func removeUsers(_ clients: [String]) {
+    /// The tree's processes go first (userdel refuses a user that still runs), and a user that
+    /// is still there afterwards is a failure, not a leak.
+    static func removeUsers(_ clients: [String], of tree: TreeFixture) {
+        tree.killEverything()
         for client in clients {
-            if let account = ClientUser.lookup(ClientUser.name(ofClient: client)), account.comment.hasPrefix("svtree client") {
-                _ = TreeFixture.run("/usr/sbin/userdel", [account.name])
-            }
+            guard let account = ClientUser.lookup(ClientUser.name(ofClient: client)), account.comment.hasPrefix("svtree client") else { continue }
+            let (code, output) = TreeFixture.run("/usr/sbin/userdel", [account.name])
+            if ClientUser.lookup(account.name) != nil { Issue.record("user \(account.name) left behind: userdel exited \(code): \(output)") }
         }
     }
 
@@ -41,7 +44,7 @@ import Testing
         chmod(tree.root, 0o755)  // the clients' users must reach their own directories
         let suffix = String(getpid() % 100_000)
         let clients = ["ua" + suffix, "ub" + suffix]
-        defer { Self.removeUsers(clients) }
+        defer { Self.removeUsers(clients, of: tree) }
         try tree.startSvtree("enabled", environment: SvctlTreeTests.environment(tree))
         let ports = (18600..<18700).filter { ClientPorts.isFree($0, address: "127.0.0.1") }
         try #require(ports.count >= 2)

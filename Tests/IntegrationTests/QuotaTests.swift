@@ -11,7 +11,7 @@ import Testing
         let tree = try SvctlTreeTests.tree("quota")
         chmod(tree.root, 0o755)  // run as root, svctl add gives the client a user of its own
         let client = "q" + String(getpid() % 100_000)
-        defer { ClientUserTests.removeUsers([client]) }
+        defer { ClientUserTests.removeUsers([client], of: tree) }
         try tree.startSvtree("enabled", environment: SvctlTreeTests.environment(tree))
         let port = try #require((18700..<18800).first { ClientPorts.isFree($0, address: "127.0.0.1") })
         let (added, output) = SvctlTreeTests.svctl(tree, "add", client, "--port", String(port))
