@@ -25,6 +25,11 @@ final class OOMWatch {
         }
     }
 
+    func forgetAll() {
+        for wd in watches.keys { inotify_rm_watch(fd, wd) }
+        watches.removeAll()
+    }
+
     /// The entries whose file changed.
     func drain() -> Set<FileSystem.Identity> {
         var changed = Set<FileSystem.Identity>()

@@ -170,6 +170,11 @@ public final class Supervisor {
         stopping = true
         observer?.stopping()
         for entry in Array(entries.values) { perform(entry.machine.teardown(now: EventLoop.now), on: entry) }
+        // Nothing is rescanned from here on. Watches removed now are reaped by the kernel while
+        // the services stop; left to the exit, closing the inotify descriptor waits for that
+        // reaping (an SRCU grace period, up to ~20 ms), and the parent sees the exit that late.
+        watcher?.watch(exactly: [])
+        oomWatch?.forgetAll()
     }
 
     func nextDeadline() -> Int64? {
