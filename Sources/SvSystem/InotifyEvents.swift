@@ -13,7 +13,9 @@ public struct InotifyEvent {
     public static func drain(_ fd: Int32) -> [InotifyEvent] {
         var events: [InotifyEvent] = []
         guard fd >= 0 else { return events }
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        // Room for dozens of events (16 bytes and a name each); the loop reads until none is
+        // left. A larger buffer would stay resident in the heap of every svtree after its first use.
+        var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             guard let n = try? SystemCall.retrying({ buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }),
                   n > 0 else { break }
