@@ -77,7 +77,7 @@ demo: deps release
 
 # Not a test: compares svtree with runit (and s6 where it has the feature) on this machine.
 bench: release
-	@scripts/install-deps.sh $(APT_PACKAGES) s6 python3 time
+	@scripts/install-deps.sh $(APT_PACKAGES) s6 python3 time strace
 	Benchmarks/tree-bench.py $(BIN)
 	Benchmarks/log-bench.py $(BIN)
 	Benchmarks/snapwatch-bench.py $(BIN)

@@ -141,11 +141,15 @@ def kill_until_gone(find, pause, tries=100):
 class Tree:
     """One system's copy of the tree and how to drive it: a root over enabled/, clients whose
     run starts a nested supervisor over services/, the two SERVICES (storage leaves a setsid'd
-    process behind), each with a logger (svlog or svlogd)."""
+    process behind), each with a logger: svlog, svlogd, or "shipped" (each system's own: svlog
+    under svtree, svlogd under runit, s6-log under s6)."""
+
+    SHIPPED = {"svtree": "svlog", "runit": "svlogd", "s6": "s6-log"}
 
     def __init__(self, kind, base, bin_dir, logger="svlogd"):
         self.kind, self.base, self.bin_dir = kind, base, bin_dir
-        self.logger = f"{bin_dir}/svlog" if logger == "svlog" else "svlogd"
+        logger = Tree.SHIPPED[kind] if logger == "shipped" else logger
+        self.logger = f"{bin_dir}/svlog" if logger == "svlog" else logger
         self.enabled = f"{base}/enabled"
         os.makedirs(self.enabled)
         self.root = None

@@ -3,7 +3,8 @@
 
 Each system gets its own copy of the same tree: a root over enabled/, clients whose run
 starts a nested supervisor over services/, two services (one leaves a setsid'd process
-behind) with svlogd loggers. Prints a table with ratios. Not a test: numbers, not verdicts.
+behind) with svlogd loggers. Prints a table with ratios, the memory of each kind of process,
+and where one traced enable's time goes (enabletrace.py). Not a test: numbers, not verdicts.
 
 usage: tree-bench.py BIN_DIR [--rounds N] [--clients N] [--idle-seconds S]
 """
@@ -17,6 +18,7 @@ import tempfile
 import time
 
 import benchlib
+import enabletrace
 from benchlib import LEAF, SERVICES, Tree, pss, processes, sample, wait_until
 
 
@@ -75,7 +77,7 @@ def idle_and_memory(tree, clients, seconds):
                    "s6": {b"s6-svscan", b"s6-supervise"}}[tree.kind]
     table = tree.processes()
     sup = [pid for pid, cmdline in table if benchlib.program(cmdline) in supervisors]
-    loggers = [pid for pid, cmdline in table if benchlib.program(cmdline) in (b"svlogd", b"svlog")]
+    loggers = [pid for pid, cmdline in table if benchlib.program(cmdline) in (b"svlogd", b"svlog", b"s6-log")]
 
     before = sample(sup)
     time.sleep(seconds)
@@ -83,6 +85,7 @@ def idle_and_memory(tree, clients, seconds):
     hz = os.sysconf("SC_CLK_TCK")
 
     result = {
+        "kinds": process_kinds(tree, table),
         "wakeups": (after[0] - before[0]) / seconds,
         "cpu": (after[1] - before[1]) / hz * 60 / seconds,
         "pss_supervisors": pss(sup) / clients,
@@ -91,6 +94,25 @@ def idle_and_memory(tree, clients, seconds):
     }
     tree.stop()
     return result
+
+
+def process_kinds(tree, table):
+    """{kind: (count, mean PSS kB, mean private dirty kB)}: the root, the client-level
+    supervisors, the per-service supervisors and the loggers, each kind on its own."""
+    groups = {}
+    for pid, cmdline in table:
+        name = benchlib.program(cmdline).decode()
+        if name not in ("svtree", "runsvdir", "runsv", "s6-svscan", "s6-supervise", "svlog", "svlogd", "s6-log"):
+            continue
+        if name in ("svtree", "runsvdir", "s6-svscan"):
+            name += " root" if pid == tree.root.pid else " client"
+        try:
+            fields = benchlib.smaps_rollup(pid)
+        except OSError:
+            continue
+        groups.setdefault(name, []).append((fields.get("Pss", 0), fields.get("Private_Dirty", 0)))
+    return {name: (len(v), sum(p for p, _ in v) / len(v), sum(d for _, d in v) / len(v))
+            for name, v in sorted(groups.items())}
 
 
 def fmt_ms(values):
@@ -114,8 +136,8 @@ def main():
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--idle-seconds", type=float, default=20)
     parser.add_argument("--systems", default="svtree,runit,s6", help="comma-separated; svtree always runs")
-    parser.add_argument("--logger", default="svlogd", choices=["svlogd", "svlog"],
-                        help="the loggers of every tree (svlogd: the same for all systems)")
+    parser.add_argument("--logger", default="svlogd", choices=["svlogd", "svlog", "shipped"],
+                        help="the loggers of every tree: one for all systems, or each its own")
     args = parser.parse_args()
     wanted = args.systems.split(",")
     kinds = ["svtree"] + [k for k in ("runit", "s6") if k in wanted and shutil.which({"runit": "runsvdir", "s6": "s6-svscan"}[k])]
@@ -130,6 +152,8 @@ def main():
             print(f"idle {kind} with {args.clients} clients ...", file=sys.stderr, flush=True)
             idle[kind] = idle_and_memory(Tree(kind, f"{work}/{kind}-i", bin_dir, args.logger), args.clients,
                                          args.idle_seconds)
+        print("one traced enable ...", file=sys.stderr, flush=True)
+        breakdown = enabletrace.traced_enable(bin_dir, args.logger, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -153,6 +177,12 @@ def main():
     ]
     print("s6 enables and tears down only when kicked (s6-svscanctl -an): its figures include the kick.")
     benchlib.print_table("metric", 36, kinds, 26, rows)
+    print(f"\nMemory per process, {args.clients} clients (PSS shares the binaries' pages among copies; "
+          "private dirty is what each further copy adds):")
+    for kind in kinds:
+        for name, (count, pss_kb, private_kb) in idle[kind]["kinds"].items():
+            print(f"  {kind:7} {name:18} x{count:<4} PSS {pss_kb:6.0f} kB  private dirty {private_kb:6.0f} kB")
+    enabletrace.report(breakdown)
 
 
 if __name__ == "__main__":
