@@ -63,6 +63,24 @@ public enum FileSystem {
         return result
     }
 
+    /// A small file written whole (a `supervise/` file, replaced by rename), in one read of
+    /// `limit` bytes: a regular file's read returns less than asked only at its end, so the
+    /// second read that readBytes makes to see EOF is saved (svctl reads thousands of these).
+    /// Not for /proc or /sys files, whose reads may stop short at a record.
+    public static func readWholeSmallFile(_ path: String, limit: Int) throws(Errno) -> [UInt8] {
+        let fd = try SystemCall.retrying { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        var result = [UInt8](repeating: 0, count: limit)
+        var count = 0
+        while count < limit {
+            let n = try SystemCall.retrying { result.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, limit - count) } }
+            count += n
+            if n == 0 || count < limit { break }
+        }
+        result.removeLast(limit - count)
+        return result
+    }
+
     /// A file's modification time, Unix seconds; nil when it cannot be stat'ed.
     public static func modificationTime(_ path: String) -> Int64? {
         var st = stat()

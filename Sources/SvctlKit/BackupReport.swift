@@ -21,13 +21,14 @@ public struct BackupReport: Sendable, Equatable {
 
     /// The first service of the client with a `backup-status` file, if any.
     /// `repository`: where `auto` ages find the snapshots' times (their files' mtimes).
+    /// `services`: the client's, when the caller has listed them already.
     public static func read(clientDirectory: String, repository: String? = nil, defaults: AlertAges,
-                            now: WallTime) -> BackupReport? {
+                            now: WallTime, services: [String]? = nil) -> BackupReport? {
         var ages = AlertAges.read(clientDirectory + "/alert-ages") ?? defaults
         if ages.warningAuto || ages.criticalAuto {
             ages.resolveAuto(snapshotTimes: repository.map(AlertAges.snapshotTimes) ?? [])
         }
-        for service in TreeLayout.services(ofClient: clientDirectory) {
+        for service in services ?? TreeLayout.services(ofClient: clientDirectory) {
             let path = clientDirectory + "/services/" + service + "/" + fileName
             if let bytes = try? FileSystem.readBytes(path, limit: 65536) {
                 var report = parse(String(decoding: bytes, as: UTF8.self), service: service, alertAges: ages, now: now)

@@ -74,12 +74,13 @@ public struct ClientReport: Sendable {
                             runChecks: Bool = false, alertAges: BackupReport.AlertAges = .init()) -> ClientReport {
         let enabled = layout.isEnabled(name)
         let defined = FileSystem.exists(layout.definition(name))
-        guard let directory = layout.clientDirectory(name) else {
+        guard let directory = enabled ? layout.enabledEntry(name) : layout.clientDirectory(name) else {
             return ClientReport(name: name, enabled: enabled, defined: defined, directory: nil,
                                 supervisor: nil, services: [], now: now)
         }
         let supervisor = ServiceProbe.read(name: name, path: directory, checkSupervisor: checkSupervisors)
-        let services = TreeLayout.services(ofClient: directory).map {
+        let serviceNames = TreeLayout.services(ofClient: directory)
+        let services = serviceNames.map {
             var probe = ServiceProbe.read(name: $0, path: directory + "/services/" + $0, checkSupervisor: checkSupervisors)
             if runChecks, probe.notificationFD == nil, probe.status?.state == .run,
                FileSystem.isExecutableFile(probe.path + "/check") {
@@ -88,7 +89,7 @@ public struct ClientReport: Sendable {
             return probe
         }
         let backup = BackupReport.read(clientDirectory: directory, repository: layout.repository(name),
-                                       defaults: alertAges, now: now)
+                                       defaults: alertAges, now: now, services: serviceNames)
         var limits = ((try? FileSystem.readBytes(directory + "/limits", limit: 65536)).map { String(decoding: $0, as: UTF8.self) } ?? "")
             .split(separator: "\n").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
         // As svtree trusts it: root's (or the tree owner's, the owner of the client's directory).

@@ -86,10 +86,10 @@ public struct ServiceProbe: Sendable, Equatable {
         var probe = ServiceProbe(
             name: name, path: path,
             supervisor: checkSupervisor ? supervisorState(supervise) : (FileSystem.exists(supervise) ? .running : .never),
-            status: StatusFormat.parseStatus((try? FileSystem.readBytes(supervise + "/status", limit: 64)) ?? []),
+            status: StatusFormat.parseStatus((try? FileSystem.readWholeSmallFile(supervise + "/status", limit: 64)) ?? []),
             normallyUp: !FileSystem.exists(path + "/down"))
         probe.job = readJob(path)
-        if let extra = try? FileSystem.readBytes(supervise + "/svtree", limit: 4096) {
+        if let extra = try? FileSystem.readWholeSmallFile(supervise + "/svtree", limit: 4096) {
             probe.writtenBySvtree = true
             let record = SupervisorRecord(parsing: String(decoding: extra, as: UTF8.self))
             probe.apply(record)
@@ -100,7 +100,7 @@ public struct ServiceProbe: Sendable, Equatable {
             let logSupervise = path + "/log/supervise"
             probe.log = LogProbe(
                 supervisor: checkSupervisor ? supervisorState(logSupervise) : (FileSystem.exists(logSupervise) ? .running : .never),
-                status: StatusFormat.parseStatus((try? FileSystem.readBytes(logSupervise + "/status", limit: 64)) ?? []))
+                status: StatusFormat.parseStatus((try? FileSystem.readWholeSmallFile(logSupervise + "/status", limit: 64)) ?? []))
         }
         return probe
     }
@@ -136,12 +136,13 @@ public struct ServiceProbe: Sendable, Equatable {
     /// As `sv` tells: a supervisor keeps `supervise/ok` open for reading, so opening it for
     /// writing without blocking fails with ENXIO when none runs.
     public static func supervisorState(_ supervise: String) -> Supervisor {
-        guard FileSystem.exists(supervise) else { return .never }
         let fd = open(supervise + "/ok", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
         if fd >= 0 {
             close(fd)
             return .running
         }
-        return errno == ENOENT && !FileSystem.exists(supervise + "/status") ? .never : .notRunning
+        // Only a failure needs telling apart: no supervise/ at all, or one never used.
+        if errno == ENOENT && (!FileSystem.exists(supervise) || !FileSystem.exists(supervise + "/status")) { return .never }
+        return .notRunning
     }
 }
