@@ -6,7 +6,8 @@ starts a nested supervisor over services/, two services (one leaves a setsid'd p
 behind) with svlogd loggers. Prints a table with ratios, the memory of each kind of process,
 and where one traced enable's time goes (enabletrace.py). Not a test: numbers, not verdicts.
 
-usage: tree-bench.py BIN_DIR [--rounds N] [--clients N] [--idle-seconds S]
+usage: tree-bench.py BIN_DIR [--rounds N] [--clients N] [--idle-seconds S] [--logger L]
+                     [--no-restarts] [--systems svtree,runit,s6]
 """
 import argparse
 import os
@@ -22,8 +23,9 @@ import enabletrace
 from benchlib import LEAF, SERVICES, Tree, pss, processes, sample, wait_until
 
 
-def enable_disable(tree, rounds):
-    """Times ln -s to both leaves up, a kill -9 to the leaf restarted, and rm to nothing left."""
+def enable_disable(tree, rounds, restarts=True):
+    """Times ln -s to both leaves up, a kill -9 to the leaf restarted, and rm to nothing left.
+    Each round's enable follows the previous round's teardown at once."""
     tree.make_client("c0")
     tree.start_root()
     time.sleep(0.3)
@@ -41,14 +43,10 @@ def enable_disable(tree, rounds):
         if up is None:
             break
         wait_until(lambda: tree.leaves_running("c0"), 5)
-        time.sleep(1.2)  # the leaf has run a while: this is a crash, not a crash loop
-        victim = next(pid for pid, cmdline, cwd in processes()
-                      if cmdline == LEAF and cwd.endswith("/c0/services/storage"))
-        logged = tree.log_size("c0", "storage")
-        start = time.monotonic()
-        os.kill(victim, signal.SIGKILL)
-        back = wait_until(lambda: tree.log_size("c0", "storage") > logged, 15)
-        result["restart"].append(back)
+        if restarts:
+            restart(tree, result)
+        else:
+            time.sleep(0.2)
         start = time.monotonic()
         os.unlink(link)
         tree.kick()
@@ -60,6 +58,16 @@ def enable_disable(tree, rounds):
             time.sleep(0.2)
     tree.stop()
     return result
+
+
+def restart(tree, result):
+    """kill -9 of the storage leaf to its next line in the log."""
+    time.sleep(1.2)  # the leaf has run a while: this is a crash, not a crash loop
+    leaf_dir = f"{tree.client_dir('c0')}/services/storage"
+    victim = next(pid for pid, cmdline, cwd in processes() if cmdline == LEAF and cwd == leaf_dir)
+    logged = tree.log_size("c0", "storage")
+    os.kill(victim, signal.SIGKILL)
+    result["restart"].append(wait_until(lambda: tree.log_size("c0", "storage") > logged, 15))
 
 
 def idle_and_memory(tree, clients, seconds):
@@ -116,6 +124,8 @@ def process_kinds(tree, table):
 
 
 def fmt_ms(values):
+    if not values:
+        return "not measured"
     got = [v for v in values if v is not None]
     if not got:
         return "never"
@@ -135,6 +145,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--idle-seconds", type=float, default=20)
+    parser.add_argument("--no-restarts", action="store_true",
+                        help="leave out the kill -9 step: enables and teardowns back to back")
     parser.add_argument("--systems", default="svtree,runit,s6", help="comma-separated; svtree always runs")
     parser.add_argument("--logger", default="svlogd", choices=["svlogd", "svlog", "shipped"],
                         help="the loggers of every tree: one for all systems, or each its own")
@@ -147,7 +159,8 @@ def main():
     try:
         for kind in kinds:
             print(f"timing {kind} ...", file=sys.stderr, flush=True)
-            timing[kind] = enable_disable(Tree(kind, f"{work}/{kind}-t", bin_dir, args.logger), args.rounds)
+            timing[kind] = enable_disable(Tree(kind, f"{work}/{kind}-t", bin_dir, args.logger), args.rounds,
+                                          restarts=not args.no_restarts)
         for kind in kinds:
             print(f"idle {kind} with {args.clients} clients ...", file=sys.stderr, flush=True)
             idle[kind] = idle_and_memory(Tree(kind, f"{work}/{kind}-i", bin_dir, args.logger), args.clients,
