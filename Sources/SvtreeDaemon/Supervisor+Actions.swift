@@ -220,6 +220,7 @@ extension Supervisor {
         let exitedByLetter = !entry.machine.tearingDown
         for token in entry.controlTokens { _ = tokens.remove(token) }
         for role in [EntryMachine.Role.main, .log] { stopWatchingReadiness(entry, role) }
+        noteOOMKills(entry)
         // The final "down" must reach the files before they are let go.
         for role in [EntryMachine.Role.main, .log] {
             if dirtyStatus.remove(StatusKey(identity: entry.identity, role: role)) != nil { writeStatus(entry, role) }

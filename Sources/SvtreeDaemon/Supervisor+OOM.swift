@@ -16,16 +16,24 @@ extension Supervisor {
     }
 
     func handleOOMEvents() {
-        guard let cgroups, let changed = oomWatch?.drain() else { return }
+        guard let changed = oomWatch?.drain() else { return }
         for identity in changed {
-            guard let entry = entries[identity], let before = entry.oomKills,
-                  let kills = OOMWatch.kills(cgroups.base + "/" + entry.cgroupName + "/memory.events"), kills != before else { continue }
-            entry.oomKills = kills
-            if kills > before {
-                entry.lastOOMKill = EventLoop.wallNow
-                Diagnostics.warn("\(directory)/\(entry.definition.name): OOM kill in its cgroup (\(kills) since it started)")
-            }
-            dirtyStatus.insert(StatusKey(identity: entry.identity, role: .main))
+            if let entry = entries[identity] { noteOOMKills(entry) }
         }
+    }
+
+    /// Reads the entry's count again: warns of new kills and marks its status to be written.
+    /// Also called when the entry goes away, so a kill of its last moments (when the watches
+    /// are already removed for the stop) is told too.
+    func noteOOMKills(_ entry: Entry) {
+        guard let cgroups, let before = entry.oomKills,
+              let kills = OOMWatch.kills(cgroups.base + "/" + entry.cgroupName + "/memory.events"), kills != before
+        else { return }
+        entry.oomKills = kills
+        if kills > before {
+            entry.lastOOMKill = EventLoop.wallNow
+            Diagnostics.warn("\(directory)/\(entry.definition.name): OOM kill in its cgroup (\(kills) since it started)")
+        }
+        dirtyStatus.insert(StatusKey(identity: entry.identity, role: .main))
     }
 }

@@ -173,7 +173,9 @@ public final class Supervisor {
         // Nothing is rescanned from here on. Watches removed now are reaped by the kernel while
         // the services stop; left to the exit, closing the inotify descriptor waits for that
         // reaping (an SRCU grace period, up to ~20 ms), and the parent sees the exit that late.
+        // (An OOM kill from here on is read from memory.events when its entry goes away.)
         watcher?.watch(exactly: [])
+        handleOOMEvents()
         oomWatch?.forgetAll()
     }
 
