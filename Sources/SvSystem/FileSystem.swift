@@ -71,13 +71,8 @@ public enum FileSystem {
         let fd = try SystemCall.retrying { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
         var result = [UInt8](repeating: 0, count: limit)
-        var count = 0
-        while count < limit {
-            let n = try SystemCall.retrying { result.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, limit - count) } }
-            count += n
-            if n == 0 || count < limit { break }
-        }
-        result.removeLast(limit - count)
+        let n = try SystemCall.retrying { result.withUnsafeMutableBytes { read(fd, $0.baseAddress, limit) } }
+        result.removeLast(limit - n)
         return result
     }
 
