@@ -16,10 +16,13 @@ SWIFT ?= swift
 # - svlog and snapwatch need neither libsystemd nor NSS: fully static executables, no shared
 #   libraries to relocate either (~130 kB less again per process; a client runs three svlogs).
 # The price is a fixed address for the executables' own images (heap, stack and libraries
-# stay randomised). `make PIE=1 ...` builds all four as ordinary PIE binaries instead.
+# stay randomised). `make PIE=1 ...` builds all four as ordinary PIE binaries instead (with
+# the shared libstdc++).
 # All four end up in $(BIN), which demo, bench, chaos and install use.
 BIN = $(CURDIR)/.build/svtree-bin
 STATIC_CXX = $(CURDIR)/.build/static-cxx
+# The toolchain's clang (beside swift) says where the C++ archives are; any cc will do.
+CC_DRIVER ?= $(shell d="$$(dirname "$$(command -v $(SWIFT))")"; [ -x "$$d/clang" ] && echo "$$d/clang" || echo cc)
 ifeq ($(PIE),1)
 RELEASE_FLAGS = -c release --static-swift-stdlib
 STATIC_FLAGS = $(RELEASE_FLAGS)
@@ -44,10 +47,14 @@ build:
 
 # Each product built once, with its own flags.
 release:
-	@# ld takes a library from the first directory that has it, archive or shared.
-	mkdir -p $(STATIC_CXX)
-	ln -sf "$$(clang -print-file-name=libstdc++.a)" $(STATIC_CXX)/libstdc++.a
-	ln -sf "$$(clang -print-file-name=libgcc_eh.a)" $(STATIC_CXX)/libgcc_s.a
+	@# ld takes a library from the first directory that has it, archive or shared. Without
+	@# the archives (no libstdc++-dev) the shared libraries are linked, as before.
+	@mkdir -p $(STATIC_CXX)
+	@for pair in libstdc++.a:libstdc++.a libgcc_eh.a:libgcc_s.a; do \
+		found="$$($(CC_DRIVER) -print-file-name=$${pair%%:*} 2>/dev/null)"; \
+		if [ -f "$$found" ]; then ln -sf "$$found" $(STATIC_CXX)/$${pair##*:}; \
+		else rm -f $(STATIC_CXX)/$${pair##*:}; echo "release: no $${pair%%:*}: the shared library is linked"; fi; \
+	done
 	$(SWIFT) build $(RELEASE_FLAGS) --product svtree
 	$(SWIFT) build $(RELEASE_FLAGS) --product svctl
 	$(SWIFT) build $(STATIC_FLAGS) --product svlog
