@@ -224,9 +224,10 @@ class Tree:
 # --- the table ------------------------------------------------------------------------------
 
 def ratio(a, b):
-    """a/b as "2.5x"; "never" when a has no figure, "inf" or "=" when b is none or 0."""
+    """a/b as "2.5x"; "never" when a has no figure, "-" when neither has, "inf" or "=" when b is
+    none or 0."""
     if a is None:
-        return "never"
+        return "-" if b is None else "never"
     if b in (None, 0):
         return "inf" if a else "="
     return f"{a / b:.1f}x"

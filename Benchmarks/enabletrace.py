@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 
 import benchlib
@@ -18,8 +17,8 @@ CALL = re.compile(r"^(?:<\.\.\. )?(\w+)(?: resumed>|\()(.*?)(?:= (-?\w+).*?)?(?:
 
 
 def parse(path):
-    """(pid, end time, name, text, result, duration) of each finished call. An unfinished call
-    is counted at its resumption (its duration covers both halves)."""
+    """(pid, end time, name, text, result, duration) of each finished call. A call strace
+    printed in two halves is counted once, at its resumption (whose stamp is its end)."""
     calls, pending = [], {}
     with open(path, errors="replace") as f:
         for raw in f:
@@ -34,9 +33,10 @@ def parse(path):
             if not c:
                 continue
             name, text, result, dur = c.group(1), c.group(2), c.group(3), float(c.group(4) or 0)
-            if rest.startswith("<..."):
+            resumed = rest.startswith("<...")
+            if resumed:
                 text = pending.pop(pid, "") + text
-            calls.append((pid, ts + dur, name, text, result, dur))
+            calls.append((pid, ts if resumed else ts + dur, name, text, result, dur))
     return calls
 
 
@@ -82,8 +82,9 @@ def phases(calls, start, root):
     return timeline, kinds
 
 
-# Only these calls stop the tracee (--seccomp-bpf): the rest run at full speed.
-TRACED = "execve,clone3,clone,write,epoll_wait,mkdir,renameat2"
+# Only these calls stop the tracee (--seccomp-bpf): the rest run at full speed. -y names each
+# descriptor's file, so writes to cgroup and supervise/ files are told apart.
+TRACED = "execve,clone3,clone,write,epoll_wait,mkdir,rmdir,openat,rename,renameat2"
 
 
 class TracedTree(benchlib.Tree):
@@ -94,7 +95,7 @@ class TracedTree(benchlib.Tree):
 
     def start_root(self):
         self.root = subprocess.Popen(["strace", "-f", "--seccomp-bpf", "-e", f"trace={TRACED}", "-ttt", "-T",
-                                      "-qq", "-s", "160", "-o", self.out, f"{self.bin_dir}/svtree", self.enabled],
+                                      "-y", "-qq", "-s", "160", "-o", self.out, f"{self.bin_dir}/svtree", self.enabled],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def svtree_pid(self):
@@ -103,42 +104,46 @@ class TracedTree(benchlib.Tree):
             return int(f.readline().split()[0])
 
     def stop(self):
-        # SIGTERM to svtree itself (strace passes it on, but ends first if signalled).
+        # SIGTERM to svtree itself (strace ends first if it is the one signalled), waited for:
+        # its working directory is not under the tree, so Tree.stop would not find it.
         try:
-            os.kill(self.svtree_pid(), 15)
+            pid = self.svtree_pid()
+            os.kill(pid, 15)
+            if benchlib.wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 15) is None:
+                os.kill(pid, 9)
         except (OSError, ValueError, IndexError):
             pass
         super().stop()
 
 
 def traced_enable(bin_dir, logger, work):
-    """One enable of a fresh one-client svtree tree, traced. None when strace is missing."""
+    """One enable of a fresh one-client svtree tree, traced (the trace is kept in `work`).
+    None when strace is missing or the enable did not happen."""
     if not shutil.which("strace"):
         return None
-    out = tempfile.mktemp(prefix="svtree-enable-", suffix=".strace")
+    out = f"{work}/enable.strace"
     tree = TracedTree(out, f"{work}/traced", bin_dir, logger)
     tree.make_client("c0")
     tree.start_root()
     try:
         # The root is up and idle once it has made its (empty) enabled/ scan.
-        benchlib.wait_until(lambda: os.path.exists(out) and "epoll_wait" in open(out).read(), 10)
+        if benchlib.wait_until(lambda: os.path.exists(out) and "epoll_wait" in open(out).read(), 10) is None:
+            return None
         time.sleep(0.3)
         start = time.time()
         os.symlink(tree.client_dir("c0"), f"{tree.enabled}/c0")
-        benchlib.wait_until(lambda: tree.leaves_logging("c0"), 15)
+        if benchlib.wait_until(lambda: tree.leaves_logging("c0"), 15) is None:
+            return None
         time.sleep(0.1)
         root = tree.svtree_pid()
     finally:
         tree.stop()
-    try:
-        return phases(parse(out), start, root)
-    finally:
-        os.unlink(out)
+    return phases(parse(out), start, root)
 
 
 def report(result):
     if result is None:
-        print("enable breakdown: not measured (strace is not installed)")
+        print("enable breakdown: not measured (strace is not installed, or the traced enable failed)")
         return
     timeline, kinds = result
     total = sum(ms for _, ms in timeline if ms is not None)

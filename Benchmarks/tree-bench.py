@@ -28,6 +28,13 @@ def enable_disable(tree, rounds, restarts=True):
     Each round's enable follows the previous round's teardown at once."""
     tree.make_client("c0")
     tree.start_root()
+    try:
+        return timed_rounds(tree, rounds, restarts)
+    finally:
+        tree.stop()
+
+
+def timed_rounds(tree, rounds, restarts):
     time.sleep(0.3)
     link = f"{tree.enabled}/c0"
     result = {"enable": [], "restart": [], "teardown": [], "left": []}
@@ -56,7 +63,6 @@ def enable_disable(tree, rounds, restarts=True):
         tree.kill_client_leftovers("c0")
         if tree.kind != "svtree":
             time.sleep(0.2)
-    tree.stop()
     return result
 
 
