@@ -36,6 +36,15 @@ public struct ProcessTable {
                      isZombie: state == UInt8(ascii: "Z") || state == UInt8(ascii: "X"))
     }
 
+    /// The first word of a `/proc/PID/status` line ("Uid", "CapEff"); "self" for this process.
+    public static func statusField(_ pid: String, _ name: String) -> Substring? {
+        guard let bytes = try? FileSystem.readBytes("/proc/\(pid)/status", limit: 16384) else { return nil }
+        let prefix = name + ":"
+        guard let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first(where: { $0.hasPrefix(prefix) })
+        else { return nil }
+        return line.dropFirst(prefix.count).split(whereSeparator: { $0 == "\t" || $0 == " " }).first
+    }
+
     /// The value of `name` in the environment the process was started with.
     public static func environmentValue(_ pid: Int32, _ name: String) -> String? {
         guard let bytes = try? FileSystem.readBytes("/proc/\(pid)/environ", limit: 1 << 20) else { return nil }

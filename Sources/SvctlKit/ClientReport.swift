@@ -118,10 +118,7 @@ public struct ClientReport: Sendable {
 
     /// The name of the process's real user (`/proc/PID/status`), or its number.
     static func userName(ofProcess pid: Int32) -> String? {
-        guard let bytes = try? FileSystem.readBytes("/proc/\(pid)/status", limit: 16384),
-              let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
-              let uid = line.dropFirst(4).split(whereSeparator: { $0 == "\t" || $0 == " " }).first.flatMap({ uid_t($0) })
-        else { return nil }
+        guard let uid = ProcessTable.statusField(String(pid), "Uid").flatMap({ uid_t($0) }) else { return nil }
         return UserAccount.withID(uid)?.name ?? String(uid)
     }
 

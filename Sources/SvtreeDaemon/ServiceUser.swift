@@ -28,13 +28,9 @@ enum ServiceUser {
     /// Whether this process may change its user ids: its effective capabilities hold
     /// CAP_SETGID (6) and CAP_SETUID (7). Read once.
     static let maySwitch: Bool = {
-        guard let bytes = try? FileSystem.readBytes("/proc/self/status", limit: 8192) else { return geteuid() == 0 }
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("CapEff:") {
-            guard let mask = UInt64(line.dropFirst("CapEff:".count).trimmingPrefix(while: { $0 == " " || $0 == "\t" }),
-                                    radix: 16) else { return false }
-            return mask & (1 << 6) != 0 && mask & (1 << 7) != 0
-        }
-        return geteuid() == 0
+        guard let field = ProcessTable.statusField("self", "CapEff") else { return geteuid() == 0 }
+        guard let mask = UInt64(field, radix: 16) else { return false }
+        return mask & (1 << 6) != 0 && mask & (1 << 7) != 0
     }()
 
     /// What the `user` file of the entry directory says, checked; `treeOwner` owns the
