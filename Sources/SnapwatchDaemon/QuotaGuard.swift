@@ -69,7 +69,7 @@ extension Snapwatch {
             return
         }
         defer { close(fd) }
-        if (try? FileSystem.writeAll(fd, [UInt8(ascii: "t")])) == nil {
+        if (try? FileSystem.writeAll(fd, [ControlLetter.term.rawValue])) == nil {
             Diagnostics.warn("cannot restart \(service): \(control): \(FileSystem.lastErrno)")
         }
     }
