@@ -124,14 +124,14 @@ public enum ClientFiles {
         guard let identity, geteuid() == 0 else { return try body() }
         var groups = [gid_t](repeating: 0, count: Int(getgroups(0, nil)))
         groups = Array(groups.prefix(Int(getgroups(Int32(groups.count), &groups))))
-        guard setgroups(0, nil) == 0, setegid(identity.group) == 0, seteuid(identity.user) == 0 else {
-            _ = seteuid(0); _ = setegid(0); _ = setgroups(groups.count, groups)
-            throw .failed("cannot act as uid \(identity.user): \(FileSystem.lastErrno)")
-        }
+        // Root again however far the switch got, and whether body throws or not.
         defer {
             _ = seteuid(0)
             _ = setegid(0)
             _ = setgroups(groups.count, groups)
+        }
+        guard setgroups(0, nil) == 0, setegid(identity.group) == 0, seteuid(identity.user) == 0 else {
+            throw .failed("cannot act as uid \(identity.user): \(FileSystem.lastErrno)")
         }
         return try body()
     }
