@@ -27,6 +27,9 @@ public final class Snapwatch {
     var announcedMissing: String?
     /// When the repository is measured next (after an event that may have changed it).
     var measureDue: Int64?
+    /// The snapshots of the last listing: without inotify a listing comes every 5 s, and the
+    /// repository's size (a stat of every file) is measured again only when it changed.
+    var lastListing: [String]?
     var quotaLevel: QuotaFile.Level?
     var quotaProblemsSaid: Set<String> = []
     var exitCode: Int32?
@@ -145,8 +148,10 @@ public final class Snapwatch {
     func relist() {
         let listing = watcher.list()
         if let last = listing.last { noteNewest(last.id, last.time) }
-        scheduleMeasure()
-        apply(queue.listed(listing.map(\.id), now: EventLoop.now))
+        let ids = listing.map(\.id)
+        if watcher.unavailable == nil || ids != lastListing { scheduleMeasure() }
+        lastListing = ids
+        apply(queue.listed(ids, now: EventLoop.now))
     }
 
     func handleWatchEvents() {
