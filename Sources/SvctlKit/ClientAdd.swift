@@ -151,7 +151,7 @@ public struct ClientAdd: Sendable {
                 } else {
                     userLine = "no user of its own (--no-user): it runs as root, as the tree does (\(layout.enabled) is root's)"
                 }
-            } else if geteuid() != 0 {
+            } else {
                 userLine = "not run as root: no user of its own for \(name); it runs as uid \(geteuid()), as the tree does"
             }
             guard rename(building, definition) == 0 else {

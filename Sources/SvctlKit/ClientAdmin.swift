@@ -129,9 +129,10 @@ public struct ClientAdmin: Sendable {
                 lines.append("purged its repository \(repository)")
             }
             // Local replicas stay (they are copies elsewhere); a later user may get the same uid.
-            let owner = ClientUser.lookup(ClientUser.name(ofClient: name))?.user
-            for replica in localReplicas where owner != nil && DirectoryTree.owner(replica)?.0 == owner {
-                lines.append("kept its local replica \(replica), owned by uid \(owner!): delete it, or chown it before that uid is given again")
+            if let owner = UserAccount.named(ClientUser.name(ofClient: name))?.user {
+                for replica in localReplicas where DirectoryTree.owner(replica)?.0 == owner {
+                    lines.append("kept its local replica \(replica), owned by uid \(owner): delete it, or chown it before that uid is given again")
+                }
             }
             if let removed = try ClientUser.remove(ofClient: name) { lines.append(removed) }
         } else {
