@@ -12,7 +12,10 @@ final class LogInput {
     var buffer: [UInt8]
     /// Bytes at the head of `buffer` not yet consumed.
     private(set) var count = 0
+    /// The input has ended and everything left of it is in `buffer[0..<count]`.
     private(set) var atEOF = false
+    /// The pipe's writers are gone (a hang-up): it ends once its last bytes are in the buffer.
+    private var writersGone = false
     /// Unconsumed bytes at which no newline can come any more (the pipe is full): write a piece.
     private(set) var fullAt: Int
     private var peekRead: Int32 = -1
@@ -60,6 +63,7 @@ final class LogInput {
                 got += r
             }
             count = got
+            if writersGone { endIfAllPeeked() }
         } else if count < buffer.count {
             let r = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress! + count, $0.count - count) }
             if r == 0 { atEOF = true }
@@ -87,6 +91,18 @@ final class LogInput {
         count -= length
     }
 
-    /// Without the tee copy, a pipe at EOF still reports its unconsumed tail: called on hang-up.
-    func markEOF() { atEOF = true }
+    /// On hang-up. A pipe whose writers are gone keeps what they wrote: tee(2) returns 0 only
+    /// once it is empty, and an unconsumed tail (a last line without newline) keeps it from
+    /// emptying. The input ends when all that is left of it is in the buffer; before that, the
+    /// head of a pipe holding more than a buffer would be taken for its end (a long line cut,
+    /// a newline added in the middle of it).
+    func markEOF() {
+        writersGone = true
+        if isPipe { endIfAllPeeked() } else { atEOF = true }
+    }
+
+    private func endIfAllPeeked() {
+        var unread: Int32 = 0
+        if ioctl(0, UInt(FIONREAD), &unread) != 0 || Int(unread) <= count { atEOF = true }
+    }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import CSupport
 @testable import SvSystem
 import SvctlKit
 import Testing
@@ -62,6 +63,37 @@ import Testing
         let (code, err) = tree.runLogger(TreeFixture.svlogBinary, ["-b", "1024", "log"], input: input)
         #expect(code == 0, "\(err)")
         #expect((try? FileSystem.readBytes(tree.root + "/log/current", limit: 1 << 22)) == input)
+    }
+
+    /// A writer that writes more than svlog's buffer and closes at once: svlog wakes to the
+    /// data and the hang-up together. The hang-up is not the end of the input while the pipe
+    /// still holds more than the buffer: taken as the end, the buffer's last piece of a long
+    /// line was written as a whole line (a newline in the middle of it) and the lines after a
+    /// buffer's end were cut in two.
+    @Test func aHangUpWithMoreThanABufferInThePipeLosesNoLineEnd() throws {
+        let tree = try TreeFixture("svlog-hangup")
+        tree.makeDirectories(tree.root + "/log")
+        tree.write("log/config", "s0\n")
+        let logger = try tree.startLoggerService("log")
+        // One write must hold all of it, so that it lands while svlog is stopped.
+        #expect(sv_set_pipe_size(logger.input, 1 << 20) >= 1 << 20)
+        logger.send("first\n")
+        try tree.waitFor("svlog to write the first line and wait for input") {
+            tree.read("log/current") == "first\n"
+                && FileSystem.readLine("/proc/\(logger.pid)/wchan") == "do_epoll_wait"
+        }
+        kill(logger.pid, SIGSTOP)
+        var rest = [UInt8](repeating: UInt8(ascii: "x"), count: 300_000) + [0x0a]
+        for i in 1...20_000 { rest += Array("line \(i)\n".utf8) }
+        #expect((try? FileSystem.writeAll(logger.input, rest)) != nil)
+        close(logger.input)
+        kill(logger.pid, SIGCONT)
+        #expect(try tree.waitExit(logger.pid) == 0)
+        let logged = (try? FileSystem.readBytes(tree.root + "/log/current", limit: 1 << 22)) ?? []
+        let sent = Array("first\n".utf8) + rest
+        let firstDifference = zip(logged, sent).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(logged.count == sent.count && firstDifference == nil,
+                "\(logged.count) bytes logged, \(sent.count) sent; first difference at \(firstDifference.map(String.init) ?? "none")")
     }
 
     /// A logger killed after writing the start of a line (a piece) leaves `current` ending
