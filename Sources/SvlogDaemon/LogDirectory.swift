@@ -38,6 +38,8 @@ final class LogDirectory {
 
     /// -v: say what happens to the files (svlogd's info lines).
     let verbose: Bool
+    /// The pipe this logger reads (see `LogInput.identity`), kept in `lock` for the next one.
+    var inputIdentity: [UInt8] = []
 
     init(path: String, verbose: Bool = false) {
         self.path = path
@@ -61,13 +63,14 @@ final class LogDirectory {
                 throw .directory("\(path): cannot make the log directory (\(FileSystem.lastErrno))")
             }
         }
-        lockFD = Glibc.open(path + "/lock", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        lockFD = Glibc.open(path + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lockFD >= 0 else { throw .directory("\(path): cannot open lock (\(FileSystem.lastErrno))") }
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
             let error = FileSystem.lastErrno
             close()
             throw .directory("\(path): cannot lock (\(error)): is another logger writing here?")
         }
+        let otherPipe = Self.swapIdentity(lockFD, inputIdentity)
         if let bytes = try? FileSystem.readBytes(path + "/config", limit: 1 << 16) {
             config = LogConfig.parse(String(decoding: bytes, as: UTF8.self))
             for problem in config.problems { Diagnostics.warn("\(path)/config: \(problem)") }
@@ -77,7 +80,9 @@ final class LogDirectory {
         var st = stat()
         if stat(path + "/current", &st) == 0 {
             let crashLeft = st.st_size > 0 && st.st_mode & S_IXUSR == 0
-            crashLeftMidLine = crashLeft && !Self.endsWithNewline(path + "/current", size: st.st_size)
+            // A line cut by a logger that read another pipe cannot go on from this one: that
+            // pipe, and the line's rest, went with the tree that held it (a killed client svtree).
+            crashLeftMidLine = crashLeft && !otherPipe && !Self.endsWithNewline(path + "/current", size: st.st_size)
             if crashLeftMidLine {
                 // Not set aside: the line would be cut in two files (see MidLineResumption).
                 size = Int(st.st_size)
@@ -129,6 +134,21 @@ final class LogDirectory {
             size -= bytes
             info("\(path)/current ends inside a line whose bytes are still in the pipe (its logger was killed while writing): its last \(bytes) bytes are written again from there")
         }
+    }
+
+    /// Writes this logger's input identity into the locked `lock`; returns whether the one
+    /// there before named another pipe (false when there was none: svlogd's empty lock, or a
+    /// file as input).
+    private static func swapIdentity(_ lockFD: Int32, _ identity: [UInt8]) -> Bool {
+        var before = [UInt8](repeating: 0, count: 64)
+        let got = before.withUnsafeMutableBytes { pread(lockFD, $0.baseAddress!, $0.count, 0) }
+        before = Array(before.prefix(max(0, got)))
+        guard !identity.isEmpty else { return false }
+        if before != identity {
+            _ = ftruncate(lockFD, 0)
+            _ = identity.withUnsafeBytes { pwrite(lockFD, $0.baseAddress!, $0.count, 0) }
+        }
+        return !before.isEmpty && before != identity
     }
 
     static func endsWithNewline(_ path: String, size: off_t) -> Bool {

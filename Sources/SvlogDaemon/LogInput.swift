@@ -23,13 +23,18 @@ final class LogInput {
     private var devNull: Int32 = -1
 
     static let preferredPipeSize: Int32 = 256 << 10
+    /// `pipe:DEV:INO` of a pipe as stdin, empty otherwise: a logger restarted on the same pipe
+    /// (svtree or runsv holds it) finds the rest of a line its predecessor left cut there.
+    let identity: [UInt8]
 
     init(minimumBuffer: Int) {
         var st = stat()
         fstat(0, &st)
         var capacity = max(minimumBuffer, 65536)
         var fds: [Int32] = [-1, -1]
-        if st.st_mode & S_IFMT == S_IFIFO, sv_pipe_nonblock_cloexec(&fds) == 0 {
+        let isFIFO = st.st_mode & S_IFMT == S_IFIFO
+        identity = isFIFO ? Array("pipe:\(st.st_dev):\(st.st_ino)\n".utf8) : []
+        if isFIFO, sv_pipe_nonblock_cloexec(&fds) == 0 {
             isPipe = true
             peekRead = fds[0]
             peekWrite = fds[1]

@@ -43,6 +43,7 @@ public final class Logger {
         loop = try EventLoop(signals: [SIGHUP, SIGALRM, SIGTERM, SIGCHLD, SIGIO])
         input = LogInput(minimumBuffer: options.bufferSize)
         directories = options.directories.map { LogDirectory(path: $0, verbose: options.verbose) }
+        for directory in directories { directory.inputIdentity = input.identity }
         writtenUpTo = Array(repeating: 0, count: directories.count)
         chunker = LineChunker(rules: directories.map(\.rules), lineLength: options.lineLength)
         // Level-triggered: a pipe that is never emptied gets no edge when a blocked writer fills it.

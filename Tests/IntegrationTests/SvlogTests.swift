@@ -117,6 +117,25 @@ import Testing
         #expect(tree.read("log/current") == "new\n")
     }
 
+    /// A line cut by a logger that read another pipe (its client svtree was killed, and the
+    /// new one made new pipes): the line's rest went with that pipe, and what this pipe brings
+    /// must not be glued to it. `current` is set aside as `.u`, as svlogd does with any
+    /// `current` left by a crash; the lock names the pipe read now.
+    @Test func aLineCutOnAnotherPipeIsSetAsideNotGlued() throws {
+        let tree = try TreeFixture("svlog-otherpipe")
+        tree.makeDirectories(tree.root + "/log")
+        tree.write("log/current", "whole line\n12613-179666")
+        tree.write("log/lock", "pipe:12:34\n")
+        let next = "12867-1796668465108543791 1\n"
+        let (code, err) = tree.runLogger(TreeFixture.svlogBinary, ["log"], input: Array(next.utf8))
+        #expect(code == 0, "\(err)")
+        #expect(tree.read("log/current") == next)
+        let setAside = TreeLayout.entries(tree.root + "/log").filter { $0.hasSuffix(".u") }
+        #expect(setAside.map { tree.read("log/" + $0) } == ["whole line\n12613-179666"])
+        let lock = tree.read("log/lock")
+        #expect(lock.hasPrefix("pipe:") && lock != "pipe:12:34\n", "\(lock)")
+    }
+
     /// A logger killed in the middle of a write of whole lines leaves `current` cut inside
     /// one, and every byte of that write still in the pipe: the next logger takes them off the
     /// file and writes them again, so nothing is glued to the cut line and nothing repeats.
