@@ -49,7 +49,10 @@ final class LogInput {
         } else {
             isPipe = false
         }
-        buffer = [UInt8](repeating: 0, count: capacity)
+        // Not zeroed: a page of it becomes resident only when a read reaches it, so a logger
+        // whose service writes short lines keeps a page or two, not the whole 64 kB. Only the
+        // bytes a read put there are looked at (below `count`).
+        buffer = [UInt8](unsafeUninitializedCapacity: capacity) { _, initialized in initialized = capacity }
         fullAt = capacity
         if isPipe, case let size = Int(sv_pipe_size(0)), size > 0 { fullAt = min(capacity, size) }
     }
