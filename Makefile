@@ -15,6 +15,9 @@ SWIFT ?= swift
 #   libc and libm stay shared.
 # - svlog and snapwatch need neither libsystemd nor NSS: fully static executables, no shared
 #   libraries to relocate either (~130 kB less again per process; a client runs three svlogs).
+# - No RUNPATH of $ORIGIN (--disable-local-rpath): libc and libm were looked for in a dozen
+#   directories beside the binary first (25 failed system calls at every start), and a
+#   library put beside an installed binary would have been loaded.
 # The price is a fixed address for the executables' own images (heap, stack and libraries
 # stay randomised). `make PIE=1 ...` builds all four as ordinary PIE binaries instead (with
 # the shared libstdc++).
@@ -24,10 +27,10 @@ STATIC_CXX = $(CURDIR)/.build/static-cxx
 # The toolchain's clang (beside swift) says where the C++ archives are; any cc will do.
 CC_DRIVER ?= $(shell d="$$(dirname "$$(command -v $(SWIFT))")"; [ -x "$$d/clang" ] && echo "$$d/clang" || echo cc)
 ifeq ($(PIE),1)
-RELEASE_FLAGS = -c release --static-swift-stdlib
+RELEASE_FLAGS = -c release --static-swift-stdlib --disable-local-rpath
 STATIC_FLAGS = $(RELEASE_FLAGS)
 else
-RELEASE_FLAGS = -c release --static-swift-stdlib -Xlinker -no-pie -Xlinker -L$(STATIC_CXX)
+RELEASE_FLAGS = -c release --static-swift-stdlib --disable-local-rpath -Xlinker -no-pie -Xlinker -L$(STATIC_CXX)
 STATIC_FLAGS = -c release -Xswiftc -static-executable --scratch-path .build-static
 endif
 
