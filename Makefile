@@ -87,11 +87,12 @@ demo: deps release
 
 # Not a test: compares svtree with runit (and s6 where it has the feature) on this machine.
 bench: release
-	@scripts/install-deps.sh $(APT_PACKAGES) s6 python3 time strace
+	@scripts/install-deps.sh $(APT_PACKAGES) s6 python3 time strace linux-perf
 	Benchmarks/tree-bench.py $(BIN)
 	Benchmarks/log-bench.py $(BIN)
 	Benchmarks/snapwatch-bench.py $(BIN)
 	Benchmarks/scale-bench.py $(BIN)
+	Benchmarks/status-bench.py $(BIN)
 	Benchmarks/job-bench.py $(BIN)
 	Benchmarks/audit-bench.py $(BIN)
 	@if [ "$$(id -u)" = 0 ]; then Benchmarks/isolation-bench.py $(BIN); else echo "isolation-bench.py: not run, it needs root (a user per client)"; fi
