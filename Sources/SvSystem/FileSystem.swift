@@ -160,6 +160,13 @@ public enum FileSystem {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// What a symlink stands for: its target, under the link's directory when relative; nil
+    /// when `path` is not a symlink. One system call, where `realPath` reads every component.
+    public static func linkTarget(_ path: String) -> String? {
+        guard let target = readLink(path), !target.isEmpty else { return nil }
+        return target.hasPrefix("/") ? target : parentDirectory(path) + "/" + target
+    }
+
     public static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }

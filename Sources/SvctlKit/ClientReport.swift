@@ -78,19 +78,24 @@ public struct ClientReport: Sendable {
             return ClientReport(name: name, enabled: enabled, defined: defined, directory: nil,
                                 supervisor: nil, services: [], now: now)
         }
-        let supervisor = ServiceProbe.read(name: name, path: directory, checkSupervisor: checkSupervisors)
-        let serviceNames = TreeLayout.services(ofClient: directory)
+        // Files are read through the entry's target: under the symlink `enabled/NAME`, each of
+        // the ~60 paths a client's report opens made the kernel read the link and walk again.
+        let files = FileSystem.linkTarget(directory) ?? directory
+        var supervisor = ServiceProbe.read(name: name, path: files, checkSupervisor: checkSupervisors)
+        supervisor.path = directory
+        let serviceNames = TreeLayout.services(ofClient: files)
         let services = serviceNames.map {
-            var probe = ServiceProbe.read(name: $0, path: directory + "/services/" + $0, checkSupervisor: checkSupervisors)
+            var probe = ServiceProbe.read(name: $0, path: files + "/services/" + $0, checkSupervisor: checkSupervisors)
+            probe.path = directory + "/services/" + $0
             if runChecks, probe.notificationFD == nil, probe.status?.state == .run,
                FileSystem.isExecutableFile(probe.path + "/check") {
                 probe.ready = Control.checkPasses(probe.path)
             }
             return probe
         }
-        let backup = BackupReport.read(clientDirectory: directory, repository: layout.repository(name),
+        let backup = BackupReport.read(clientDirectory: files, repository: layout.repository(name),
                                        defaults: alertAges, now: now, services: serviceNames)
-        var limits = ((try? FileSystem.readBytes(directory + "/limits", limit: 65536)).map { String(decoding: $0, as: UTF8.self) } ?? "")
+        var limits = ((try? FileSystem.readBytes(files + "/limits", limit: 65536)).map { String(decoding: $0, as: UTF8.self) } ?? "")
             .split(separator: "\n").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
         // As svtree trusts it: root's (or the tree owner's, the owner of the client's directory).
         var untrustedLimits: String?
@@ -105,11 +110,11 @@ public struct ClientReport: Sendable {
             let line = String(decoding: events, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("oom_kill ") }
             return line.flatMap { Int($0.dropFirst("oom_kill ".count)) }
         }
-        let assurance = Assurance.read(clientDirectory: directory)
+        let assurance = Assurance.read(clientDirectory: files)
         var report = ClientReport(name: name, enabled: enabled, defined: defined, directory: directory,
                                   supervisor: supervisor, services: services, backup: backup, limits: limits,
                                   oomKills: oomKills, assurance: assurance,
-                                  quota: QuotaReport.read(clientDirectory: directory, backup: backup, assurance: assurance), now: now)
+                                  quota: QuotaReport.read(clientDirectory: files, backup: backup, assurance: assurance), now: now)
         // The detail's "as USER": a passwd lookup each, not worth it for a summary of all.
         if checkSupervisors && runChecks, let pid = supervisor.status?.pid, pid > 0 { report.runsAs = Self.userName(ofProcess: pid) }
         if let untrustedLimits { report.flag(.warning, untrustedLimits) }
