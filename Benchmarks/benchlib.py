@@ -3,6 +3,7 @@
 `import benchlib` (a script's own directory is on sys.path when it runs). Not a benchmark
 by itself.
 """
+import contextlib
 import os
 import signal
 import subprocess
@@ -109,6 +110,24 @@ def memory_kb(pid):
 
 
 # --- waiting and cleaning up ---------------------------------------------------------------
+
+INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
+
+
+@contextlib.contextmanager
+def inotify_instances(at_least):
+    """Raises fs.inotify.max_user_instances (128 by default; each svtree holds one instance) for
+    a run, as svtree's sysctl.d drop-in does, and restores it after."""
+    with open(INOTIFY_INSTANCES) as f:
+        saved = f.read().strip()
+    try:
+        with open(INOTIFY_INSTANCES, "w") as f:
+            f.write(str(max(int(saved), at_least)))
+        yield
+    finally:
+        with open(INOTIFY_INSTANCES, "w") as f:
+            f.write(saved)
+
 
 def wait_until(condition, limit, interval=0.0002):
     """Polls (this is a benchmark, not a test) until condition() or limit seconds; returns seconds or None."""

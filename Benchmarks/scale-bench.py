@@ -23,9 +23,6 @@ import time
 
 import benchlib
 
-INOTIFY = "/proc/sys/fs/inotify/max_user_instances"
-
-
 def run(kind, base, bin_dir, clients, idle_seconds):
     tree = benchlib.Tree(kind, base, bin_dir, "svlog" if kind == "svtree" else "svlogd")
     for i in range(clients):
@@ -110,19 +107,14 @@ def main():
     args = parser.parse_args()
     bin_dir = os.path.abspath(args.bin_dir)
     kinds = [k for k in args.systems.split(",") if k == "svtree" or shutil.which("runsvdir")]
-    with open(INOTIFY) as f:
-        saved = f.read().strip()
     work = tempfile.mkdtemp(prefix="svtree-scale-")
     results = {}
     try:
-        with open(INOTIFY, "w") as f:
-            f.write(str(max(int(saved), 4 * args.clients)))
-        for kind in kinds:
-            print(f"{kind}: {args.clients} clients ...", file=sys.stderr, flush=True)
-            results[kind] = run(kind, f"{work}/{kind}", bin_dir, args.clients, args.idle_seconds)
+        with benchlib.inotify_instances(4 * args.clients):
+            for kind in kinds:
+                print(f"{kind}: {args.clients} clients ...", file=sys.stderr, flush=True)
+                results[kind] = run(kind, f"{work}/{kind}", bin_dir, args.clients, args.idle_seconds)
     finally:
-        with open(INOTIFY, "w") as f:
-            f.write(saved)
         shutil.rmtree(work, ignore_errors=True)
 
     def monitoring(name):
