@@ -42,11 +42,17 @@ public final class EventLoop {
     }
 
     /// Whether a registered descriptor is reported while readable (the default), or not at
-    /// all for now, without forgetting it.
+    /// all for now.
     public enum Trigger: Sendable { case level, off }
 
+    /// `.off` takes the descriptor out of the set: epoll reports a hang-up (EPOLLHUP) whatever
+    /// the mask, so a mask of 0 on a pipe whose writers are gone woke the loop at once, forever.
     public func setTrigger(_ fd: Int32, token: UInt64, _ trigger: Trigger) {
-        _ = sv_epoll_mod(epollFD, fd, trigger == .level ? sv_epollin() : 0, token)
+        switch trigger {
+        case .off: _ = sv_epoll_del(epollFD, fd)
+        case .level:
+            if sv_epoll_mod(epollFD, fd, sv_epollin(), token) != 0 { _ = sv_epoll_add(epollFD, fd, sv_epollin(), token) }
+        }
     }
 
     public func remove(_ fd: Int32) {

@@ -53,7 +53,8 @@ final class LogDirectory {
     var isOpen: Bool { currentFD >= 0 }
 
     /// Locks the directory, reads `config`, opens `current`; a crash-left `current` becomes `.u`.
-    func open() throws(LogError) {
+    /// `heldLock`: the lock descriptor this logger still holds (see `reopenAfterRemoval`).
+    func open(heldLock: Int32 = -1) throws(LogError) {
         // A missing directory is made, as s6-log does (its parent must exist): a hand-written
         // `svlog ./main` then works at once instead of failing on the lock forever.
         if !FileSystem.exists(path) {
@@ -63,14 +64,24 @@ final class LogDirectory {
                 throw .directory("\(path): cannot make the log directory (\(FileSystem.lastErrno))")
             }
         }
-        lockFD = Glibc.open(path + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lockFD >= 0 else { throw .directory("\(path): cannot open lock (\(FileSystem.lastErrno))") }
-        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
-            let error = FileSystem.lastErrno
-            close()
-            throw .directory("\(path): cannot lock (\(error)): is another logger writing here?")
+        if heldLock >= 0, Self.sameFile(heldLock, path + "/lock") {
+            // Only `current` was removed: a copy of the descriptor shares the lock it holds.
+            lockFD = fcntl(heldLock, F_DUPFD_CLOEXEC, 0)
+            guard lockFD >= 0 else { throw .directory("\(path): cannot use lock (\(FileSystem.lastErrno))") }
+        } else {
+            // Read and write, for the input identity; a lock that may only be written still locks.
+            lockFD = Glibc.open(path + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            if lockFD < 0 && FileSystem.lastErrno == .permissionDenied {
+                lockFD = Glibc.open(path + "/lock", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            }
+            guard lockFD >= 0 else { throw .directory("\(path): cannot open lock (\(FileSystem.lastErrno))") }
+            guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+                let error = FileSystem.lastErrno
+                close()
+                throw .directory("\(path): cannot lock (\(error)): is another logger writing here?")
+            }
         }
-        let otherPipe = Self.swapIdentity(lockFD, inputIdentity)
+        let otherPipe = Self.lastIdentity(lockFD).map { !inputIdentity.isEmpty && $0 != inputIdentity } ?? false
         if let bytes = try? FileSystem.readBytes(path + "/config", limit: 1 << 16) {
             config = LogConfig.parse(String(decoding: bytes, as: UTF8.self))
             for problem in config.problems { Diagnostics.warn("\(path)/config: \(problem)") }
@@ -108,6 +119,9 @@ final class LogDirectory {
         }
         fchmod(currentFD, 0o644)
         begunAt = size > 0 ? EventLoop.now : nil
+        // Only now that the old `current` is dealt with: a failure before this leaves the old
+        // name, so the next logger judges that `current` against the same pipe again.
+        Self.recordIdentity(lockFD, inputIdentity)
     }
 
     /// The last `limit` bytes of `current` (what a killed predecessor may have written last).
@@ -136,19 +150,23 @@ final class LogDirectory {
         }
     }
 
-    /// Writes this logger's input identity into the locked `lock`; returns whether the one
-    /// there before named another pipe (false when there was none: svlogd's empty lock, or a
-    /// file as input).
-    private static func swapIdentity(_ lockFD: Int32, _ identity: [UInt8]) -> Bool {
+    /// The input identity the last logger left in `lock`; nil when there is none (svlogd's
+    /// empty lock, a file as input, a lock that cannot be read).
+    private static func lastIdentity(_ lockFD: Int32) -> [UInt8]? {
         var before = [UInt8](repeating: 0, count: 64)
         let got = before.withUnsafeMutableBytes { pread(lockFD, $0.baseAddress!, $0.count, 0) }
-        before = Array(before.prefix(max(0, got)))
-        guard !identity.isEmpty else { return false }
-        if before != identity {
-            _ = ftruncate(lockFD, 0)
-            _ = identity.withUnsafeBytes { pwrite(lockFD, $0.baseAddress!, $0.count, 0) }
-        }
-        return !before.isEmpty && before != identity
+        return got > 0 ? Array(before.prefix(got)) : nil
+    }
+
+    private static func recordIdentity(_ lockFD: Int32, _ identity: [UInt8]) {
+        guard !identity.isEmpty, lastIdentity(lockFD) != identity else { return }
+        _ = ftruncate(lockFD, 0)
+        _ = identity.withUnsafeBytes { pwrite(lockFD, $0.baseAddress!, $0.count, 0) }
+    }
+
+    private static func sameFile(_ fd: Int32, _ path: String) -> Bool {
+        var held = stat(), named = stat()
+        return fstat(fd, &held) == 0 && stat(path, &named) == 0 && held.st_dev == named.st_dev && held.st_ino == named.st_ino
     }
 
     static func endsWithNewline(_ path: String, size: off_t) -> Bool {
@@ -176,7 +194,9 @@ final class LogDirectory {
         let (oldLock, oldCurrent, oldSize) = (lockFD, currentFD, size)
         (lockFD, currentFD, size) = (-1, -1, 0)
         do {
-            try open()
+            // With only `current` removed, `lock` is the one still held: a second flock on it
+            // from a new descriptor would conflict with this logger's own.
+            try open(heldLock: oldLock)
         } catch {
             close()
             (lockFD, currentFD, size) = (oldLock, oldCurrent, oldSize)

@@ -106,7 +106,8 @@ final class LogInput {
     /// a newline added in the middle of it).
     func markEOF() {
         writersGone = true
-        if isPipe { endIfAllPeeked() } else { atEOF = true }
+        // Other inputs (a socket, a terminal) end when a read returns 0, after their last bytes.
+        if isPipe { endIfAllPeeked() }
     }
 
     private func endIfAllPeeked() {

@@ -143,7 +143,7 @@ extension FullDiskStatusTests {
         tree.write("dir/talker/run", """
             #!/bin/sh
             i=0
-            for phase in 1 2 3; do
+            for phase in 1 2 3 4; do
                 while [ $i -lt $((phase * 1000)) ]; do i=$((i + 1)); echo "n $i"; done
                 while [ ! -e \(gate)$phase ]; do sleep 0.01; done
             done
@@ -157,24 +157,31 @@ extension FullDiskStatusTests {
         }
         let logger = try #require(tree.supervisedPid("dir/talker/log"))
 
-        _ = tree.run("/bin/rm", ["-rf", tree.root + "/dir/talker/log/main"])
+        // Only `current` removed: the lock svlog holds is still there, and its own lock must
+        // not stand in the way of the new `current`.
+        tree.remove("dir/talker/log/main/current")
         tree.write("gate1", "")
-        try tree.waitFor("lines 1001-2000 in a new directory") { numbers(tree).last == 2000 }
+        try tree.waitFor("lines 1001-2000 in a new current") { numbers(tree).last == 2000 }
         #expect(numbers(tree) == Array(1001...2000))
+
+        _ = tree.run("/bin/rm", ["-rf", tree.root + "/dir/talker/log/main"])
+        tree.write("gate2", "")
+        try tree.waitFor("lines 2001-3000 in a new directory") { numbers(tree).last == 3000 }
+        #expect(numbers(tree) == Array(2001...3000))
 
         // Removed again, and a file where the directory was: svlog cannot make it, waits.
         _ = tree.run("/bin/rm", ["-rf", tree.root + "/dir/talker/log/main"])
         tree.write("dir/talker/log/main", "in the way\n")
-        tree.write("gate2", "")
+        tree.write("gate3", "")
         let said = "current was removed: making it again"
-        try tree.waitFor("svlog to say it waits, twice in all") {
-            tree.read("svtree.err").components(said) >= 2
+        try tree.waitFor("svlog to say it waits, three times in all") {
+            tree.read("svtree.err").components(said) >= 3
         }
         tree.remove("dir/talker/log/main")
-        try tree.waitFor("lines 2001-3000 once it can", seconds: 10) { numbers(tree).last == 3000 }
-        #expect(numbers(tree) == Array(2001...3000))
+        try tree.waitFor("lines 3001-4000 once it can", seconds: 10) { numbers(tree).last == 4000 }
+        #expect(numbers(tree) == Array(3001...4000))
         #expect(tree.supervisedPid("dir/talker/log") == logger, "the same svlog did it all")
-        tree.write("gate3", "")
+        tree.write("gate4", "")
     }
 }
 
