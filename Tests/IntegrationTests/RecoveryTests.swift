@@ -19,8 +19,16 @@ import Testing
         }
         let environment = mode == "session" ? ["SVTREE_CGROUPS": "off"] : [:]
         let first = try tree.startSvtree("enabled", stderrFile: "first.err", environment: environment)
-        try tree.waitFor("every service of the first tree") {
-            Self.clients.allSatisfy { c in services(c).allSatisfy { tree.isRunning($0) } }
+        // Exactly one copy of each service: its run, the sleeper it double-forked, its logger
+        // (waited for: a run is up before it has forked its sleeper).
+        func programs(_ service: String) -> [String] {
+            tree.processes(markedUnder: FileSystem.realPath(tree.root + "/" + service) ?? "").map(tree.commandLine).sorted()
+        }
+        let all = Self.clients.flatMap(services)
+        // Settled before the snapshot: the shell that double-forks a sleeper exits on its own,
+        // and would read as an orphan that did not run on.
+        try tree.waitFor("every service of the first tree, its sleeper forked") {
+            all.allSatisfy { programs($0) == ["cat", "sleep 3600", "sleep 3600"] }
         }
         let oldProcesses = tree.processes(under: "clients")
         let oldCgroups = Self.clients.compactMap {
@@ -43,12 +51,6 @@ import Testing
         let line = tree.read("second.err").lines().filter { $0.contains("ended what") }
         #expect(line.count == 1 && Self.clients.allSatisfy { c in line[0].contains(" \(c) (") }, "\(line)")
         #expect(!tree.read("second.err").contains("locked"), "\(tree.read("second.err"))")
-        // Exactly one copy of each service: its run, the sleeper it double-forked, its logger
-        // (waited for: a run is up before it has forked its sleeper).
-        func programs(_ service: String) -> [String] {
-            tree.processes(markedUnder: FileSystem.realPath(tree.root + "/" + service) ?? "").map(tree.commandLine).sorted()
-        }
-        let all = Self.clients.flatMap(services)
         do {
             try tree.waitFor("one copy of each service") { all.allSatisfy { programs($0) == ["cat", "sleep 3600", "sleep 3600"] } }
         } catch {
