@@ -81,7 +81,8 @@ final class LogDirectory {
                 throw .directory("\(path): cannot lock (\(error)): is another logger writing here?")
             }
         }
-        let otherPipe = Self.lastIdentity(lockFD).map { !inputIdentity.isEmpty && $0 != inputIdentity } ?? false
+        let previousIdentity = Self.lastIdentity(lockFD)
+        let otherPipe = previousIdentity.map { !inputIdentity.isEmpty && $0 != inputIdentity } ?? false
         if let bytes = try? FileSystem.readBytes(path + "/config", limit: 1 << 16) {
             config = LogConfig.parse(String(decoding: bytes, as: UTF8.self))
             for problem in config.problems { Diagnostics.warn("\(path)/config: \(problem)") }
@@ -121,7 +122,7 @@ final class LogDirectory {
         begunAt = size > 0 ? EventLoop.now : nil
         // Only now that the old `current` is dealt with: a failure before this leaves the old
         // name, so the next logger judges that `current` against the same pipe again.
-        Self.recordIdentity(lockFD, inputIdentity)
+        if !inputIdentity.isEmpty && previousIdentity != inputIdentity { Self.recordIdentity(lockFD, inputIdentity) }
     }
 
     /// The last `limit` bytes of `current` (what a killed predecessor may have written last).
@@ -159,7 +160,6 @@ final class LogDirectory {
     }
 
     private static func recordIdentity(_ lockFD: Int32, _ identity: [UInt8]) {
-        guard !identity.isEmpty, lastIdentity(lockFD) != identity else { return }
         _ = ftruncate(lockFD, 0)
         _ = identity.withUnsafeBytes { pwrite(lockFD, $0.baseAddress!, $0.count, 0) }
     }

@@ -32,9 +32,7 @@ final class LogInput {
         fstat(0, &st)
         var capacity = max(minimumBuffer, 65536)
         var fds: [Int32] = [-1, -1]
-        let isFIFO = st.st_mode & S_IFMT == S_IFIFO
-        identity = isFIFO ? Array("pipe:\(st.st_dev):\(st.st_ino)\n".utf8) : []
-        if isFIFO, sv_pipe_nonblock_cloexec(&fds) == 0 {
+        if st.st_mode & S_IFMT == S_IFIFO, sv_pipe_nonblock_cloexec(&fds) == 0 {
             isPipe = true
             peekRead = fds[0]
             peekWrite = fds[1]
@@ -52,6 +50,8 @@ final class LogInput {
         // Not zeroed: a page of it becomes resident only when a read reaches it, so a logger
         // whose service writes short lines keeps a page or two, not the whole 64 kB. Only the
         // bytes a read put there are looked at (below `count`).
+        // Only a pipe read by peeking keeps a cut line's rest for the next logger.
+        identity = isPipe ? Array("pipe:\(st.st_dev):\(st.st_ino)\n".utf8) : []
         buffer = [UInt8](unsafeUninitializedCapacity: capacity) { _, initialized in initialized = capacity }
         fullAt = capacity
         if isPipe, case let size = Int(sv_pipe_size(0)), size > 0 { fullAt = min(capacity, size) }
@@ -104,10 +104,11 @@ final class LogInput {
     /// emptying. The input ends when all that is left of it is in the buffer; before that, the
     /// head of a pipe holding more than a buffer would be taken for its end (a long line cut,
     /// a newline added in the middle of it).
-    func markEOF() {
-        writersGone = true
+    func writersHungUp() {
         // Other inputs (a socket, a terminal) end when a read returns 0, after their last bytes.
-        if isPipe { endIfAllPeeked() }
+        guard isPipe else { return }
+        writersGone = true
+        endIfAllPeeked()
     }
 
     private func endIfAllPeeked() {

@@ -89,7 +89,7 @@ public final class Logger {
                 switch event.token {
                 case EventLoop.signalToken: handleSignals()
                 case EventLoop.timerToken: loop.acknowledgeTimer()
-                case Logger.inputToken where event.hangUp: input.markEOF()
+                case Logger.inputToken where event.hangUp: input.writersHungUp()
                 default: break
                 }
             }
