@@ -45,12 +45,14 @@ uint32_t sv_epollhup(void) { return EPOLLHUP; }
 
 int sv_signalfd(const sigset_t *mask) { return signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK); }
 
-int sv_signalfd_read(int fd) {
-    struct signalfd_siginfo info;
-    ssize_t r = read(fd, &info, sizeof info);
-    if (r == (ssize_t)sizeof info) return (int)info.ssi_signo;
-    if (r < 0 && errno == EAGAIN) return 0;
-    return -1;
+int sv_signalfd_read(int fd, int *signals, int max) {
+    struct signalfd_siginfo info[16];
+    if (max > 16) max = 16;
+    ssize_t r = read(fd, info, sizeof info[0] * (size_t)max);
+    if (r < 0) return errno == EAGAIN ? 0 : -1;
+    int n = (int)(r / (ssize_t)sizeof info[0]);
+    for (int i = 0; i < n; i++) signals[i] = (int)info[i].ssi_signo;
+    return n;
 }
 
 int sv_timerfd_create(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK); }

@@ -69,11 +69,19 @@ public final class EventLoop {
 
     /// Pending signals, read after the signal token fired.
     public func pendingSignals() -> [Int32] {
+        // One read takes every pending signal (standard signals do not queue: one each at
+        // most); a second read only when the first filled its buffer.
         var signals: [Int32] = []
+        var batch: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)
         while true {
-            let sig = sv_signalfd_read(signalFD)
-            if sig <= 0 { break }
-            signals.append(sig)
+            let n = withUnsafeMutableBytes(of: &batch) { raw in
+                sv_signalfd_read(signalFD, raw.baseAddress!.assumingMemoryBound(to: Int32.self), 8)
+            }
+            guard n > 0 else { break }
+            withUnsafeBytes(of: &batch) { raw in
+                signals.append(contentsOf: raw.bindMemory(to: Int32.self).prefix(Int(n)))
+            }
+            if n < 8 { break }
         }
         return signals
     }

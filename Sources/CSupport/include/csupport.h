@@ -19,8 +19,9 @@ uint32_t sv_epollhup(void);
 
 // signalfd over the given signals (which the caller blocks); close-on-exec, non-blocking.
 int sv_signalfd(const sigset_t *mask);
-// Reads one signal; returns its number, 0 when none is pending, -1 on error.
-int sv_signalfd_read(int fd);
+// Reads up to `max` (at most 16) pending signals into `signals` in one read; returns how many,
+// 0 when none is pending, -1 on error. Fewer than `max`: none is left.
+int sv_signalfd_read(int fd, int *signals, int max);
 
 // timerfd on CLOCK_MONOTONIC; arm at an absolute time in ns, or disarm with 0.
 int sv_timerfd_create(void);
