@@ -286,3 +286,8 @@ void sv_set_current_child(pid_t pid) { current_child = pid; }
 int sv_termination_signal(void) { return termination_signal; }
 
 int sv_clear_ambient_capabilities(void) { return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); }
+
+long sv_last_newline(const void *buf, size_t len) {
+    const char *found = memrchr(buf, '\n', len);
+    return found ? (long)(found - (const char *)buf) : -1;
+}

@@ -68,6 +68,9 @@ public struct LineChunker: Sendable {
     /// Per directory: the line in progress is copied to stderr (`e`/`E` rules).
     public private(set) var toStderr: [Bool]
 
+    /// Some directory has rules: lines are matched one by one.
+    public var hasRules: Bool { rules.contains { !$0.isEmpty } }
+
     public init(rules: [[Rule]], lineLength: Int) {
         self.rules = rules
         self.lineLength = lineLength

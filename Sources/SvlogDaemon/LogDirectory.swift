@@ -212,31 +212,151 @@ final class LogDirectory {
     /// caller's retry: nothing is dropped.
     func flush() throws(Errno) {
         guard !pending.isEmpty else { return }
-        // `current` unlinked (`rm -rf` of the directory by an operator cleaning logs): what is
-        // written there would be consumed from the pipe into a file without a name.
-        if currentIsGone { try reopenAfterRemoval() }
-        var offset = 0
-        while offset < pending.count {
+        let (written, failure) = pending.withUnsafeBytes { writeOut($0) }
+        if let failure {
+            keepUnwritten(from: written)
+            throw failure
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes `bytes` as they are, straight from the caller's buffer (the logger's input, when
+    /// no rule, stamp or prefix changes it): no copy into `pending`. On a failure what is
+    /// unwritten goes to `pending`, as if it had been gathered there: the retry is `flush`'s.
+    func writeThrough(_ bytes: UnsafeRawBufferPointer) throws(Errno) {
+        guard pending.isEmpty else {
+            pending.append(contentsOf: bytes)
+            try flush()
+            return
+        }
+        let (written, failure) = writeOut(bytes)
+        if let failure {
+            pending.append(contentsOf: bytes[written...])
+            size += written
+            throw failure
+        }
+    }
+
+    /// Writes the whole lines of `lines` (it ends with a newline), each after `header`, up to
+    /// and including the one that makes the output reach `room` bytes (nil: all of them), by
+    /// writev from where they are (no copy into `pending`). Returns how many bytes of `lines`
+    /// it took; on a failure what of that is unwritten is in `pending`, as `writeThrough`
+    /// leaves it, and `failure` says why.
+    func writeLines(_ lines: UnsafeRawBufferPointer, header: UnsafeRawBufferPointer,
+                    room: Int?) -> (taken: Int, failure: Errno?) {
+        guard pending.isEmpty, !currentIsGone else {
+            // The rare paths (a retry, a removed directory) through `pending`.
+            let taken = Self.linesEnd(lines, header: header.count, room: room)
+            var start = 0
+            while start < taken {
+                let end = UnsafeRawPointer(memchr(lines.baseAddress! + start, Int32(UInt8(ascii: "\n")), taken - start)!)
+                    - lines.baseAddress! + 1
+                pending.append(contentsOf: header)
+                pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: lines[start..<end]))
+                start = end
+            }
+            do { try flush() } catch { return (taken, error) }
+            return (taken, nil)
+        }
+        let limit = room ?? .max
+        var taken = 0
+        var added = 0
+        // 64 lines a call: a 2 kB vector on the stack, which stays resident in every logger.
+        return withUnsafeTemporaryAllocation(of: iovec.self, capacity: 128) { vector in
+            while taken < lines.count && (taken == 0 || added < limit) {
+                var count = 0
+                let batchStart = taken
+                while count < vector.count && taken < lines.count && (taken == 0 || added < limit) {
+                    let end = UnsafeRawPointer(memchr(lines.baseAddress! + taken, Int32(UInt8(ascii: "\n")), lines.count - taken)!)
+                        - lines.baseAddress! + 1
+                    vector[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: header.baseAddress), iov_len: header.count)
+                    vector[count + 1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: lines.baseAddress! + taken),
+                                              iov_len: end - taken)
+                    count += 2
+                    added += header.count + end - taken
+                    taken = end
+                }
+                let total = header.count * count / 2 + taken - batchStart
+                let written = writeVector(UnsafeMutableBufferPointer(rebasing: vector[0..<count]), total: total)
+                if written.failure != nil {
+                    // What the vector has not written yet, now at its head.
+                    for part in vector[0..<count] where part.iov_len > 0 {
+                        pending.append(contentsOf: UnsafeRawBufferPointer(start: part.iov_base, count: part.iov_len))
+                    }
+                    size += written.bytes
+                    return (taken, written.failure)
+                }
+                if size == 0 { begunAt = EventLoop.now }
+                size += total
+            }
+            warnedFull = false
+            return (taken, nil)
+        }
+    }
+
+    /// Where `writeLines` stops in `lines`.
+    private static func linesEnd(_ lines: UnsafeRawBufferPointer, header: Int, room: Int?) -> Int {
+        let limit = room ?? .max
+        var taken = 0
+        var added = 0
+        while taken < lines.count && (taken == 0 || added < limit) {
+            let end = UnsafeRawPointer(memchr(lines.baseAddress! + taken, Int32(UInt8(ascii: "\n")), lines.count - taken)!)
+                - lines.baseAddress! + 1
+            added += header + end - taken
+            taken = end
+        }
+        return taken
+    }
+
+    /// writev until all `total` bytes are written, the vector advanced past what was: on a
+    /// failure what it still holds is what is unwritten.
+    private func writeVector(_ vector: UnsafeMutableBufferPointer<iovec>, total: Int) -> (bytes: Int, failure: Errno?) {
+        var first = 0
+        var done = 0
+        while done < total {
             let n: Int
             do {
-                n = try SystemCall.retrying {
-                    pending.withUnsafeBytes { write(currentFD, $0.baseAddress! + offset, $0.count - offset) }
-                }
+                n = try SystemCall.retrying { writev(currentFD, vector.baseAddress! + first, Int32(vector.count - first)) }
             } catch {
-                keepUnwritten(from: offset)
-                throw error
+                return (done, error)
+            }
+            guard n > 0 else { return (done, .noSpace) }
+            done += n
+            var left = n
+            while left > 0 {
+                let part = min(left, vector[first].iov_len)
+                vector[first].iov_base += part
+                vector[first].iov_len -= part
+                left -= part
+                if vector[first].iov_len == 0 { first += 1 }
+            }
+        }
+        return (done, nil)
+    }
+
+    /// Writes all of `bytes` to `current`; how much was written when a write failed, and why.
+    private func writeOut(_ bytes: UnsafeRawBufferPointer) -> (written: Int, failure: Errno?) {
+        // `current` unlinked (`rm -rf` of the directory by an operator cleaning logs): what is
+        // written there would be consumed from the pipe into a file without a name.
+        if currentIsGone {
+            do { try reopenAfterRemoval() } catch { return (0, error) }
+        }
+        var offset = 0
+        while offset < bytes.count {
+            let n: Int
+            do {
+                n = try SystemCall.retrying { write(currentFD, bytes.baseAddress! + offset, bytes.count - offset) }
+            } catch {
+                return (offset, error)
             }
             // A write of nothing is taken as a full disk: the caller pauses and retries.
-            guard n > 0 else {
-                keepUnwritten(from: offset)
-                throw .noSpace
-            }
+            guard n > 0 else { return (offset, .noSpace) }
             offset += n
         }
         if size == 0 { begunAt = EventLoop.now }
-        size += pending.count
-        pending.removeAll(keepingCapacity: true)
+        size += bytes.count
         warnedFull = false
+        return (offset, nil)
     }
 
     private func keepUnwritten(from offset: Int) {
@@ -249,6 +369,14 @@ final class LogDirectory {
     func wantsRotation(lineLength: Int) -> Bool {
         let maximum = config.maximumSize
         return maximum > 0 && (lineLength > maximum || size + pending.count >= maximum - lineLength)
+    }
+
+    /// How many more bytes `current` takes before `wantsRotation` holds (at the end of the line
+    /// they reach into); nil without a size limit.
+    func roomBeforeRotation(lineLength: Int) -> Int? {
+        let maximum = config.maximumSize
+        guard maximum > 0 else { return nil }
+        return lineLength > maximum ? 0 : max(0, maximum - lineLength - size - pending.count)
     }
 
     var ageDeadline: Int64? {

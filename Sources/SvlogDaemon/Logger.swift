@@ -1,3 +1,4 @@
+import CSupport
 import Glibc
 import SvBase
 import SvSystem
@@ -288,6 +289,10 @@ public final class Logger {
             if options.replacement != nil { replaceUnprintable(bytes) }
             let view = UnsafeBufferPointer(bytes)
             var end = 0
+            if takesWholeLines(chunker) {
+                guard let whole = writeWholeLines(view, stamp: stamp) else { return nil }
+                end = whole
+            }
             while let line = chunker.next(view, from: end, limits) {
                 add(line, of: view, chunker, stamp: stamp)
                 end = line.end
@@ -300,6 +305,67 @@ public final class Logger {
         }
         if end != nil { self.chunker = chunker }
         return end
+    }
+
+    /// Whether every line goes to every directory as it is, after its stamp and prefix: no
+    /// rules, no line begun (TERM's rule of one more line is the line-by-line path's).
+    private func takesWholeLines(_ chunker: LineChunker) -> Bool {
+        !chunker.hasRules && !chunker.midLine && !exiting
+    }
+
+    /// The whole lines at the head of `input`, directory by directory: each one's output in
+    /// one pass (straight from the input when it has neither stamp nor prefix), rotated after
+    /// the line svlogd's rule rotates after, as `rotateIfFull` does line by line. Returns
+    /// where the whole lines end, nil when paused; what follows (a partial line) is the
+    /// line-by-line path's.
+    private func writeWholeLines(_ input: UnsafeBufferPointer<UInt8>, stamp: [UInt8]) -> Int? {
+        guard let base = input.baseAddress, case let last = sv_last_newline(base, input.count), last >= 0 else { return 0 }
+        let whole = last + 1
+        let bytes = UnsafeRawBufferPointer(input)
+        for (i, directory) in directories.enumerated() where directory.isOpen {
+            let header = directory.prefix.isEmpty ? stamp : stamp + directory.prefix
+            // What a retry finds below `writtenUpTo` is in this directory's log already.
+            var from = writtenUpTo[i]
+            while from < whole {
+                let room = directory.roomBeforeRotation(lineLength: options.lineLength)
+                let cut: Int
+                if header.isEmpty {
+                    cut = Self.lineEnd(in: bytes, from: from, reaching: room, before: whole)
+                    writtenUpTo[i] = cut
+                    do {
+                        try directory.writeThrough(UnsafeRawBufferPointer(rebasing: bytes[from..<cut]))
+                    } catch {
+                        // The rest is in the directory's `pending` now, retried as any output.
+                        if !write(directory, i, inputEnd: cut) { return nil }
+                    }
+                } else {
+                    let (taken, failure) = header.withUnsafeBytes {
+                        directory.writeLines(UnsafeRawBufferPointer(rebasing: bytes[from..<whole]), header: $0, room: room)
+                    }
+                    cut = from + taken
+                    writtenUpTo[i] = cut
+                    if failure != nil, !write(directory, i, inputEnd: cut) { return nil }
+                }
+                if directory.wantsRotation(lineLength: options.lineLength) {
+                    do { try directory.rotate() } catch {
+                        _ = pause(directory, error)
+                        return nil
+                    }
+                }
+                from = cut
+            }
+        }
+        return whole
+    }
+
+    /// The end of the line in `bytes` that reaches `room` bytes past `from` (nil: `end`); the
+    /// bytes end with a newline at `end`.
+    private static func lineEnd(in bytes: UnsafeRawBufferPointer, from: Int, reaching room: Int?, before end: Int) -> Int {
+        guard let room, case let searchFrom = from + max(room, 1) - 1, searchFrom < end,
+              let newline = memchr(bytes.baseAddress! + searchFrom, Int32(UInt8(ascii: "\n")), end - searchFrom) else {
+            return end
+        }
+        return UnsafeRawPointer(newline) - bytes.baseAddress! + 1
     }
 
     /// Appends one line (or piece) to the output of every directory that selects it; a retry

@@ -5,9 +5,9 @@ import SvSystem
 extension TreeFixture {
     static var svlogBinary: String { buildDirectory + "/svlog" }
 
-    /// Runs a logger (svlog or svlogd) with `input` on a pipe as stdin, in `root`; returns its
-    /// exit code and stderr.
-    func runLogger(_ program: String, _ arguments: [String], input: [UInt8]) -> (Int32, String) {
+    /// Runs a logger (svlog or svlogd) with `input` on a pipe as stdin, in `root` (or in its
+    /// subdirectory `directory`); returns its exit code and stderr.
+    func runLogger(_ program: String, _ arguments: [String], input: [UInt8], in directory: String? = nil) -> (Int32, String) {
         var inFDs: [Int32] = [-1, -1]
         var errFDs: [Int32] = [-1, -1]
         sv_pipe_cloexec(&inFDs)
@@ -16,7 +16,7 @@ extension TreeFixture {
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, inFDs[0], 0)
         posix_spawn_file_actions_adddup2(&actions, errFDs[1], 2)
-        posix_spawn_file_actions_addchdir_np_shim(&actions, root)
+        posix_spawn_file_actions_addchdir_np_shim(&actions, directory.map { root + "/" + $0 } ?? root)
         let cArgs = ([program] + arguments).map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
         var attributes = TreeFixture.ownGroup()

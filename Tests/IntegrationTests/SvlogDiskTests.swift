@@ -38,6 +38,30 @@ import Testing
         #expect(tree.read("svlog.err").lines().filter { $0.contains("pausing") }.count == 1)
     }
 
+    /// One directory on a full disk, one beside it with room: the pause and its retry write
+    /// the chunk again from where each directory stopped, so the one with room gets no line
+    /// twice and the full one loses none (stamped: the writev path and its partial writes).
+    @Test func aFullDirectoryPausesWithoutDoublingItsNeighbour() throws {
+        let tree = try TreeFixture("svlog-full-two")
+        _ = try tree.mountTmpfs("disk", kilobytes: 512)
+        tree.write("disk/log/config", "s40000\nn0\n")
+        tree.write("roomy/log/config", "s40000\nn0\n")
+        tree.write("disk/filler", String(repeating: "f", count: 400_000))
+        let logger = try tree.startLoggerService("disk/log", options: ["-tt", "roomy/log"])
+        // About 310 kB in each directory; the disk has 112 kB left.
+        let writer = feed(tree, logger, count: 10_000)
+        try tree.waitFor("one pause warning", seconds: 15) { tree.read("svlog.err").contains("pausing") }
+        tree.remove("disk/filler")
+        #expect(try tree.waitExit(writer, seconds: 20) == 0)
+        try tree.stopLogger(logger)
+        for directory in ["roomy/log", "disk/log"] {
+            let lines = tree.logLines(directory)
+            let numbers = lines.compactMap { $0.count > 26 ? Int($0.dropFirst(26)) : nil }
+            let complete = numbers.count == lines.count && numbers.elementsEqual(1...10_000)
+            #expect(complete, "\(directory): \(lines.count) lines, \(numbers.count) numbered, last \(numbers.last ?? 0), first break after \(zip(numbers, numbers.dropFirst()).first { $1 != $0 + 1 }.map { "\($0.0)" } ?? "none")")
+        }
+    }
+
     @Test func fullDiskDeletesDownToTheMinimumKept() throws {
         let tree = try TreeFixture("svlog-minimum")
         _ = try tree.mountTmpfs("disk", kilobytes: 128)

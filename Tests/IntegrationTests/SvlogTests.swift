@@ -163,6 +163,35 @@ import Testing
         #expect(err == "ERR fatal error\n")
     }
 
+    /// Without rules svlog writes a chunk's whole lines at once per directory (straight from
+    /// the input, or by writev with stamp and prefix): the files must still end on the line
+    /// svlogd's size rule ends them on, many times within one pipeful, in every directory.
+    @Test(arguments: [[String](), ["-tt"]]) func wholeLinesRotateWhereSvlogdDoes(stamps: [String]) throws {
+        let tree = try TreeFixture("svlog-whole")
+        var input: [UInt8] = []
+        for i in 1...4000 {
+            input += Array("\(i) \(String(repeating: "w", count: i * 37 % 150))\n".utf8)
+        }
+        for name in ["svlogd", "svlog"] {
+            tree.write("\(name)/plain/config", "s5000\nn200\n")
+            tree.write("\(name)/prefixed/config", "s3333\nn200\npx \n")
+        }
+        let arguments = stamps + ["-l", "200", "plain", "prefixed"]
+        let (a, aErr) = tree.runLogger(SvlogTests.svlogd, arguments, input: input, in: "svlogd")
+        let (b, bErr) = tree.runLogger(TreeFixture.svlogBinary, arguments, input: input, in: "svlog")
+        #expect(a == 0 && b == 0 && bErr.isEmpty, "\(aErr) \(bErr)")
+        for directory in ["plain", "prefixed"] {
+            let theirs = tree.logFiles("svlogd/" + directory), ours = tree.logFiles("svlog/" + directory)
+            #expect(ours.count == theirs.count && ours.count > 40, "\(directory): svlogd \(theirs.count) files, svlog \(ours.count)")
+            for (mine, reference) in zip(ours, theirs) {
+                let mineLines = tree.read("svlog/\(directory)/" + mine).lines()
+                let referenceLines = tree.read("svlogd/\(directory)/" + reference).lines()
+                let same = stamps.isEmpty ? mineLines == referenceLines : unstamped(mineLines) == unstamped(referenceLines)
+                #expect(same, "\(directory)/\(mine): \(mineLines.count) lines, svlogd's \(reference): \(referenceLines.count)")
+            }
+        }
+    }
+
     @Test func rotationByAgeAndProcessorWithState() throws {
         let tree = try TreeFixture("svlog-age")
         tree.write("log/config", "t1\n!tr a-z A-Z; echo processed >&5\n")

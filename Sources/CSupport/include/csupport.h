@@ -85,4 +85,9 @@ int sv_termination_signal(void);
 // (a hook) do not get them.
 int sv_clear_ambient_capabilities(void);
 
+
+// Offset of the last newline in buf[0..<len], -1 without one (glibc's memrchr, which Swift's
+// Glibc module does not show).
+long sv_last_newline(const void *buf, size_t len);
+
 #endif
