@@ -9,6 +9,8 @@ import Glibc
 /// Other inputs (a file, a terminal) are read normally: what was read is held in memory.
 final class LogInput {
     let isPipe: Bool
+    /// A socket or a terminal: read only when a read will not block (see `peek`).
+    private let readOnlyWhenReady: Bool
     var buffer: [UInt8]
     /// Bytes at the head of `buffer` not yet consumed.
     private(set) var count = 0
@@ -47,6 +49,7 @@ final class LogInput {
         } else {
             isPipe = false
         }
+        readOnlyWhenReady = !isPipe && st.st_mode & S_IFMT != S_IFREG
         // Not zeroed: a page of it becomes resident only when a read reaches it, so a logger
         // whose service writes short lines keeps a page or two, not the whole 64 kB. Only the
         // bytes a read put there are looked at (below `count`).
@@ -73,8 +76,16 @@ final class LogInput {
             count = got
             if writersGone { endIfAllPeeked() }
         } else if count < buffer.count {
+            // svlog takes TERM through its loop: blocked in the read of a socket or a terminal
+            // (O_NONBLOCK cannot be set on it: the flag is shared with whoever else holds it),
+            // it would not end. A terminal polls readable only with a whole line to read.
+            if readOnlyWhenReady {
+                var ready = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+                guard poll(&ready, 1, 0) == 1 else { return false }
+            }
             let r = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress! + count, $0.count - count) }
-            if r == 0 { atEOF = true }
+            // A hung-up terminal reads EIO: the end as much as a 0.
+            if r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN) { atEOF = true }
             if r > 0 { count += r }
         }
         return count > before

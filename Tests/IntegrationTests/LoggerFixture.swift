@@ -75,9 +75,15 @@ extension TreeFixture {
     func startLoggerService(_ directory: String, options: [String] = []) throws -> RunningLogger {
         var fds: [Int32] = [-1, -1]
         sv_pipe_cloexec(&fds)
+        return try startLogger(directory, options: options, stdin: fds[0], writeEnd: fds[1])
+    }
+
+    /// svlog on `directory` with `stdin` (closed here once svlog has it) as its input;
+    /// `writeEnd` is what the test writes to.
+    func startLogger(_ directory: String, options: [String] = [], stdin: Int32, writeEnd: Int32) throws -> RunningLogger {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         posix_spawn_file_actions_addchdir_np_shim(&actions, root)
         let err = open(root + "/svlog.err", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, err, 2)
@@ -86,11 +92,11 @@ extension TreeFixture {
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, TreeFixture.svlogBinary, &actions, nil, cArgs, environ)
         posix_spawn_file_actions_destroy(&actions)
-        close(fds[0])
+        close(stdin)
         close(err)
         guard rc == 0 else { throw TimedOut(description: "cannot start svlog: \(rc)") }
         adopt(pid)
-        return RunningLogger(pid: pid, input: fds[1])
+        return RunningLogger(pid: pid, input: writeEnd)
     }
 
     func stopLogger(_ logger: RunningLogger) throws {

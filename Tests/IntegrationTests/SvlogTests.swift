@@ -297,6 +297,39 @@ import Testing
         #expect(tree.read("log/current") == "one\ntwo\nno newline\n")
     }
 
+    /// A socket or a terminal as stdin (svlog run by hand, or fed by a socket): svlog takes
+    /// TERM through its loop, so it must never sit blocked in a read of one. TERM with nothing
+    /// to read, and after a line, ends it at once with every line written.
+    @Test(arguments: ["socket", "terminal"]) func aSocketOrATerminalAsInputStillTakesTerm(kind: String) throws {
+        let tree = try TreeFixture("svlog-\(kind)")
+        tree.makeDirectories(tree.root + "/log")
+        for lines in [[String](), ["one", "two"]] {
+            var readEnd: Int32 = -1, writeEnd: Int32 = -1
+            if kind == "socket" {
+                var fds: [Int32] = [-1, -1]
+                #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0)
+                (readEnd, writeEnd) = (fds[0], fds[1])
+            } else {
+                // posix_openpt by hand (the Glibc module hides it): unlock, then the pts number.
+                writeEnd = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+                var unlock: Int32 = 0, number: UInt32 = 0
+                #expect(ioctl(writeEnd, 0x4004_5431 /* TIOCSPTLCK */, &unlock) == 0)
+                #expect(ioctl(writeEnd, 0x8004_5430 /* TIOCGPTN */, &number) == 0)
+                readEnd = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY | O_CLOEXEC)
+            }
+            try #require(readEnd >= 0 && writeEnd >= 0)
+            let logger = try tree.startLogger("log", stdin: readEnd, writeEnd: writeEnd)
+            for line in lines { logger.send(line + "\n") }
+            let expected = lines.map { $0 + "\n" }.joined()
+            try tree.waitFor("the lines logged") { tree.read("log/current") == expected }
+            kill(logger.pid, SIGTERM)
+            let status = try tree.waitExit(logger.pid, seconds: 5)
+            #expect(status == 0, "\(kind), \(lines.count) lines: wait status \(status)")
+            close(writeEnd)
+            tree.remove("log/current")
+        }
+    }
+
     @Test func unusableDirectoriesAreNamed() throws {
         let tree = try TreeFixture("svlog-bad")
         tree.write("afile", "x")
