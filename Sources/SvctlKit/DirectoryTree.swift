@@ -104,9 +104,14 @@ extension String {
 public enum ClientFiles {
     public static let userFileName = "user"
 
-    /// The user the client's `user` file names, with its primary group.
+    /// The user the client's `user` file names, with its primary group, when the file is one
+    /// svtree trusts as root does (root's, not writable by others, in a directory nobody else
+    /// could have put it in): a `user` file the client's own group made would otherwise get
+    /// it this client's key and records, or another client's.
     public static func clientUser(_ clientDirectory: String) -> Spawner.Identity? {
-        FileSystem.readLine(clientDirectory + "/" + userFileName).flatMap(UserAccount.named)?.identity
+        let file = clientDirectory + "/" + userFileName
+        guard FileSystem.exists(file), PolicyFile.problem(file, in: clientDirectory, trusting: [0]) == nil else { return nil }
+        return FileSystem.readLine(file).flatMap(UserAccount.named)?.identity
     }
 
     /// Run as root: the owner of a directory a client's processes write (a service's), when
@@ -141,11 +146,9 @@ public enum ClientFiles {
     /// and rclone.conf, its logs) and what it writes and starts are then only what the client
     /// itself could reach.
     public static func becomeClientUser(_ clientDirectory: String) throws(SvctlError) {
-        let file = clientDirectory + "/" + userFileName
-        guard geteuid() == 0, FileSystem.exists(file), PolicyFile.problem(file, in: clientDirectory, trusting: [0]) == nil,
-              let user = clientUser(clientDirectory), user.user != 0 else { return }
+        guard geteuid() == 0, let user = clientUser(clientDirectory), user.user != 0 else { return }
         guard setgroups(0, nil) == 0, setgid(user.group) == 0, setuid(user.user) == 0 else {
-            throw .failed("cannot become uid \(user.user) (\(file)): \(FileSystem.lastErrno)")
+            throw .failed("cannot become uid \(user.user) (\(clientDirectory)/\(userFileName)): \(FileSystem.lastErrno)")
         }
     }
 

@@ -177,6 +177,29 @@ import Testing
         #expect(!tree.isRunning("enabled/asroot"))
     }
 
+    /// svctl as root gives a client's key to the user its `user` file names only when svtree
+    /// would trust that file: one the client's group wrote into its (group-writable) directory
+    /// must not get it the key, for itself or for another client's user.
+    @Test(.enabled(if: isRoot, "not run: files owned by another user need root"))
+    func theKeyGoesOnlyToTheUserOfATrustedUserFile() throws {
+        let tree = try SvctlTreeTests.tree("keyowner")
+        let nobody = try #require(ClientUser.lookup("nobody"))
+        let (added, output) = SvctlTreeTests.svctl(tree, "add", "--no-user", "erin")
+        try #require(added == 0, "\(output)")
+        tree.write("password", BackupEndToEndTests.password + "\n")
+        let key = tree.root + "/clients/erin/repository-password"
+        for trusted in [false, true] {
+            tree.write("clients/erin/user", "nobody\n")
+            lchown(tree.root + "/clients/erin/user", trusted ? 0 : nobody.user, nobody.group)
+            let (stored, storedOutput) = SvctlTreeTests.svctl(tree, "key", "erin", "--password-file", tree.root + "/password")
+            #expect(stored == 0, "\(storedOutput)")
+            let (owner, mode) = Self.owner(key)
+            #expect(owner == (trusted ? nobody.user : 0) && mode == 0o600,
+                    "user file owned by \(trusted ? "root" : "nobody"): key owned by uid \(owner), mode \(String(mode, radix: 8))")
+            tree.remove("clients/erin/user")
+        }
+    }
+
     @Test(.enabled(if: isRoot, "not run: becoming an ordinary user (setpriv) needs root"))
     func anOrdinaryUserGetsOneLineAndATreeOfItsOwn() throws {
         let tree = try SvctlTreeTests.tree("nouser")
