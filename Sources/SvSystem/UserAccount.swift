@@ -34,3 +34,31 @@ public struct UserAccount: Sendable, Equatable {
                   home: String(cString: entry.pointee.pw_dir), comment: String(cString: entry.pointee.pw_gecos))
     }
 }
+
+/// An entry's or a client's `user` file: one line, a user name or a uid. It is policy (who the
+/// processes run as, who gets the client's key), so it counts only where those users cannot
+/// touch it (see `PolicyFile`). svtree and svctl both read it through here.
+public enum UserFile {
+    public static let name = "user"
+
+    public enum Reading: Equatable {
+        case absent
+        case names(UserAccount)
+        /// Untrusted, empty or naming no user: why, with the file's path.
+        case refused(String)
+    }
+
+    /// The `user` file of `directory`, trusted if its owner and the directory's are in `trusting`.
+    public static func read(in directory: String, trusting: Set<uid_t>) -> Reading {
+        let path = directory + "/" + name
+        var file = stat()
+        // A symlink counts as there (and is refused: not a regular file).
+        guard lstat(path, &file) == 0 else { return .absent }
+        if let why = PolicyFile.problem(path, in: directory, trusting: trusting) { return .refused("\(path): \(why)") }
+        guard let line = FileSystem.readLine(path), !line.isEmpty else {
+            return .refused("\(path): empty: one line, a user name or uid")
+        }
+        guard let account = UserAccount.named(line) else { return .refused("\(path): no user \(line) on this system") }
+        return .names(account)
+    }
+}

@@ -102,16 +102,15 @@ extension String {
 /// each client one), else the owner of its directory (the svtree user): the jobs, which run
 /// as that user, must read and rewrite them.
 public enum ClientFiles {
-    public static let userFileName = "user"
+    public static let userFileName = UserFile.name
 
     /// The user the client's `user` file names, with its primary group, when the file is one
     /// svtree trusts as root does (root's, not writable by others, in a directory nobody else
     /// could have put it in): a `user` file the client's own group made would otherwise get
     /// it this client's key and records, or another client's.
     public static func clientUser(_ clientDirectory: String) -> Spawner.Identity? {
-        let file = clientDirectory + "/" + userFileName
-        guard FileSystem.exists(file), PolicyFile.problem(file, in: clientDirectory, trusting: [0]) == nil else { return nil }
-        return FileSystem.readLine(file).flatMap(UserAccount.named)?.identity
+        guard case .names(let account) = UserFile.read(in: clientDirectory, trusting: [0]) else { return nil }
+        return account.identity
     }
 
     /// Run as root: the owner of a directory a client's processes write (a service's), when

@@ -11,7 +11,7 @@ import SvSystem
 /// Without a `user` file an entry runs as the owner of the supervised directory (whoever may
 /// add entries there): a tree whose directory is not root's never runs anything as root.
 enum ServiceUser {
-    static let fileName = "user"
+    static let fileName = UserFile.name
 
     typealias Account = UserAccount
 
@@ -37,19 +37,19 @@ enum ServiceUser {
     /// supervised directory.
     static func resolve(_ entryDirectory: String, treeOwner: uid_t) -> Outcome {
         let path = entryDirectory + "/" + fileName
-        var file = stat()
-        guard lstat(path, &file) == 0 else {
+        let account: Account
+        switch UserFile.read(in: entryDirectory, trusting: trusted) {
+        case .absent:
             guard treeOwner != geteuid(), treeOwner != 0 else { return .own }
-            guard let account = UserAccount.withID(treeOwner) else {
+            guard let owner = UserAccount.withID(treeOwner) else {
                 return .refused("no user file, and the tree's owner, uid \(treeOwner), has no passwd entry")
             }
-            return switchTo(account, path: "the tree's owner")
+            return switchTo(owner, path: "the tree's owner")
+        case .refused(let why):
+            return .refused(why)
+        case .names(let named):
+            account = named
         }
-        if let why = PolicyFile.problem(path, in: entryDirectory, trusting: trusted) { return .refused("\(path): \(why)") }
-        guard let name = FileSystem.readLine(path)?.trimmingPrefix(while: { $0 == " " }), !name.isEmpty else {
-            return .refused("\(path): empty: one line, a user name or uid")
-        }
-        guard let account = UserAccount.named(String(name)) else { return .refused("\(path): no user \(name) on this system") }
         if account.user == 0 && treeOwner != 0 {
             return .refused("\(path): names root, but the tree's directory belongs to uid \(treeOwner): root only in a root's tree")
         }
