@@ -11,8 +11,10 @@ public final class SuperviseDirectory {
     public private(set) var controlFD: Int32 = -1
     private var lockFD: Int32 = -1
     private var okFD: Int32 = -1
+    private var okReserve: Int32 = -1
     private var writtenPid: Int32 = -1
     private var writtenStat = ""
+    private var writtenStatus: [UInt8] = []
     private var writtenExtra = ""
     /// The last write failed: the files may be stale until a later one succeeds.
     public private(set) var failing = false
@@ -83,9 +85,13 @@ public final class SuperviseDirectory {
             }
         }
         // Read-write so the FIFO never reports EOF when a writer such as `sv` goes away.
+        // `ok` is opened by the first `write`: sv and svctl take an open `ok` for a running
+        // supervisor and then read `status`, which must be there by then. Its descriptor is
+        // taken now (a copy of control's, given up for it), so that running out of them is
+        // found here, as before.
         controlFD = open(path + "/control", O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        okFD = open(path + "/ok", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard controlFD >= 0, okFD >= 0 else {
+        if controlFD >= 0 { okReserve = fcntl(controlFD, F_DUPFD_CLOEXEC, 0) }
+        guard controlFD >= 0, okReserve >= 0 else {
             let error = FileSystem.lastErrno
             close()
             throw .io(path, error)
@@ -123,11 +129,18 @@ public final class SuperviseDirectory {
         if snapshot.pid != writtenPid, put("pid", Array(StatusFormat.pidText(snapshot.pid).utf8)) { writtenPid = snapshot.pid }
         let extra = record.text
         if extra != writtenExtra, put("svtree", Array(extra.utf8)) { writtenExtra = extra }
-        _ = put("status", StatusFormat.statusBytes(snapshot))
+        let status = StatusFormat.statusBytes(snapshot)
+        if status != writtenStatus, put("status", status) { writtenStatus = status }
         let stat = StatusFormat.statText(snapshot)
         if stat != writtenStat, put("stat", Array(stat.utf8)) { writtenStat = stat }
         // One line when writing starts to fail, one when it works again: status that lies is
         // worse than none, and a full disk must not flood the log either.
+        if okFD < 0 && okReserve >= 0 {
+            Glibc.close(okReserve)
+            okReserve = -1
+            okFD = open(path + "/ok", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+            if okFD < 0 { Diagnostics.warn("\(path)/ok: cannot open: \(FileSystem.lastErrno): sv and svctl see no supervisor") }
+        }
         if let (name, error) = failure {
             if !failing { Diagnostics.warn("\(path)/\(name): cannot write: \(error) (trying again until it can)") }
             failing = true
@@ -140,9 +153,10 @@ public final class SuperviseDirectory {
 
     /// Releases the FIFOs and the lock: `sv` then sees that nothing supervises the service.
     public func close() {
-        for fd in [controlFD, okFD, lockFD] where fd >= 0 { Glibc.close(fd) }
+        for fd in [controlFD, okFD, okReserve, lockFD] where fd >= 0 { Glibc.close(fd) }
         controlFD = -1
         okFD = -1
+        okReserve = -1
         lockFD = -1
     }
 

@@ -125,4 +125,25 @@ import Testing
         try tree.waitFor("the control script to run") { tree.read("dir/hup.log") == "handled\n" }
         #expect(tree.supervisedPid("dir/svc") == pid)
     }
+
+    /// sv takes an open `supervise/ok` for a running supervisor and then reads `status`: svtree
+    /// must never show the one without the other. Read while svtree starts many entries in
+    /// one scan (the status of each was written only at the end of the scan's turn, so sv
+    /// said "unable to open supervise/status" for every entry started before the last).
+    @Test func svNeverFindsASupervisorWithoutAStatus() throws {
+        let tree = try TreeFixture("sv-order")
+        let names = (0..<150).map { "s\($0)" }
+        for name in names { tree.service("dir/" + name, logger: nil) }
+        let paths = names.map { tree.root + "/dir/" + $0 }
+        try tree.startSvtree("dir")
+        var reads = 0
+        var missing: [String] = []
+        try tree.waitFor("every entry up, by sv", seconds: 30) {
+            let (_, output) = tree.run(RunitCompatibilityTests.sv, ["status"] + paths)
+            reads += 1
+            missing += output.lines().filter { $0.contains("supervise/status") }
+            return output.lines().filter { $0.hasPrefix("run: ") }.count == names.count
+        }
+        #expect(missing.isEmpty, "\(missing.count) of \(reads) reads found ok without status, e.g. \(missing.prefix(2))")
+    }
 }
