@@ -142,7 +142,11 @@ public struct ServiceProbe: Sendable, Equatable {
             return .running
         }
         // Only a failure needs telling apart: no supervise/ at all, or one never used.
-        if errno == ENOENT && (!FileSystem.exists(supervise) || !FileSystem.exists(supervise + "/status")) { return .never }
+        let failure = errno
+        if failure == ENOENT && (!FileSystem.exists(supervise) || !FileSystem.exists(supervise + "/status")) { return .never }
+        // svtree opens `ok` once it has written the status: an `ok` nobody reads beside no
+        // status is an entry it is starting in this turn of its loop (`status` nil: starting).
+        if failure == ENXIO && !FileSystem.exists(supervise + "/status") { return .running }
         return .notRunning
     }
 }

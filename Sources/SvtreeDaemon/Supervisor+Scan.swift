@@ -151,11 +151,6 @@ extension Supervisor {
         setUpJob(entry)
         perform(entry.machine.begin(mainDown: definition.mainDown, logDown: definition.logDown, now: EventLoop.now),
                 on: entry)
-        // Its files now, not only at the end of the loop's turn (after a whole scan of
-        // entries): `ok` opens with the first write, and until then sv and svctl see the entry
-        // starting, never a supervisor without a status. The turn's flush (still due: it
-        // tells systemd) finds nothing changed, or retries what failed here.
-        for role in directories.keys { writeStatus(entry, role) }
         return nil
     }
 }
