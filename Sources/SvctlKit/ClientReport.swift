@@ -104,12 +104,9 @@ public struct ClientReport: Sendable {
             untrustedLimits = "limits: \(directory)/limits: \(why): svtree does not apply it"
             limits = []
         }
-        // The client's entry cgroup (its svtree's unit cgroup is `<entry>/main`).
-        let oomKills = supervisor.cgroup.flatMap { unit -> Int? in
-            let events = (try? FileSystem.readBytes(FileSystem.parentDirectory(unit) + "/memory.events", limit: 4096)) ?? []
-            let line = String(decoding: events, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("oom_kill ") }
-            return line.flatMap { Int($0.dropFirst("oom_kill ".count)) }
-        }
+        // The parent svtree keeps the count of the client's cgroup (its memory.events) in the
+        // client's supervise/svtree, rewritten at each kill: no need to read the cgroup here.
+        let oomKills = supervisor.oomKills
         let assurance = Assurance.read(clientDirectory: files)
         var report = ClientReport(name: name, enabled: enabled, defined: defined, directory: directory,
                                   supervisor: supervisor, services: services, backup: backup, limits: limits,

@@ -35,8 +35,10 @@ public struct ServiceProbe: Sendable, Equatable {
     public var notificationFD: Int32?
     /// Wall-clock ns at which the current run said it was ready through `notification-fd`.
     public var readySince: WallTime?
-    /// A client's svtree entry: when its parent saw the last OOM kill in its cgroup.
+    /// A client's svtree entry: when its parent saw the last OOM kill in its cgroup, and how
+    /// many its cgroup's `memory.events` counts (nil without a memory controller there).
     public var lastOOMKill: WallTime?
+    public var oomKills: Int?
     /// Why its supervisor could not start `run` last time (until a start works).
     public var startError: String?
 
@@ -130,6 +132,7 @@ public struct ServiceProbe: Sendable, Equatable {
         notificationFD = record.notificationFD
         readySince = record.readySince
         lastOOMKill = record.lastOOMKill
+        oomKills = record.oomKills
         startError = record.startError
     }
 

@@ -141,6 +141,20 @@ import Testing
         #expect(bob.supervisor?.supervisor == .running)
     }
 
+    /// The OOM kills of a client's cgroup come from what its parent svtree keeps in the
+    /// client's `supervise/svtree` (the count and the time of the last), not from the cgroup.
+    @Test func oomKillsAreReadFromTheParentsRecord() throws {
+        let copy = try Copy()
+        let record = copy.root + "/clients/alice/supervise/svtree"
+        let text = String(decoding: try FileSystem.readBytes(record), as: UTF8.self)
+        let lastKill = Self.now.unixNanos - 3600 * 1_000_000_000
+        try FileSystem.writeAtomically(record, Array((text + "oom_kills 2\nlast_oom_kill_ns \(lastKill)\n").utf8))
+        let alice = copy.reports(["alice"])[0]
+        #expect(alice.oomKills == 2)
+        #expect(alice.problems.contains { $0.hasPrefix("OOM kill in the client's cgroup 1h00m ago (2 since it started)") }, "\(alice.problems)")
+        #expect(copy.reports(["bob"])[0].oomKills == nil)
+    }
+
     /// A client that runsv runs is labelled so, not "svtree".
     @Test func theClientsSupervisorIsNamedForWhatRunsIt() throws {
         let copy = try Copy()
