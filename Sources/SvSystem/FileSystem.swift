@@ -175,14 +175,23 @@ public enum FileSystem {
 
     /// Names in a directory, without `.` and `..`.
     public static func list(_ path: String) throws(Errno) -> [String] {
+        try listWithKinds(path).map(\.name)
+    }
+
+    /// The names in a directory with what the listing says each is: true for a directory,
+    /// false for anything else, nil when it does not say (a symlink, or a file system without
+    /// d_type): stat those.
+    public static func listWithKinds(_ path: String) throws(Errno) -> [(name: String, isDirectory: Bool?)] {
         guard let dir = opendir(path) else { throw lastErrno }
         defer { closedir(dir) }
-        var names: [String] = []
+        var names: [(name: String, isDirectory: Bool?)] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
             }
-            if name != "." && name != ".." { names.append(name) }
+            guard name != "." && name != ".." else { continue }
+            let type = Int(entry.pointee.d_type)
+            names.append((name, type == DT_DIR ? true : type == DT_LNK || type == DT_UNKNOWN ? nil : false))
         }
         return names
     }

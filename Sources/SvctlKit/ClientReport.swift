@@ -72,15 +72,17 @@ public struct ClientReport: Sendable {
     /// `runChecks` runs each running service's `./check` (the detailed view: one process each).
     public static func read(_ name: String, layout: TreeLayout, now: WallTime, checkSupervisors: Bool = true,
                             runChecks: Bool = false, alertAges: BackupReport.AlertAges = .init()) -> ClientReport {
-        let enabled = layout.isEnabled(name)
+        // Files are read through the entry's target: under the symlink `enabled/NAME`, each of
+        // the ~60 paths a client's report opens made the kernel read the link and walk again.
+        // The link read first also says the client is enabled (an lstat only without one).
+        let target = FileSystem.linkTarget(layout.enabledEntry(name))
+        let enabled = target != nil || layout.isEnabled(name)
         let defined = FileSystem.exists(layout.definition(name))
         guard let directory = enabled ? layout.enabledEntry(name) : layout.clientDirectory(name) else {
             return ClientReport(name: name, enabled: enabled, defined: defined, directory: nil,
                                 supervisor: nil, services: [], now: now)
         }
-        // Files are read through the entry's target: under the symlink `enabled/NAME`, each of
-        // the ~60 paths a client's report opens made the kernel read the link and walk again.
-        let files = FileSystem.linkTarget(directory) ?? directory
+        let files = target ?? directory
         var supervisor = ServiceProbe.read(name: name, path: files, checkSupervisor: checkSupervisors)
         supervisor.path = directory
         let serviceNames = TreeLayout.services(ofClient: files)

@@ -98,10 +98,15 @@ public struct ServiceProbe: Sendable, Equatable {
             probe.job?.live = record.job
             if probe.notificationFD != nil, probe.status?.state == .run { probe.ready = probe.readySince != nil }
         }
-        if let info = try? FileSystem.info(path + "/log"), info.kind == .directory {
-            let logSupervise = path + "/log/supervise"
+        // A logger's supervisor answering on `ok` is a `log/` directory too: the stat of log/
+        // only when it does not (one system call less for each logging service).
+        let logSupervise = path + "/log/supervise"
+        let logRunning = checkSupervisor && supervisorAnswers(logSupervise)
+        let failure = errno
+        if logRunning || (try? FileSystem.info(path + "/log"))?.kind == .directory {
             probe.log = LogProbe(
-                supervisor: checkSupervisor ? supervisorState(logSupervise) : (FileSystem.exists(logSupervise) ? .running : .never),
+                supervisor: logRunning ? .running
+                    : checkSupervisor ? unanswered(logSupervise, failure) : (FileSystem.exists(logSupervise) ? .running : .never),
                 status: StatusFormat.parseStatus((try? FileSystem.readWholeSmallFile(logSupervise + "/status", limit: 64)) ?? []))
         }
         return probe
@@ -139,17 +144,24 @@ public struct ServiceProbe: Sendable, Equatable {
     /// As `sv` tells: a supervisor keeps `supervise/ok` open for reading, so opening it for
     /// writing without blocking fails with ENXIO when none runs.
     public static func supervisorState(_ supervise: String) -> Supervisor {
-        let fd = open(supervise + "/ok", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
-        if fd >= 0 {
-            close(fd)
-            return .running
-        }
+        supervisorAnswers(supervise) ? .running : unanswered(supervise, errno)
+    }
+
+    /// What an `ok` that could not be opened (`failure`: the open's errno) means.
+    static func unanswered(_ supervise: String, _ failure: Int32) -> Supervisor {
         // Only a failure needs telling apart: no supervise/ at all, or one never used.
-        let failure = errno
         if failure == ENOENT && (!FileSystem.exists(supervise) || !FileSystem.exists(supervise + "/status")) { return .never }
         // svtree opens `ok` once it has written the status: an `ok` nobody reads beside no
         // status is an entry it is starting in this turn of its loop (`status` nil: starting).
         if failure == ENXIO && !FileSystem.exists(supervise + "/status") { return .running }
         return .notRunning
+    }
+
+    /// Whether a supervisor holds `supervise/ok` open; errno says why not when it does not.
+    static func supervisorAnswers(_ supervise: String) -> Bool {
+        let fd = open(supervise + "/ok", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        close(fd)
+        return true
     }
 }

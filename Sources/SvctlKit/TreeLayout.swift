@@ -102,12 +102,13 @@ public struct TreeLayout: Sendable {
 
     /// A client's services: the entries of its `services/` (what its svtree supervises).
     public static func services(ofClient directory: String) -> [String] {
-        entries(directory + "/services").filter {
-            if let info = try? FileSystem.info(directory + "/services/" + $0), info.kind == .directory {
-                return true
-            }
-            return false
-        }
+        // The listing's d_type: a stat only for a symlink (a service linked in).
+        guard let listed = try? FileSystem.listWithKinds(directory + "/services") else { return [] }
+        return listed.filter { entry in
+            guard !entry.name.hasPrefix(".") else { return false }
+            if let isDirectory = entry.isDirectory { return isDirectory }
+            return (try? FileSystem.info(directory + "/services/" + entry.name))?.kind == .directory
+        }.map(\.name).sorted()
     }
 }
 
