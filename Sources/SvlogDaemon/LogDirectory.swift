@@ -232,7 +232,7 @@ final class LogDirectory {
         let (written, failure) = writeOut(bytes)
         if let failure {
             pending.append(contentsOf: bytes[written...])
-            size += written
+            noteWritten(written)
             throw failure
         }
     }
@@ -264,30 +264,29 @@ final class LogDirectory {
         // 64 lines a call: a 2 kB vector on the stack, which stays resident in every logger.
         return withUnsafeTemporaryAllocation(of: iovec.self, capacity: 128) { vector in
             while taken < lines.count && (taken == 0 || added < limit) {
-                var count = 0
+                var parts = 0
                 let batchStart = taken
-                while count < vector.count && taken < lines.count && (taken == 0 || added < limit) {
+                while parts < vector.count && taken < lines.count && (taken == 0 || added < limit) {
                     let end = UnsafeRawPointer(memchr(lines.baseAddress! + taken, Int32(UInt8(ascii: "\n")), lines.count - taken)!)
                         - lines.baseAddress! + 1
-                    vector[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: header.baseAddress), iov_len: header.count)
-                    vector[count + 1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: lines.baseAddress! + taken),
+                    vector[parts] = iovec(iov_base: UnsafeMutableRawPointer(mutating: header.baseAddress), iov_len: header.count)
+                    vector[parts + 1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: lines.baseAddress! + taken),
                                               iov_len: end - taken)
-                    count += 2
+                    parts += 2
                     added += header.count + end - taken
                     taken = end
                 }
-                let total = header.count * count / 2 + taken - batchStart
-                let written = writeVector(UnsafeMutableBufferPointer(rebasing: vector[0..<count]), total: total)
+                let total = header.count * parts / 2 + taken - batchStart
+                let written = writeVector(UnsafeMutableBufferPointer(rebasing: vector[0..<parts]), total: total)
                 if written.failure != nil {
                     // What the vector has not written yet, now at its head.
-                    for part in vector[0..<count] where part.iov_len > 0 {
+                    for part in vector[0..<parts] where part.iov_len > 0 {
                         pending.append(contentsOf: UnsafeRawBufferPointer(start: part.iov_base, count: part.iov_len))
                     }
-                    size += written.bytes
+                    noteWritten(written.bytes)
                     return (taken, written.failure)
                 }
-                if size == 0 { begunAt = EventLoop.now }
-                size += total
+                noteWritten(total)
             }
             warnedFull = false
             return (taken, nil)
@@ -353,8 +352,7 @@ final class LogDirectory {
             guard n > 0 else { return (offset, .noSpace) }
             offset += n
         }
-        if size == 0 { begunAt = EventLoop.now }
-        size += bytes.count
+        noteWritten(bytes.count)
         warnedFull = false
         return (offset, nil)
     }
@@ -362,7 +360,14 @@ final class LogDirectory {
     private func keepUnwritten(from offset: Int) {
         guard offset > 0 else { return }
         pending.removeFirst(offset)
-        size += offset
+        noteWritten(offset)
+    }
+
+    /// `bytes` more are in `current`: the age limit counts from the first, written whole or
+    /// in part by a write that then failed.
+    private func noteWritten(_ bytes: Int) {
+        if size == 0 && bytes > 0 { begunAt = EventLoop.now }
+        size += bytes
     }
 
     /// svlogd's rule: rotate once `current` is within one line length of the maximum size.

@@ -289,7 +289,7 @@ public final class Logger {
             if options.replacement != nil { replaceUnprintable(bytes) }
             let view = UnsafeBufferPointer(bytes)
             var end = 0
-            if takesWholeLines(chunker) {
+            if takesWholeLines(chunker, view) {
                 guard let whole = writeWholeLines(view, stamp: stamp) else { return nil }
                 end = whole
             }
@@ -308,9 +308,11 @@ public final class Logger {
     }
 
     /// Whether every line goes to every directory as it is, after its stamp and prefix: no
-    /// rules, no line begun (TERM's rule of one more line is the line-by-line path's).
-    private func takesWholeLines(_ chunker: LineChunker) -> Bool {
+    /// rules, no line begun (TERM's rule of one more line is the line-by-line path's), and no
+    /// retry inside a line (a piece written before a pause: the rest goes without a stamp).
+    private func takesWholeLines(_ chunker: LineChunker, _ input: UnsafeBufferPointer<UInt8>) -> Bool {
         !chunker.hasRules && !chunker.midLine && !exiting
+            && writtenUpTo.allSatisfy { $0 == 0 || input[$0 - 1] == UInt8(ascii: "\n") }
     }
 
     /// The whole lines at the head of `input`, directory by directory: each one's output in
@@ -324,9 +326,18 @@ public final class Logger {
         let bytes = UnsafeRawBufferPointer(input)
         for (i, directory) in directories.enumerated() where directory.isOpen {
             let header = directory.prefix.isEmpty ? stamp : stamp + directory.prefix
-            // What a retry finds below `writtenUpTo` is in this directory's log already.
+            // What a retry finds below `writtenUpTo` is in this directory's log already; a
+            // retry also finds a rotation still due (its write or its rename failed), done
+            // before anything more is written, as `rotateIfFull` does line by line.
             var from = writtenUpTo[i]
-            while from < whole {
+            while true {
+                if directory.wantsRotation(lineLength: options.lineLength) {
+                    do { try directory.rotate() } catch {
+                        _ = pause(directory, error)
+                        return nil
+                    }
+                }
+                guard from < whole else { break }
                 let room = directory.roomBeforeRotation(lineLength: options.lineLength)
                 let cut: Int
                 if header.isEmpty {
@@ -345,12 +356,6 @@ public final class Logger {
                     cut = from + taken
                     writtenUpTo[i] = cut
                     if failure != nil, !write(directory, i, inputEnd: cut) { return nil }
-                }
-                if directory.wantsRotation(lineLength: options.lineLength) {
-                    do { try directory.rotate() } catch {
-                        _ = pause(directory, error)
-                        return nil
-                    }
                 }
                 from = cut
             }
@@ -377,6 +382,14 @@ public final class Logger {
         for i in directories.indices where line.end > writtenUpTo[i] {
             let directory = unsafe unsafeBitCast(directories[i], to: Unmanaged<LogDirectory>.self)
             guard directory._withUnsafeGuaranteedRef({ $0.isOpen }) else { continue }
+            // A retry inside the line (a piece of it written before a pause, its stamp with
+            // it): only the rest, as the line going on.
+            var line = line
+            if writtenUpTo[i] > line.start {
+                line.start = writtenUpTo[i]
+                line.contentEnd = max(line.contentEnd, line.start)
+                line.starting = false
+            }
             writtenUpTo[i] = line.end
             directory._withUnsafeGuaranteedRef { directory in
                 if let copy = chunker.stderrCopy(line, of: input, directory: i, stamp: stamp, prefix: directory.prefix) {

@@ -62,6 +62,80 @@ import Testing
         }
     }
 
+    /// svlog run with writes past `bytes` refused (EFBIG under a file-size limit, SIGXFSZ
+    /// ignored: a write cut short and then refused, as on a full disk), on `input`.
+    private func startLimited(_ tree: TreeFixture, bytes: Int, _ arguments: String, input: String) throws -> Int32 {
+        try tree.start(["/bin/sh", "-c", "trap '' XFSZ; exec /usr/bin/prlimit --fsize=\(bytes):unlimited \(TreeFixture.svlogBinary) \(arguments) < \(input)"],
+                       stdoutFile: "svlog.out", stderrFile: "svlog.err")
+    }
+
+    /// A write refused at the very line after which the size rule rotates: once writing works
+    /// again the file still ends on that line (svlogd's, here without any failure), not one
+    /// line later, with and without stamps.
+    @Test(arguments: ["", "-tt"]) func aWriteRefusedAtTheRotationLineStillRotatesThere(stamps: String) throws {
+        let tree = try TreeFixture("svlog-fsize")
+        var input = ""
+        for i in 1...30 { input += "line \(i) " + String(repeating: "r", count: 90 - String(i).count) + "\n" }
+        tree.write("input", input)
+        for name in ["svlogd", "svlog"] { tree.write("\(name)/config", "s1000\nn20\n") }
+        let options = (stamps.isEmpty ? [] : [stamps]) + ["-l", "100"]
+        let (reference, referenceErr) = tree.runLogger(SvlogTests.svlogd, options + ["svlogd"], input: Array(input.utf8))
+        #expect(reference == 0, "\(referenceErr)")
+        let pid = try startLimited(tree, bytes: stamps.isEmpty ? 850 : 800, options.joined(separator: " ") + " svlog", input: "input")
+        try tree.waitFor("the pause") { tree.read("svlog.err").contains("pausing") }
+        tree.run("/usr/bin/prlimit", ["--pid", String(pid), "--fsize=unlimited:unlimited"])
+        #expect(try tree.waitExit(pid, seconds: 15) == 0, "\(tree.read("svlog.err"))")
+        let theirs = tree.logFiles("svlogd"), ours = tree.logFiles("svlog")
+        #expect(ours.count == theirs.count, "svlogd \(theirs), svlog \(ours)")
+        for (mine, reference) in zip(ours, theirs) {
+            let cut = stamps.isEmpty ? 0 : 26
+            #expect(tree.read("svlog/" + mine).lines().map { $0.dropFirst(cut) } == tree.read("svlogd/" + reference).lines().map { $0.dropFirst(cut) },
+                    "svlog's \(mine): \(tree.read("svlog/" + mine).lines().count) lines, svlogd's: \(tree.read("svlogd/" + reference).lines().count)")
+        }
+    }
+
+    /// The age limit counts from the first byte in `current`, also when the write that put it
+    /// there was cut short and then refused.
+    @Test func theAgeLimitCountsFromAWriteCutShort() throws {
+        let tree = try TreeFixture("svlog-fsize-age")
+        tree.write("log/config", "t2\n")
+        #expect(mkfifo(tree.root + "/input", 0o600) == 0)
+        // Held open for reading and writing here: svlog's open of the FIFO does not wait.
+        let writer = open(tree.root + "/input", O_RDWR | O_CLOEXEC)
+        defer { close(writer) }
+        let pid = try startLimited(tree, bytes: 50, "log", input: "input")
+        try? FileSystem.writeAll(writer, Array("first line of three\nsecond line of three\nthird line of three\n".utf8))
+        try tree.waitFor("the pause") { tree.read("svlog.err").contains("pausing") }
+        tree.run("/usr/bin/prlimit", ["--pid", String(pid), "--fsize=unlimited:unlimited"])
+        try tree.waitFor("the rotation by age", seconds: 10) { tree.logFiles("log").contains { $0.hasPrefix("@") } }
+        kill(pid, SIGTERM)
+        #expect(try tree.waitExit(pid) == 0)
+        #expect(tree.logLines("log") == ["first line of three", "second line of three", "third line of three"])
+    }
+
+    /// A piece of a line written after its wait and refused half-way: the line's rest, come
+    /// while writing paused, goes on after the piece: no second stamp inside the line, no part
+    /// of it twice. With a rule (`+*`) the lines go one by one, without through the
+    /// whole-lines path: both continue the piece.
+    @Test(arguments: ["", "+*\n"]) func aPieceRefusedHalfWayIsContinuedNotStampedAgain(config: String) throws {
+        let tree = try TreeFixture("svlog-fsize-piece")
+        tree.write("log/config", config)
+        #expect(mkfifo(tree.root + "/input", 0o600) == 0)
+        let writer = open(tree.root + "/input", O_RDWR | O_CLOEXEC)
+        defer { close(writer) }
+        let pid = try startLimited(tree, bytes: 100, "-tt log", input: "input")
+        let piece = String(repeating: "A", count: 200)
+        try? FileSystem.writeAll(writer, Array(piece.utf8))
+        try tree.waitFor("the piece written and refused") { tree.read("svlog.err").contains("pausing") }
+        try? FileSystem.writeAll(writer, Array("BBB\nCCC\n".utf8))
+        tree.run("/usr/bin/prlimit", ["--pid", String(pid), "--fsize=unlimited:unlimited"])
+        try tree.waitFor("the rest", seconds: 10) { tree.read("log/current").hasSuffix("CCC\n") }
+        kill(pid, SIGTERM)
+        #expect(try tree.waitExit(pid) == 0)
+        let lines = tree.read("log/current").lines()
+        #expect(lines.map { String($0.dropFirst(26)) } == [piece + "BBB", "CCC"], "\(lines)")
+    }
+
     @Test func fullDiskDeletesDownToTheMinimumKept() throws {
         let tree = try TreeFixture("svlog-minimum")
         _ = try tree.mountTmpfs("disk", kilobytes: 128)
