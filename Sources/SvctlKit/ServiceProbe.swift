@@ -152,14 +152,21 @@ public struct ServiceProbe: Sendable, Equatable {
         // Only a failure needs telling apart: no supervise/ at all, or one never used.
         if failure == ENOENT && (!FileSystem.exists(supervise) || !FileSystem.exists(supervise + "/status")) { return .never }
         // svtree opens `ok` once it has written the status: an `ok` nobody reads beside no
-        // status is an entry it is starting in this turn of its loop (`status` nil: starting).
-        if failure == ENXIO && !FileSystem.exists(supervise + "/status") { return .running }
+        // status, with `control` held (it is from the start), is an entry it is starting in
+        // this turn of its loop (`status` nil: starting); with `control` let go, one it gave up.
+        if failure == ENXIO && !FileSystem.exists(supervise + "/status") && fifoHasReader(supervise + "/control") {
+            return .running
+        }
         return .notRunning
     }
 
     /// Whether a supervisor holds `supervise/ok` open; errno says why not when it does not.
-    static func supervisorAnswers(_ supervise: String) -> Bool {
-        let fd = open(supervise + "/ok", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+    static func supervisorAnswers(_ supervise: String) -> Bool { fifoHasReader(supervise + "/ok") }
+
+    /// A FIFO opened for writing without blocking: ENXIO when nobody holds it for reading.
+    /// Nothing is written.
+    static func fifoHasReader(_ path: String) -> Bool {
+        let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return false }
         close(fd)
         return true

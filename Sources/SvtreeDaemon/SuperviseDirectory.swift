@@ -135,11 +135,16 @@ public final class SuperviseDirectory {
         if stat != writtenStat, put("stat", Array(stat.utf8)) { writtenStat = stat }
         // One line when writing starts to fail, one when it works again: status that lies is
         // worse than none, and a full disk must not flood the log either.
-        if okFD < 0 && okReserve >= 0 {
+        // Not before a status is there to read (a first write failing on a full disk leaves
+        // none): tried again at each write.
+        if okFD < 0 && okReserve >= 0 && (!writtenStatus.isEmpty || FileSystem.exists(path + "/status")) {
             Glibc.close(okReserve)
             okReserve = -1
             okFD = open(path + "/ok", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-            if okFD < 0 { Diagnostics.warn("\(path)/ok: cannot open: \(FileSystem.lastErrno): sv and svctl see no supervisor") }
+            // ENOENT: the directory was deleted (its teardown is under way), as for `put`.
+            if okFD < 0 && errno != ENOENT {
+                Diagnostics.warn("\(path)/ok: cannot open: \(FileSystem.lastErrno): sv and svctl see no supervisor")
+            }
         }
         if let (name, error) = failure {
             if !failing { Diagnostics.warn("\(path)/\(name): cannot write: \(error) (trying again until it can)") }

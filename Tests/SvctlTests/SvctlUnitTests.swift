@@ -206,3 +206,29 @@ import Testing
         #expect(Command.allCases.map { String($0.letters.map(\.character)) } == ["u", "d", "o", "tcu", "t", "k", "p", "c", "h", "x"])
     }
 }
+
+/// How svctl reads a `supervise/` directory's FIFOs: `ok` held for reading is a running
+/// supervisor; svtree opens `ok` only with its first status, so `ok` unread beside no status
+/// is an entry being started while `control` is held, and a supervisor gone once it is not.
+@Suite(.timeLimit(.minutes(1))) struct SupervisorStateTests {
+    @Test func okControlAndStatusTellTheStates() throws {
+        var template = Array("/tmp/svctl-fifos-XXXXXX".utf8CString)
+        let root = String(cString: try #require(mkdtemp(&template)))
+        defer { StatusGoldenTests.Copy.remove(root) }
+        let supervise = root + "/supervise"
+        #expect(ServiceProbe.supervisorState(supervise) == .never)
+        try FileSystem.makeDirectory(supervise)
+        try FileSystem.makeFIFO(supervise + "/ok")
+        try FileSystem.makeFIFO(supervise + "/control")
+        #expect(ServiceProbe.supervisorState(supervise) == .notRunning, "ok and control unread, no status: given up")
+        let control = open(supervise + "/control", O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        defer { close(control) }
+        #expect(ServiceProbe.supervisorState(supervise) == .running, "control held, no status yet: starting")
+        try FileSystem.writeAtomically(supervise + "/status", [UInt8](repeating: 0, count: 20))
+        #expect(ServiceProbe.supervisorState(supervise) == .notRunning, "a status and ok unread: not running")
+        let ok = open(supervise + "/ok", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        defer { close(ok) }
+        #expect(ServiceProbe.supervisorState(supervise) == .running)
+    }
+}
+
