@@ -84,7 +84,7 @@ public struct LineChunker: Sendable {
     public mutating func next(_ input: UnsafeBufferPointer<UInt8>, from start: Int, _ limits: Limits) -> Line? {
         let total = input.count
         guard start < total, !(limits.exiting && !midLine && !mayStartOneLine) else { return nil }
-        let newline = memchrOffset(input, from: start)
+        let newline = UnsafeRawBufferPointer(input).newline(from: start)
         let end: Int
         if let newline {
             end = newline + 1
@@ -172,10 +172,13 @@ public struct LineChunker: Sendable {
         selected[directory] = select
         toStderr[directory] = copy
     }
+}
 
-    private func memchrOffset(_ input: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
-        guard let base = input.baseAddress,
-              let found = memchr(base + start, Int32(UInt8(ascii: "\n")), input.count - start) else { return nil }
-        return UnsafePointer<UInt8>(found.assumingMemoryBound(to: UInt8.self)) - base
+extension UnsafeRawBufferPointer {
+    /// The offset of the first newline at or after `start`, nil without one (memchr).
+    func newline(from start: Int) -> Int? {
+        guard let base = baseAddress, start < count,
+              let found = memchr(base + start, Int32(UInt8(ascii: "\n")), count - start) else { return nil }
+        return UnsafeRawPointer(found) - base
     }
 }

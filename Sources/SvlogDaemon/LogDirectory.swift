@@ -183,6 +183,12 @@ final class LogDirectory {
         return currentFD >= 0 && fstat(currentFD, &st) == 0 && st.st_nlink == 0
     }
 
+    /// `current` unlinked (`rm -rf` of the directory by an operator cleaning logs): what is
+    /// written there would be consumed from the pipe into a file without a name.
+    private func reopenIfGone() throws(Errno) {
+        if currentIsGone { try reopenAfterRemoval() }
+    }
+
     /// The directory (made again if it is gone) and a new `current`; when that fails, the old
     /// descriptors stay and the error goes up: the logger pauses, the lines stay in the pipe,
     /// and the next try looks again.
@@ -244,31 +250,26 @@ final class LogDirectory {
     /// leaves it, and `failure` says why.
     func writeLines(_ lines: UnsafeRawBufferPointer, header: UnsafeRawBufferPointer,
                     room: Int?) -> (taken: Int, failure: Errno?) {
-        guard pending.isEmpty, !currentIsGone else {
-            // The rare paths (a retry, a removed directory) through `pending`.
-            let taken = Self.linesEnd(lines, header: header.count, room: room)
-            var start = 0
-            while start < taken {
-                let end = UnsafeRawPointer(memchr(lines.baseAddress! + start, Int32(UInt8(ascii: "\n")), taken - start)!)
-                    - lines.baseAddress! + 1
-                pending.append(contentsOf: header)
-                pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: lines[start..<end]))
-                start = end
-            }
-            do { try flush() } catch { return (taken, error) }
-            return (taken, nil)
+        // A retry's leftovers go first, and a removed `current` is made again: then the
+        // lines go from where they are. Failing there, none of them is taken.
+        do {
+            try flush()
+            try reopenIfGone()
+        } catch {
+            return (0, error)
         }
         let limit = room ?? .max
         var taken = 0
         var added = 0
+        // Up to the line that reaches `room`, and at least one.
+        func more() -> Bool { taken < lines.count && (taken == 0 || added < limit) }
         // 64 lines a call: a 2 kB vector on the stack, which stays resident in every logger.
         return withUnsafeTemporaryAllocation(of: iovec.self, capacity: 128) { vector in
-            while taken < lines.count && (taken == 0 || added < limit) {
+            while more() {
                 var parts = 0
                 let batchStart = taken
-                while parts < vector.count && taken < lines.count && (taken == 0 || added < limit) {
-                    let end = UnsafeRawPointer(memchr(lines.baseAddress! + taken, Int32(UInt8(ascii: "\n")), lines.count - taken)!)
-                        - lines.baseAddress! + 1
+                while parts < vector.count && more() {
+                    let end = lines.newline(from: taken)! + 1
                     vector[parts] = iovec(iov_base: UnsafeMutableRawPointer(mutating: header.baseAddress), iov_len: header.count)
                     vector[parts + 1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: lines.baseAddress! + taken),
                                               iov_len: end - taken)
@@ -291,20 +292,6 @@ final class LogDirectory {
             warnedFull = false
             return (taken, nil)
         }
-    }
-
-    /// Where `writeLines` stops in `lines`.
-    private static func linesEnd(_ lines: UnsafeRawBufferPointer, header: Int, room: Int?) -> Int {
-        let limit = room ?? .max
-        var taken = 0
-        var added = 0
-        while taken < lines.count && (taken == 0 || added < limit) {
-            let end = UnsafeRawPointer(memchr(lines.baseAddress! + taken, Int32(UInt8(ascii: "\n")), lines.count - taken)!)
-                - lines.baseAddress! + 1
-            added += header + end - taken
-            taken = end
-        }
-        return taken
     }
 
     /// writev until all `total` bytes are written, the vector advanced past what was: on a
@@ -335,11 +322,7 @@ final class LogDirectory {
 
     /// Writes all of `bytes` to `current`; how much was written when a write failed, and why.
     private func writeOut(_ bytes: UnsafeRawBufferPointer) -> (written: Int, failure: Errno?) {
-        // `current` unlinked (`rm -rf` of the directory by an operator cleaning logs): what is
-        // written there would be consumed from the pipe into a file without a name.
-        if currentIsGone {
-            do { try reopenAfterRemoval() } catch { return (0, error) }
-        }
+        do { try reopenIfGone() } catch { return (0, error) }
         var offset = 0
         while offset < bytes.count {
             let n: Int

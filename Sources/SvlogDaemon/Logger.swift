@@ -367,10 +367,8 @@ public final class Logger {
     /// bytes end with a newline at `end`.
     private static func lineEnd(in bytes: UnsafeRawBufferPointer, from: Int, reaching room: Int?, before end: Int) -> Int {
         guard let room, case let searchFrom = from + max(room, 1) - 1, searchFrom < end,
-              let newline = memchr(bytes.baseAddress! + searchFrom, Int32(UInt8(ascii: "\n")), end - searchFrom) else {
-            return end
-        }
-        return UnsafeRawPointer(newline) - bytes.baseAddress! + 1
+              let newline = UnsafeRawBufferPointer(rebasing: bytes[..<end]).newline(from: searchFrom) else { return end }
+        return newline + 1
     }
 
     /// Appends one line (or piece) to the output of every directory that selects it; a retry
