@@ -198,8 +198,8 @@ public struct ClientAdd: Sendable {
         for part in ["services", "log/main"] where FileSystem.exists(directory + "/" + part) {
             DirectoryTree.changeOwner(directory + "/" + part, user: account.user, group: account.group)
         }
-        try write(directory + "/" + ClientFiles.userFileName, account.name + "\n", mode: 0o644)
-        lchown(directory + "/" + ClientFiles.userFileName, 0, account.group)
+        try write(directory + "/" + UserFile.name, account.name + "\n", mode: 0o644)
+        lchown(directory + "/" + UserFile.name, 0, account.group)
         chmod(directory, 0o1770)
         guard let repository else { return }
         if (try? FileSystem.info(repository, followLinks: false)) == nil {

@@ -102,8 +102,6 @@ extension String {
 /// each client one), else the owner of its directory (the svtree user): the jobs, which run
 /// as that user, must read and rewrite them.
 public enum ClientFiles {
-    public static let userFileName = UserFile.name
-
     /// The user the client's `user` file names, with its primary group, when the file is one
     /// svtree trusts as root does (root's, not writable by others, in a directory nobody else
     /// could have put it in): a `user` file the client's own group made would otherwise get
@@ -147,7 +145,7 @@ public enum ClientFiles {
     public static func becomeClientUser(_ clientDirectory: String) throws(SvctlError) {
         guard geteuid() == 0, let user = clientUser(clientDirectory), user.user != 0 else { return }
         guard setgroups(0, nil) == 0, setgid(user.group) == 0, setuid(user.user) == 0 else {
-            throw .failed("cannot become uid \(user.user) (\(clientDirectory)/\(userFileName)): \(FileSystem.lastErrno)")
+            throw .failed("cannot become uid \(user.user) (\(clientDirectory)/\(UserFile.name)): \(FileSystem.lastErrno)")
         }
     }
 

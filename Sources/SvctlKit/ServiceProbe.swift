@@ -35,9 +35,10 @@ public struct ServiceProbe: Sendable, Equatable {
     public var notificationFD: Int32?
     /// Wall-clock ns at which the current run said it was ready through `notification-fd`.
     public var readySince: WallTime?
-    /// A client's svtree entry: when its parent saw the last OOM kill in its cgroup, and how
-    /// many its cgroup's `memory.events` counts (nil without a memory controller there).
+    /// A client's svtree entry: when its parent saw the last OOM kill in its cgroup.
     public var lastOOMKill: WallTime?
+    /// The same: the OOM kills its cgroup's `memory.events` counts, as the parent keeps them
+    /// (nil without a memory controller there).
     public var oomKills: Int?
     /// Why its supervisor could not start `run` last time (until a start works).
     public var startError: String?
@@ -101,12 +102,16 @@ public struct ServiceProbe: Sendable, Equatable {
         // A logger's supervisor answering on `ok` is a `log/` directory too: the stat of log/
         // only when it does not (one system call less for each logging service).
         let logSupervise = path + "/log/supervise"
-        let logRunning = checkSupervisor && supervisorAnswers(logSupervise)
-        let failure = errno
+        var logFailure: Int32?
+        if checkSupervisor { logFailure = okFailure(logSupervise) }
+        let logRunning = checkSupervisor && logFailure == nil
         if logRunning || (try? FileSystem.info(path + "/log"))?.kind == .directory {
+            let supervisor: Supervisor
+            if let logFailure { supervisor = unanswered(logSupervise, logFailure) }
+            else if logRunning { supervisor = .running }
+            else { supervisor = FileSystem.exists(logSupervise) ? .running : .never }
             probe.log = LogProbe(
-                supervisor: logRunning ? .running
-                    : checkSupervisor ? unanswered(logSupervise, failure) : (FileSystem.exists(logSupervise) ? .running : .never),
+                supervisor: supervisor,
                 status: StatusFormat.parseStatus((try? FileSystem.readWholeSmallFile(logSupervise + "/status", limit: 64)) ?? []))
         }
         return probe
@@ -144,7 +149,7 @@ public struct ServiceProbe: Sendable, Equatable {
     /// As `sv` tells: a supervisor keeps `supervise/ok` open for reading, so opening it for
     /// writing without blocking fails with ENXIO when none runs.
     public static func supervisorState(_ supervise: String) -> Supervisor {
-        supervisorAnswers(supervise) ? .running : unanswered(supervise, errno)
+        okFailure(supervise).map { unanswered(supervise, $0) } ?? .running
     }
 
     /// What an `ok` that could not be opened (`failure`: the open's errno) means.
@@ -154,21 +159,21 @@ public struct ServiceProbe: Sendable, Equatable {
         // svtree opens `ok` once it has written the status: an `ok` nobody reads beside no
         // status, with `control` held (it is from the start), is an entry it is starting in
         // this turn of its loop (`status` nil: starting); with `control` let go, one it gave up.
-        if failure == ENXIO && !FileSystem.exists(supervise + "/status") && fifoHasReader(supervise + "/control") {
+        if failure == ENXIO && !FileSystem.exists(supervise + "/status") && readerFailure(supervise + "/control") == nil {
             return .running
         }
         return .notRunning
     }
 
-    /// Whether a supervisor holds `supervise/ok` open; errno says why not when it does not.
-    static func supervisorAnswers(_ supervise: String) -> Bool { fifoHasReader(supervise + "/ok") }
+    /// nil when a supervisor holds `supervise/ok` open, else the errno of the try.
+    static func okFailure(_ supervise: String) -> Int32? { readerFailure(supervise + "/ok") }
 
-    /// A FIFO opened for writing without blocking: ENXIO when nobody holds it for reading.
-    /// Nothing is written.
-    static func fifoHasReader(_ path: String) -> Bool {
+    /// A FIFO opened for writing without blocking (nothing is written): nil when someone holds
+    /// it for reading, else the errno (ENXIO: nobody does).
+    static func readerFailure(_ path: String) -> Int32? {
         let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return errno }
         close(fd)
-        return true
+        return nil
     }
 }

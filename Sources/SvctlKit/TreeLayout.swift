@@ -93,21 +93,18 @@ public struct TreeLayout: Sendable {
     }
 
     public var enabledClients: [String] { Self.entries(enabled) }
-    public var definedClients: [String] {
-        Self.entries(clients).filter {
-            if let info = try? FileSystem.info(definition($0)), info.kind == .directory { return true }
-            return false
-        }
-    }
+    public var definedClients: [String] { Self.directories(in: clients) }
 
     /// A client's services: the entries of its `services/` (what its svtree supervises).
-    public static func services(ofClient directory: String) -> [String] {
-        // The listing's d_type: a stat only for a symlink (a service linked in).
-        guard let listed = try? FileSystem.listWithKinds(directory + "/services") else { return [] }
+    public static func services(ofClient directory: String) -> [String] { directories(in: directory + "/services") }
+
+    /// The entries of `directory` that are directories or symlinks to one, as `entries`: the
+    /// listing's d_type says, a stat only for a symlink (a client or service linked in).
+    static func directories(in directory: String) -> [String] {
+        guard let listed = try? FileSystem.listWithKinds(directory) else { return [] }
         return listed.filter { entry in
             guard !entry.name.hasPrefix(".") else { return false }
-            if let isDirectory = entry.isDirectory { return isDirectory }
-            return (try? FileSystem.info(directory + "/services/" + entry.name))?.kind == .directory
+            return entry.isDirectory ?? ((try? FileSystem.info(directory + "/" + entry.name))?.kind == .directory)
         }.map(\.name).sorted()
     }
 }

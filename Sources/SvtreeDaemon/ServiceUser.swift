@@ -11,8 +11,6 @@ import SvSystem
 /// Without a `user` file an entry runs as the owner of the supervised directory (whoever may
 /// add entries there): a tree whose directory is not root's never runs anything as root.
 enum ServiceUser {
-    static let fileName = UserFile.name
-
     typealias Account = UserAccount
 
     enum Outcome: Equatable {
@@ -36,7 +34,7 @@ enum ServiceUser {
     /// What the `user` file of the entry directory says, checked; `treeOwner` owns the
     /// supervised directory.
     static func resolve(_ entryDirectory: String, treeOwner: uid_t) -> Outcome {
-        let path = entryDirectory + "/" + fileName
+        let path = entryDirectory + "/" + UserFile.name
         let account: Account
         switch UserFile.read(in: entryDirectory, trusting: trusted) {
         case .absent:
