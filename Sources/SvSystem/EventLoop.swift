@@ -72,16 +72,13 @@ public final class EventLoop {
         // One read takes every pending signal (standard signals do not queue: one each at
         // most); a second read only when the first filled its buffer.
         var signals: [Int32] = []
-        var batch: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)
-        while true {
-            let n = withUnsafeMutableBytes(of: &batch) { raw in
-                sv_signalfd_read(signalFD, raw.baseAddress!.assumingMemoryBound(to: Int32.self), 8)
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8) { batch in
+            while true {
+                let n = Int(sv_signalfd_read(signalFD, batch.baseAddress!, Int32(batch.count)))
+                guard n > 0 else { return }
+                signals.append(contentsOf: batch.prefix(n))
+                if n < batch.count { return }
             }
-            guard n > 0 else { break }
-            withUnsafeBytes(of: &batch) { raw in
-                signals.append(contentsOf: raw.bindMemory(to: Int32.self).prefix(Int(n)))
-            }
-            if n < 8 { break }
         }
         return signals
     }
