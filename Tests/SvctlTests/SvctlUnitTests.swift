@@ -210,7 +210,7 @@ import Testing
 /// How svctl reads a `supervise/` directory's FIFOs: `ok` held for reading is a running
 /// supervisor; svtree opens `ok` only with its first status, so `ok` unread beside no status
 /// is an entry being started while `control` is held, and a supervisor gone once it is not.
-@Suite(.timeLimit(.minutes(1))) struct SupervisorStateTests {
+@Suite(.timeLimit(.minutes(3))) struct SupervisorStateTests {
     @Test func okControlAndStatusTellTheStates() throws {
         var template = Array("/tmp/svctl-fifos-XXXXXX".utf8CString)
         let root = String(cString: try #require(mkdtemp(&template)))
