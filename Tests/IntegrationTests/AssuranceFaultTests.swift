@@ -5,7 +5,7 @@ import SvctlKit
 import Testing
 
 /// The assurance commands on bad input and faults: each a clear line, nothing left behind.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct AssuranceFaultTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct AssuranceFaultTests {
     /// A client defined by svctl add with a real local repository of one 1 MB file.
     static func clientWithRepository(_ tree: TreeFixture, _ name: String) throws {
         let (added, output) = SvctlTreeTests.svctl(tree, "add", "--no-user", name, "--replica", tree.root + "/replica/" + name)

@@ -8,7 +8,7 @@ import Testing
 /// restic backups through their rclone servers, snapwatch replicating to a local directory
 /// and to an rclone remote served by `rclone serve webdav` on loopback (the remote host);
 /// audits, verifies and a forget racing a backup, each fault planted and found by name.
-@Suite(.serialized, .timeLimit(.minutes(8))) struct AssuranceTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct AssuranceTests {
     static let password = BackupEndToEndTests.password
 
     static func restic(_ tree: TreeFixture, _ arguments: [String]) -> (Int32, String) {

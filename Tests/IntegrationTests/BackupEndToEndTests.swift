@@ -6,7 +6,7 @@ import Testing
 /// The real thing: a client added by svctl under a root svtree, real restic backups through
 /// its rclone server, snapwatch replicating each snapshot, the replica checked by restic,
 /// svctl status and audit reading the result.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct BackupEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct BackupEndToEndTests {
     static let password = "repository password"
 
     static func restic(_ tree: TreeFixture, _ arguments: [String]) -> (Int32, String) {

@@ -4,7 +4,7 @@ import Testing
 
 /// Broken entries get one clear line naming them, are retried when they change (not in a
 /// loop), and never stop the rest of the tree.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct BadEntryTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct BadEntryTests {
     private func warnings(_ tree: TreeFixture, mentioning name: String) -> [String] {
         tree.read("svtree.err").lines().filter { $0.contains(name) }
     }

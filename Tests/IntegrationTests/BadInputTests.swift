@@ -5,7 +5,7 @@ import Testing
 
 /// The bad-input corpus: each broken thing gets one clear line naming it, and the tree keeps
 /// running (a canary service keeps its pid). Counted in the closing note of the reliability issue.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct BadInputTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct BadInputTests {
     struct Case: Sendable {
         var name: String
         var expected: String
@@ -201,7 +201,7 @@ import Testing
 
 /// The tree itself broken: missing, deleted under a running entry, read-only; a logger's
 /// config full of garbage.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct BrokenTreeTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct BrokenTreeTests {
     @Test func missingDirectoryThenCreated() throws {
         let tree = try TreeFixture("missing-dir")
         let root = try tree.startSvtree("enabled")
@@ -260,7 +260,7 @@ import Testing
 
 /// Out of descriptors: svtree says which limit, keeps what runs, and retries on a timer
 /// instead of looping (a tight loop of warnings was found here: fixed).
-@Suite(.timeLimit(.minutes(2))) struct DescriptorLimitTests {
+@Suite(.timeLimit(.minutes(10))) struct DescriptorLimitTests {
     @Test func exhaustionIsSaidOnceAndDoesNotSpin() throws {
         let tree = try TreeFixture("nofile")
         for i in 1...30 { tree.service("dir/s\(i)", logger: "exec cat > /dev/null") }
@@ -282,7 +282,7 @@ import Testing
 /// No inotify instance left for the user (fs.inotify.max_user_instances): svtree says so
 /// once, names the sysctl, and finds new entries by rescanning every 5 s. Run as `nobody`,
 /// whose instances a helper uses up, so no other test is touched.
-@Suite(.timeLimit(.minutes(2))) struct InotifyLimitTests {
+@Suite(.timeLimit(.minutes(10))) struct InotifyLimitTests {
     @Test func withoutInotifySvtreeRescans() throws {
         let tree = try TreeFixture("noinotify")
         tree.makeDirectories(tree.root + "/dir")
@@ -325,7 +325,7 @@ import Testing
 }
 
 /// Files the supervisor's user may not read or run (svtree as nobody; root reads everything).
-@Suite(.timeLimit(.minutes(2))) struct PermissionTests {
+@Suite(.timeLimit(.minutes(10))) struct PermissionTests {
     @Test func unreadableAndUnrunnableAreSaidAsSuch() throws {
         let tree = try TreeFixture("perm")
         tree.service("dir/fine", logger: nil)

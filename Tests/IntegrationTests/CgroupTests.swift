@@ -5,7 +5,7 @@ import Testing
 
 /// Exact teardown by cgroup v2 (this machine's unified hierarchy is writable), and the
 /// session mode that is used without one.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct CgroupTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct CgroupTests {
     /// A service whose child escapes everything but its cgroup: double fork, setsid, and an
     /// empty environment (so no marker says whose it is). The escapee runs a copy of sleep
     /// inside the tree: its command line names this test's tree (not another test's or another

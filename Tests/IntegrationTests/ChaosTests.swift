@@ -4,7 +4,7 @@ import Testing
 
 /// The quick part of the fault-injection suite: Tests/Chaos/chaos.py (run in full by
 /// `make chaos`) on a few clients, against the binaries under test.
-@Suite(.timeLimit(.minutes(5))) struct ChaosTests {
+@Suite(.timeLimit(.minutes(10))) struct ChaosTests {
     @Test func killsAndStormsLeaveTheTreeExactAndTheLogsComplete() throws {
         let repository = FileSystem.parentDirectory(FileSystem.parentDirectory(FileSystem.parentDirectory(#filePath)))
         let (code, output) = TreeFixture.run("/usr/bin/python3", [

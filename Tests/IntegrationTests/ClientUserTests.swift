@@ -7,7 +7,7 @@ import Testing
 /// and repository, and svtree runs everything of the client as that user; another client's
 /// user cannot read the repository; `svctl remove --purge` deletes the user. Run by an
 /// ordinary user, svctl says so once and the tree runs as that user.
-@Suite(.serialized, .timeLimit(.minutes(4))) struct ClientUserTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ClientUserTests {
     static let isRoot = geteuid() == 0
 
     /// The uid and the groups of a process, from /proc/PID/status.

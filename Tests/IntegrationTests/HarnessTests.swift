@@ -3,7 +3,7 @@ import SvSystem
 import Testing
 
 /// The harness itself: a crash is not an exit 0, a hang is not a wait forever.
-@Suite(.timeLimit(.minutes(3))) struct HarnessTests {
+@Suite(.timeLimit(.minutes(10))) struct HarnessTests {
     @Test func aSignalDeathIsNotExitZeroAndIsRecorded() {
         var code: Int32 = 0
         withKnownIssue("run() records a death by signal") {

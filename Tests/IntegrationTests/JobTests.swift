@@ -6,7 +6,7 @@ import Testing
 
 /// Jobs on real processes: `every 1s` and friends under a real svtree, read back through
 /// each run's own stamp, `last-run`, `sv` and `svctl`.
-@Suite(.timeLimit(.minutes(2))) struct JobTests {
+@Suite(.timeLimit(.minutes(10))) struct JobTests {
     /// A job whose run appends its start time (ns) to `starts`, sleeps `seconds`, exits `code`.
     func job(_ tree: TreeFixture, _ relative: String, schedule: String, seconds: String = "0", code: Int = 0) {
         tree.write(relative + "/run", """

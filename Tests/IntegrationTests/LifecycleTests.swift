@@ -3,7 +3,7 @@ import Glibc
 import Testing
 
 /// Restarts with backoff, stop timeouts, finish bounds and descriptors, on real processes.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct LifecycleTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct LifecycleTests {
     private func descriptorCount(_ pid: Int32) -> Int {
         (try? FileSystem.list("/proc/\(pid)/fd"))?.count ?? -1
     }

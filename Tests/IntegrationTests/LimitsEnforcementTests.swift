@@ -9,7 +9,7 @@ import Testing
 /// the memory and pids controllers in the cgroup v2 hierarchy svtree runs in (`Delegate=yes`
 /// on a full cgroup v2 host); where they are missing (a hybrid host: this one has only hugetlb
 /// there) each test says in the output that it did not run, and why.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct LimitsEnforcementTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct LimitsEnforcementTests {
     /// The controllers of the cgroup this process runs in.
     static let controllers: Set<String> = {
         guard let mount = CgroupTree.cgroup2Mount(), let own = CgroupTree.ownPath() else { return [] }

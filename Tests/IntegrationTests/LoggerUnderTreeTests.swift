@@ -3,7 +3,7 @@ import Glibc
 import Testing
 
 /// svlog as the logger of an svtree service: killed again and again, it loses no line.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct LoggerUnderTreeTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct LoggerUnderTreeTests {
     @Test func loggerKilledTwentyTimesLosesNoLine() throws {
         let tree = try TreeFixture("svlog-kills")
         tree.write("dir/numbers/run", """

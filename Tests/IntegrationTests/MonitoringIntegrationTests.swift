@@ -6,7 +6,7 @@ import Testing
 /// svctl metrics, check and alert on a running tree, read by the real peers: Debian's
 /// node_exporter (textfile collector only, on a loopback port), promtool, a fake sendmail,
 /// a loopback HTTP server for the ping hook.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct MonitoringIntegrationTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct MonitoringIntegrationTests {
     static let nodeExporter = "/usr/bin/prometheus-node-exporter"
     static let promtool = "/usr/bin/promtool"
 

@@ -4,7 +4,7 @@ import Testing
 
 /// The tree the project exists for: a root svtree over enabled clients, each client an svtree
 /// over its services, each service with a logger. Real processes on a temporary directory.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct NestedTreeTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct NestedTreeTests {
     let storage = "clients/alice/services/storage"
     let snapwatch = "clients/alice/services/snapwatch"
 

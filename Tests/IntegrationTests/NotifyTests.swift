@@ -4,7 +4,7 @@ import Glibc
 import Testing
 
 /// `svtree --notify` talking to a stand-in for systemd: a datagram socket as NOTIFY_SOCKET.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct NotifyTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct NotifyTests {
     /// A bound AF_UNIX datagram socket and what arrives on it, each message with the time the
     /// kernel queued it (SO_TIMESTAMPNS): when svtree sent it, not when the test looked.
     final class NotifySocket {

@@ -6,7 +6,7 @@ import Testing
 /// A client's quota with real restic backups through its real rclone server: past soft a
 /// warning, past hard critical and the next backup refused with the storage's log saying why;
 /// a raised quota, or a server-side forget --prune, lets backups in again.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct QuotaTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct QuotaTests {
     @Test func softWarnsHardRefusesAndAPruneLetsBackupsInAgain() throws {
         let tree = try SvctlTreeTests.tree("quota")
         chmod(tree.root, 0o755)  // run as root, svctl add gives the client a user of its own

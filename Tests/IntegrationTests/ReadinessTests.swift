@@ -5,7 +5,7 @@ import Testing
 
 /// s6's readiness protocol under svtree: `notification-fd`, the newline, what `supervise/svtree`
 /// and svctl make of it, and snapwatch's `--ready-fd`.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct ReadinessTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ReadinessTests {
     let web = "clients/alice/services/web"
 
     /// A client whose `web` service says it is ready only after a line arrives on its `gate` FIFO.

@@ -5,7 +5,7 @@ import Testing
 
 /// A root svtree SIGKILLed outside systemd leaves its client svtrees and their services
 /// running. A new root over the same directory ends them before it starts its own copies.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct RecoveryTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct RecoveryTests {
     static let clients = ["a", "b", "c"]
 
     func services(_ client: String) -> [String] { ["storage", "snapwatch"].map { "clients/\(client)/services/\($0)" } }
@@ -65,7 +65,7 @@ import Testing
 
 /// supervise/ files on a disk that fills up: what svtree could not write it writes again
 /// once it can, with no further event needed.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct FullDiskStatusTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct FullDiskStatusTests {
     @Test func statusCatchesUpOnceTheDiskTakesWritesAgain() throws {
         let tree = try TreeFixture("full-status")
         _ = try tree.mountTmpfs("disk", kilobytes: 512)
@@ -134,7 +134,7 @@ extension FullDiskStatusTests {
 
 /// An operator's `rm -rf log/main` while svlog writes: every line from then on reaches a file
 /// that has a name: svlog makes the directory again, or waits with the lines in the pipe.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct RemovedLogDirectoryTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct RemovedLogDirectoryTests {
     func numbers(_ tree: TreeFixture) -> [Int] {
         tree.logLines("dir/talker/log/main").compactMap { $0.hasPrefix("n ") ? Int($0.dropFirst(2)) : nil }
     }
@@ -190,7 +190,7 @@ extension FullDiskStatusTests {
 /// A client's `limits` under a real root in cgroup mode: written into the client's cgroup
 /// where its controller is there, else one line naming the controller missing (this machine:
 /// a hybrid host whose cgroup v2 has only hugetlb, so memory.max gets the line).
-@Suite(.serialized, .timeLimit(.minutes(2))) struct LimitsTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct LimitsTests {
     @Test func limitsAreWrittenOrTheMissingControllerNamed() throws {
         let tree = try TreeFixture("limits")
         tree.client("alice")

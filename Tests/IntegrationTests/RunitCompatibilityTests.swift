@@ -3,7 +3,7 @@ import Glibc
 import Testing
 
 /// Debian's real `sv` (runit) driving services that svtree supervises.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct RunitCompatibilityTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct RunitCompatibilityTests {
     static let sv = "/usr/bin/sv"
 
     private func sv(_ tree: TreeFixture, _ arguments: String...) -> (Int32, String) {

@@ -7,7 +7,7 @@ import Testing
 
 /// StatusFormat against the bytes Debian's runsv writes: what runsv writes parses to what
 /// runsv says (`pid`, `stat`), and renders back to the same 20 bytes.
-@Suite(.timeLimit(.minutes(3))) struct RunsvStatusGoldenTests {
+@Suite(.timeLimit(.minutes(10))) struct RunsvStatusGoldenTests {
     @Test func statusBytesMatchRunsv() throws {
         let tree = try TreeFixture("runsv-golden")
         tree.service("svc", logger: nil)

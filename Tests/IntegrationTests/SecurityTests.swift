@@ -3,7 +3,7 @@ import SvSystem
 import Testing
 
 /// Permissions as runit's and no wider; no shell string built from data.
-@Suite(.timeLimit(.minutes(2))) struct SecurityTests {
+@Suite(.timeLimit(.minutes(10))) struct SecurityTests {
     static func mode(_ path: String) -> (kind: mode_t, permissions: mode_t)? {
         var st = stat()
         guard lstat(path, &st) == 0 else { return nil }

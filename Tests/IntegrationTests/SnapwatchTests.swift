@@ -4,7 +4,7 @@ import Testing
 
 /// snapwatch on a directory laid out like a restic repository, with shell hooks that log
 /// their arguments: delivery, restarts, retries, overflow and SIGTERM.
-@Suite(.timeLimit(.minutes(2))) struct SnapwatchTests {
+@Suite(.timeLimit(.minutes(10))) struct SnapwatchTests {
     static var binary: String { TreeFixture.buildDirectory + "/snapwatch" }
 
     static func id(_ n: Int) -> String {

@@ -5,7 +5,7 @@ import Testing
 
 /// svctl against a running root svtree: add (real rclone storage, real htpasswd), enable,
 /// control, status exit codes, disable with nothing left, and refusals.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct SvctlTreeTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct SvctlTreeTests {
     static let repository = FileSystem.parentDirectory(FileSystem.parentDirectory(FileSystem.parentDirectory(#filePath)))
 
     /// A tree with enabled/ and clients/; `svctl add` uses the repository's templates.

@@ -3,7 +3,7 @@ import Glibc
 import Testing
 
 /// svlog on a full disk (a small tmpfs: the tests run as root, as CI does) and its memory.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct SvlogDiskTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct SvlogDiskTests {
     /// Spawns `seq 1 count` writing into the logger's stdin.
     private func feed(_ tree: TreeFixture, _ logger: TreeFixture.RunningLogger, count: Int) -> Int32 {
         var pid: pid_t = 0

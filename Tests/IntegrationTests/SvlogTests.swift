@@ -5,7 +5,7 @@ import SvctlKit
 import Testing
 
 /// svlog against Debian's svlogd on the same input, and svlog's own guarantees.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct SvlogTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct SvlogTests {
     static let svlogd = "/usr/bin/svlogd"
 
     /// Timestamps removed: `-tt` stamps are the first 26 characters of a line.

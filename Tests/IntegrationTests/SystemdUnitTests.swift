@@ -3,7 +3,7 @@ import Glibc
 import Testing
 
 /// The unit and its companions, checked by systemd's own tools as `make install` renders them.
-@Suite(.timeLimit(.minutes(2))) struct SystemdUnitTests {
+@Suite(.timeLimit(.minutes(10))) struct SystemdUnitTests {
     static let source = FileSystem.parentDirectory(FileSystem.parentDirectory(FileSystem.parentDirectory(#filePath)))
 
     @Test func unitVerifiesWithoutWarnings() throws {

@@ -4,7 +4,7 @@ import Testing
 
 /// `alert-ages` `auto`: thresholds from each client's own cadence, and what a month of
 /// alerts looks like with them.
-@Suite(.timeLimit(.minutes(3))) struct AutoAgesTests {
+@Suite(.timeLimit(.minutes(10))) struct AutoAgesTests {
     static let hour: Int64 = 3600, day: Int64 = 86400, week: Int64 = 604800
 
     func auto(_ times: [Int64]) -> BackupReport.AlertAges {

@@ -6,7 +6,7 @@ import Testing
 
 /// The pure parts of monitoring: alert decisions, the plugin line, the metrics text, on
 /// the golden fixture tree (a client ok, one critical, one warning with a job and no replica).
-@Suite(.timeLimit(.minutes(3))) struct MonitoringTests {
+@Suite(.timeLimit(.minutes(10))) struct MonitoringTests {
     typealias Seen = (client: String, health: String, problems: [String])
 
     /// Calls `observe` and marks every notification sent, as a hook exiting 0 would.

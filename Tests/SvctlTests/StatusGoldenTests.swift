@@ -10,7 +10,7 @@ import Testing
 /// Each test reads a copy of the fixtures in which the supervisors that were running when the
 /// files were copied (Fixtures/tree/supervisors) hold their `ok` FIFO, as a running one does,
 /// so that svctl's own check tells the dead supervisor from the live ones.
-@Suite(.timeLimit(.minutes(3))) struct StatusGoldenTests {
+@Suite(.timeLimit(.minutes(10))) struct StatusGoldenTests {
     static let fixtures = FileSystem.parentDirectory(#filePath) + "/Fixtures/tree"
     static let golden = FileSystem.parentDirectory(#filePath) + "/Golden"
     /// The Unix second at which the fixtures were copied: the clock of every test here.

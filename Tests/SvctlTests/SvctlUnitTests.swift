@@ -6,7 +6,7 @@ import SvSystem
 @testable import SvctlKit
 import Testing
 
-@Suite(.timeLimit(.minutes(3))) struct NameTests {
+@Suite(.timeLimit(.minutes(10))) struct NameTests {
     @Test(arguments: ["alice", "a", "0", "web-01.example_x", String(repeating: "a", count: 64)])
     func accepted(_ name: String) {
         #expect(Names.isValid(name))
@@ -37,7 +37,7 @@ import Testing
     }
 }
 
-@Suite(.timeLimit(.minutes(3))) struct FormatTests {
+@Suite(.timeLimit(.minutes(10))) struct FormatTests {
     @Test func durations() {
         #expect(AgeText.text(seconds: 0) == "0s")
         #expect(AgeText.text(seconds: 59) == "59s")
@@ -77,7 +77,7 @@ import Testing
 
 /// In the process's own time zone: setenv("TZ") here changed it under every suite running
 /// in parallel. The expected local time comes from strftime, not from LogView's formatting.
-@Suite(.timeLimit(.minutes(3))) struct LogViewTests {
+@Suite(.timeLimit(.minutes(10))) struct LogViewTests {
     static func strftimeLocal(_ unix: Int) -> String {
         var seconds = time_t(unix)
         var parts = tm()
@@ -107,7 +107,7 @@ import Testing
     }
 }
 
-@Suite(.timeLimit(.minutes(3))) struct BackupJudgementTests {
+@Suite(.timeLimit(.minutes(10))) struct BackupJudgementTests {
     static let hour: Int64 = 3600
     static let now: Int64 = 1_795_330_000
 
@@ -176,7 +176,7 @@ import Testing
     }
 }
 
-@Suite(.timeLimit(.minutes(3))) struct ControlDecisionTests {
+@Suite(.timeLimit(.minutes(10))) struct ControlDecisionTests {
     func probe(_ state: ServiceMachine.State, pid: Int32, since: Int64, want: ServiceMachine.Want = .up,
                paused: Bool = false) -> ServiceProbe {
         ServiceProbe(name: "s", path: "/x", supervisor: .running,
@@ -210,7 +210,7 @@ import Testing
 /// How svctl reads a `supervise/` directory's FIFOs: `ok` held for reading is a running
 /// supervisor; svtree opens `ok` only with its first status, so `ok` unread beside no status
 /// is an entry being started while `control` is held, and a supervisor gone once it is not.
-@Suite(.timeLimit(.minutes(3))) struct SupervisorStateTests {
+@Suite(.timeLimit(.minutes(10))) struct SupervisorStateTests {
     @Test func okControlAndStatusTellTheStates() throws {
         var template = Array("/tmp/svctl-fifos-XXXXXX".utf8CString)
         let root = String(cString: try #require(mkdtemp(&template)))

@@ -2,7 +2,7 @@ import Glibc
 @testable import SvSupervision
 import Testing
 
-@Suite(.timeLimit(.minutes(3))) struct EntryMachineTests {
+@Suite(.timeLimit(.minutes(10))) struct EntryMachineTests {
     private func started() -> EntryMachine {
         var entry = EntryMachine(main: ServiceSettings(), log: ServiceSettings())
         let actions = entry.begin(mainDown: false, logDown: false, now: 0)

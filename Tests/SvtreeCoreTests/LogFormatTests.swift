@@ -2,7 +2,7 @@
 @testable import SvlogDaemon
 import Testing
 
-@Suite(.timeLimit(.minutes(3))) struct LogFormatTests {
+@Suite(.timeLimit(.minutes(10))) struct LogFormatTests {
     @Test(arguments: [
         ("abc", "abc", true), ("abc", "abd", false), ("a*", "abc", true), ("*c", "abc", true),
         ("*b*", "abc", true), ("a+bc", "abbbc", true), ("a+b", "abbb", true), ("a+b", "ac", false),

@@ -14,7 +14,7 @@ private func running(_ settings: ServiceSettings = ServiceSettings(), pid: Int32
     return machine
 }
 
-@Suite(.timeLimit(.minutes(3))) struct ServiceMachineTests {
+@Suite(.timeLimit(.minutes(10))) struct ServiceMachineTests {
     @Test func startsUnlessDownFile() {
         var up = ServiceMachine(settings: ServiceSettings())
         #expect(up.handle(.begin(startDown: false), now: 0) == [.spawnRun, .statusChanged])

@@ -3,7 +3,7 @@ import SnapwatchDaemon
 import SvFormats
 import Testing
 
-@Suite(.timeLimit(.minutes(3))) struct SnapshotQueueTests {
+@Suite(.timeLimit(.minutes(10))) struct SnapshotQueueTests {
     static let second: Int64 = 1_000_000_000
     let a = String(repeating: "a", count: 64)
     let b = String(repeating: "b", count: 64)
@@ -103,7 +103,7 @@ import Testing
     }
 }
 
-@Suite(.timeLimit(.minutes(3))) struct SnapwatchFormatTests {
+@Suite(.timeLimit(.minutes(10))) struct SnapwatchFormatTests {
     @Test func recordRoundTrip() {
         var record = SnapwatchRecord(watchingSince: 100)
         record.lastHook = .init(startMs: 5000, durationMs: 12, exit: .exited(1))

@@ -2,7 +2,7 @@
 @testable import SvFormats
 import Testing
 
-@Suite(.timeLimit(.minutes(3))) struct StatusFormatTests {
+@Suite(.timeLimit(.minutes(10))) struct StatusFormatTests {
     @Test func twentyBytesInRunitLayout() {
         let snapshot = StatusFormat.Snapshot(state: .run, pid: 0x01020304, paused: true, want: .up, gotTerm: true,
                                              since: WallTime(unixNanos: 1_700_000_000 * nanosPerSecond + 5))
