@@ -14,11 +14,13 @@ public enum TAI64N {
     }
 
     /// Wall-clock ns from 12 bytes as `bytes(unixNanos:)` writes them.
-    public static func unixNanos<C: Collection>(bytes: C) -> Int64 where C.Element == UInt8 {
+    /// Concrete, not generic over the collection: across modules a generic one ran
+    /// unspecialised, and svctl decodes five of these a client (7 % of a status of 1000).
+    public static func unixNanos(bytes: [UInt8]) -> Int64 {
         var seconds: UInt64 = 0
         var nanos: UInt32 = 0
-        for (i, byte) in bytes.prefix(12).enumerated() {
-            if i < 8 { seconds = seconds << 8 | UInt64(byte) } else { nanos = nanos << 8 | UInt32(byte) }
+        for i in 0..<min(bytes.count, 12) {
+            if i < 8 { seconds = seconds << 8 | UInt64(bytes[i]) } else { nanos = nanos << 8 | UInt32(bytes[i]) }
         }
         return Int64(bitPattern: seconds &- epoch) * nanosPerSecond + Int64(nanos)
     }

@@ -44,7 +44,7 @@ public enum StatusFormat {
         for i in (12..<16).reversed() { pid = pid << 8 | UInt32(bytes[i]) }
         return Snapshot(state: state, pid: Int32(bitPattern: pid), paused: bytes[16] != 0,
                         want: bytes[17] == UInt8(ascii: "u") ? .up : .down, gotTerm: bytes[18] != 0,
-                        since: WallTime(unixNanos: TAI64N.unixNanos(bytes: bytes.prefix(12))))
+                        since: WallTime(unixNanos: TAI64N.unixNanos(bytes: bytes)))
     }
 
     /// runsv's `supervise/stat` line: "run", "down" or "finish" with its flags.

@@ -76,24 +76,27 @@ public struct SupervisorRecord: Sendable, Equatable {
     /// Parses what `text` renders; malformed lines and unknown keys are skipped.
     public init(parsing text: String) {
         self.init()
+        // Key and value as slices of the text: svctl reads five of these a client, and a
+        // String for each word was a tenth of a status of 1000 clients.
         for line in text.split(separator: "\n") {
-            let words = line.split(separator: " ", maxSplits: 1).map(String.init)
-            guard words.count == 2 else { continue }
-            switch words[0] {
-            case "quick_deaths": quickDeaths = Int(words[1]) ?? 0
-            case "restart_delay_ms": restartDelayMs = Int64(words[1]) ?? 0
-            case "restarts": restarts = Int(words[1])
-            case "cgroup": cgroup = words[1]
-            case "oom_kills": oomKills = Int(words[1])
-            case "start_error": startError = words[1]
-            case "last_oom_kill_ns": lastOOMKill = Int64(words[1]).map(WallTime.init(unixNanos:))
-            case "notification_fd": notificationFD = Int32(words[1])
-            case "ready_since_ns": readySince = Int64(words[1]).map(WallTime.init(unixNanos:))
-            case "job_suspended": updateJob { $0.suspended = words[1] == "1" }
-            case "job_skipped": updateJob { $0.skipped = Int(words[1]) ?? 0 }
-            case "job_next_run_ns": updateJob { $0.nextRun = Int64(words[1]).map(WallTime.init(unixNanos:)) }
+            guard let space = line.firstIndex(of: " "), space != line.startIndex else { continue }
+            let key = line[..<space], value = line[line.index(after: space)...]
+            if value.isEmpty { continue }
+            switch key {
+            case "quick_deaths": quickDeaths = Int(value) ?? 0
+            case "restart_delay_ms": restartDelayMs = Int64(value) ?? 0
+            case "restarts": restarts = Int(value)
+            case "cgroup": cgroup = String(value)
+            case "oom_kills": oomKills = Int(value)
+            case "start_error": startError = String(value)
+            case "last_oom_kill_ns": lastOOMKill = Int64(value).map(WallTime.init(unixNanos:))
+            case "notification_fd": notificationFD = Int32(value)
+            case "ready_since_ns": readySince = Int64(value).map(WallTime.init(unixNanos:))
+            case "job_suspended": updateJob { $0.suspended = value == "1" }
+            case "job_skipped": updateJob { $0.skipped = Int(value) ?? 0 }
+            case "job_next_run_ns": updateJob { $0.nextRun = Int64(value).map(WallTime.init(unixNanos:)) }
             case "last_exit":
-                let parts = words[1].split(separator: " ")
+                let parts = value.split(separator: " ")
                 if parts.count == 2 { lastExit = ExitStatus(recordWords: parts[0], parts[1]) }
             default: break
             }

@@ -33,6 +33,10 @@ import Testing
         // Unknown keys and broken lines are skipped, known ones still read.
         let parsed = SupervisorRecord(parsing: "future_key 1 2\nquick_deaths\nquick_deaths 2\nlast_exit code x\n")
         #expect(parsed == SupervisorRecord(quickDeaths: 2))
+        // A key without a value, or a line that starts with its separator, is no entry; a
+        // value keeps its own spaces.
+        let edges = SupervisorRecord(parsing: "cgroup \n restarts 4\nstart_error cannot run: no such file\n")
+        #expect(edges.cgroup == nil && edges.restarts == nil && edges.startError == "cannot run: no such file")
     }
 
     @Test(arguments: [Int64(0), 1, 999_999_999, 1_795_327_200_500_000_000, 4_102_444_800_000_000_001])
