@@ -4,9 +4,11 @@
 by itself.
 """
 import contextlib
+import shutil
 import os
 import signal
 import subprocess
+import tempfile
 import time
 
 LEAF = b"sleep\x00100000\x00"          # the cmdline of a leaf service
@@ -165,8 +167,11 @@ class Tree:
 
     SHIPPED = {"svtree": "svlog", "runit": "svlogd", "s6": "s6-log"}
 
-    def __init__(self, kind, base, bin_dir, logger="svlogd"):
+    def __init__(self, kind, base, bin_dir, logger="svlogd", supervise_in=None):
         self.kind, self.base, self.bin_dir = kind, base, bin_dir
+        # As Debian's runit has it: each supervise/ a symlink into a tmpfs, made by the
+        # supervisor (runsv and svtree both make a missing target).
+        self.supervise_in = supervise_in and tempfile.mkdtemp(prefix=f"{kind}-", dir=supervise_in)
         logger = Tree.SHIPPED[kind] if logger == "shipped" else logger
         self.logger = f"{bin_dir}/svlog" if logger == "svlog" else logger
         self.enabled = f"{base}/enabled"
@@ -188,6 +193,10 @@ class Tree:
                   f"#!/bin/sh\nexec 2>&1\necho up\n{escape}exec sleep 100000\n", True)
             write(f"{top}/services/{service}/log/run", f"#!/bin/sh\nexec {self.logger} ./main\n", True)
             os.makedirs(f"{top}/services/{service}/log/main", exist_ok=True)
+        if self.supervise_in:
+            for directory, label in [(top, name)] + [(f"{top}/services/{s}{log}", f"{name}.{s}{log.replace('/', '.')}")
+                                                     for s in SERVICES for log in ("", "/log")]:
+                os.symlink(f"{self.supervise_in}/{label}", f"{directory}/supervise")
 
     def start_root(self):
         command = {"svtree": [f"{self.bin_dir}/svtree", self.enabled],
@@ -238,6 +247,8 @@ class Tree:
                 self.root.wait()
         # Until nothing is left (see kill_until_gone).
         kill_until_gone(lambda: [pid for pid, _, cwd in processes() if under(cwd, self.base)], 0.05)
+        if self.supervise_in:
+            shutil.rmtree(self.supervise_in, ignore_errors=True)
 
 
 # --- the table ------------------------------------------------------------------------------

@@ -10,7 +10,15 @@ descriptors of the root, and SIGTERM of the root to the last process gone.
 The inotify instance limit (fs.inotify.max_user_instances, 128 by default) is raised for the
 run as svtree's sysctl.d drop-in does, and restored after; each svtree holds one.
 
+With --supervise-in DIR every supervise/ is a symlink into DIR, as Debian's runit keeps them
+in /run: the supervisors' status writes then go to a tmpfs, not to the tree's filesystem.
+--work-dir DIR makes the trees there (a tmpfs measures the supervisors, not the disk). On ext4
+without a journal a run started within minutes of a large deletion (a previous run's tree,
+the test suite) is slowed by the inode allocator, which skips inodes freed in the last 60 to
+300 s: the system that runs first pays for it, the second runs while the first's tree exists.
+
 usage: scale-bench.py BIN_DIR [--clients N] [--idle-seconds S] [--systems svtree,runit]
+                      [--work-dir DIR] [--supervise-in DIR]
 """
 import argparse
 import os
@@ -23,8 +31,8 @@ import time
 
 import benchlib
 
-def run(kind, base, bin_dir, clients, idle_seconds):
-    tree = benchlib.Tree(kind, base, bin_dir, "svlog" if kind == "svtree" else "svlogd")
+def run(kind, base, bin_dir, clients, idle_seconds, supervise_in):
+    tree = benchlib.Tree(kind, base, bin_dir, "svlog" if kind == "svtree" else "svlogd", supervise_in)
     for i in range(clients):
         tree.make_client(f"c{i}")
     tree.start_root()
@@ -107,16 +115,19 @@ def main():
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--idle-seconds", type=float, default=30)
     parser.add_argument("--systems", default="svtree,runit")
+    parser.add_argument("--work-dir", metavar="DIR", help="where the trees are made (default: the system's temporary directory)")
+    parser.add_argument("--supervise-in", metavar="DIR",
+                        help="every supervise/ a symlink into DIR (a tmpfs such as /run or /dev/shm), for both systems")
     args = parser.parse_args()
     bin_dir = os.path.abspath(args.bin_dir)
     kinds = [k for k in args.systems.split(",") if k == "svtree" or shutil.which("runsvdir")]
-    work = tempfile.mkdtemp(prefix="svtree-scale-")
+    work = tempfile.mkdtemp(prefix="svtree-scale-", dir=args.work_dir)
     results = {}
     try:
         with benchlib.inotify_instances(4 * args.clients):
             for kind in kinds:
                 print(f"{kind}: {args.clients} clients ...", file=sys.stderr, flush=True)
-                results[kind] = run(kind, f"{work}/{kind}", bin_dir, args.clients, args.idle_seconds)
+                results[kind] = run(kind, f"{work}/{kind}", bin_dir, args.clients, args.idle_seconds, args.supervise_in)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
