@@ -56,7 +56,7 @@ int sv_cloexec_from(int first);
 int sv_spawn_mapped(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                     const char *cwd, const int *fds, int count, int new_session);
 
-// fork-exec with clone3: with cgroup_fd >= 0 (CLONE_INTO_CGROUP) the child starts inside that
+// clone3 and exec (vfork-like on x86_64: nothing of the parent copied): with cgroup_fd >= 0 (CLONE_INTO_CGROUP) the child starts inside that
 // cgroup, so nothing it forks can be left outside; with uid >= 0 it runs as uid:gid, no
 // supplementary groups, no ambient capabilities. Same descriptor map and session rule as
 // sv_spawn_mapped, with default dispositions and an empty mask. Returns 0 or errno.
