@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -244,11 +243,6 @@ static long sv_clone3_vfork(struct sv_clone_args *args, int (*fn)(void *), void 
     return number;
 }
 
-/* The child's stack: one spawn at a time (the daemons are single-threaded and the parent
-   waits while the child runs on it). Whole pages, given back after each spawn: the two or
-   three the child touches would otherwise stay resident in every svtree. */
-static char sv_child_stack[64 * 1024] __attribute__((aligned(4096)));
-
 static int sv_child_trampoline(void *argument) {
     struct sv_child_plan *plan = argument;
     plan->error = sv_child_exec(plan);
@@ -269,16 +263,24 @@ int sv_spawn_cloned(pid_t *pid, const char *path, char *const argv[], char *cons
 #if defined(__x86_64__)
     // No handler of ours may run in the child, which shares our memory until it execs: every
     // signal blocked across the clone (the child sets default dispositions, then unblocks).
+    // glibc's own two (cancellation, setxid) too, as its posix_spawn does: raw, since its
+    // sigprocmask leaves them out.
     sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    memset(&all, 0xff, sizeof all);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &previous, (size_t)(_NSIG / 8));
+    // A child that changes its ids makes the kernel mark the memory it shares with us not
+    // dumpable (suid_dumpable), and that stays ours after its exec: put back after.
+    int dumpable = uid >= 0 ? prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) : -1;
+    // The child's stack, in this frame: per call (any thread may spawn, svctl's tests run
+    // several at once), and the parent is suspended while the child runs on it.
+    char stack[32 * 1024] __attribute__((aligned(64)));
     args.flags |= CLONE_VM | CLONE_VFORK;
-    args.stack = (uint64_t)(uintptr_t)sv_child_stack;
-    args.stack_size = sizeof sv_child_stack;
+    args.stack = (uint64_t)(uintptr_t)stack;
+    args.stack_size = sizeof stack;
     long child = sv_clone3_vfork(&args, sv_child_trampoline, &plan);
     int cloneError = child < 0 ? (int)-child : 0;
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    (void)madvise(sv_child_stack, sizeof sv_child_stack, MADV_DONTNEED);
+    if (dumpable >= 0 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable) (void)prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &previous, NULL, (size_t)(_NSIG / 8));
     if (child < 0) return cloneError;
     if (plan.error != 0) {
         int status;
