@@ -133,19 +133,9 @@ public final class SuperviseDirectory {
         if status != writtenStatus, put("status", status) { writtenStatus = status }
         let stat = StatusFormat.statText(snapshot)
         if stat != writtenStat, put("stat", Array(stat.utf8)) { writtenStat = stat }
+        if okFD < 0 { openOkOnceAStatusIsThere() }
         // One line when writing starts to fail, one when it works again: status that lies is
         // worse than none, and a full disk must not flood the log either.
-        // Not before a status is there to read (a first write failing on a full disk leaves
-        // none): tried again at each write.
-        if okFD < 0 && okReserve >= 0 && (!writtenStatus.isEmpty || FileSystem.exists(path + "/status")) {
-            Glibc.close(okReserve)
-            okReserve = -1
-            okFD = open(path + "/ok", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-            // ENOENT: the directory was deleted (its teardown is under way), as for `put`.
-            if okFD < 0 && errno != ENOENT {
-                Diagnostics.warn("\(path)/ok: cannot open: \(FileSystem.lastErrno): sv and svctl see no supervisor")
-            }
-        }
         if let (name, error) = failure {
             if !failing { Diagnostics.warn("\(path)/\(name): cannot write: \(error) (trying again until it can)") }
             failing = true
@@ -154,6 +144,19 @@ public final class SuperviseDirectory {
         if failing { Diagnostics.info("\(path): written again") }
         failing = false
         return true
+    }
+
+    /// `ok`, in place of its reserved descriptor, once a status is there for sv and svctl to
+    /// read (a first write failing on a full disk leaves none: tried again at each write).
+    private func openOkOnceAStatusIsThere() {
+        guard okReserve >= 0, !writtenStatus.isEmpty || FileSystem.exists(path + "/status") else { return }
+        Glibc.close(okReserve)
+        okReserve = -1
+        okFD = open(path + "/ok", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        // ENOENT: the directory was deleted (its teardown is under way), as for `put`.
+        if okFD < 0 && errno != ENOENT {
+            Diagnostics.warn("\(path)/ok: cannot open: \(FileSystem.lastErrno): sv and svctl see no supervisor")
+        }
     }
 
     /// Releases the FIFOs and the lock: `sv` then sees that nothing supervises the service.
