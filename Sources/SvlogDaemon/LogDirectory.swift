@@ -306,6 +306,7 @@ final class LogDirectory {
             } catch {
                 return (done, error)
             }
+            // A write of nothing is taken as a full disk: the caller pauses and retries.
             guard n > 0 else { return (done, .noSpace) }
             done += n
             var left = n
@@ -323,21 +324,15 @@ final class LogDirectory {
     /// Writes all of `bytes` to `current`; how much was written when a write failed, and why.
     private func writeOut(_ bytes: UnsafeRawBufferPointer) -> (written: Int, failure: Errno?) {
         do { try reopenIfGone() } catch { return (0, error) }
-        var offset = 0
-        while offset < bytes.count {
-            let n: Int
-            do {
-                n = try SystemCall.retrying { write(currentFD, bytes.baseAddress! + offset, bytes.count - offset) }
-            } catch {
-                return (offset, error)
-            }
-            // A write of nothing is taken as a full disk: the caller pauses and retries.
-            guard n > 0 else { return (offset, .noSpace) }
-            offset += n
+        var part = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
+        let (written, failure) = withUnsafeMutablePointer(to: &part) {
+            writeVector(UnsafeMutableBufferPointer(start: $0, count: 1), total: bytes.count)
         }
-        noteWritten(bytes.count)
-        warnedFull = false
-        return (offset, nil)
+        if failure == nil {
+            noteWritten(bytes.count)
+            warnedFull = false
+        }
+        return (written, failure)
     }
 
     private func keepUnwritten(from offset: Int) {
