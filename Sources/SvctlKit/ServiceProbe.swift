@@ -88,7 +88,7 @@ public struct ServiceProbe: Sendable, Equatable {
         let supervise = path + "/supervise"
         var probe = ServiceProbe(
             name: name, path: path,
-            supervisor: checkSupervisor ? supervisorState(supervise) : (FileSystem.exists(supervise) ? .running : .never),
+            supervisor: state(supervise, asked: checkSupervisor, okFailure: checkSupervisor ? okFailure(supervise) : nil),
             status: StatusFormat.parseStatus((try? FileSystem.readWholeSmallFile(supervise + "/status", limit: 64)) ?? []),
             normallyUp: !FileSystem.exists(path + "/down"))
         probe.job = readJob(path)
@@ -102,16 +102,10 @@ public struct ServiceProbe: Sendable, Equatable {
         // A logger's supervisor answering on `ok` is a `log/` directory too: the stat of log/
         // only when it does not (one system call less for each logging service).
         let logSupervise = path + "/log/supervise"
-        var logFailure: Int32?
-        if checkSupervisor { logFailure = okFailure(logSupervise) }
-        let logRunning = checkSupervisor && logFailure == nil
-        if logRunning || (try? FileSystem.info(path + "/log"))?.kind == .directory {
-            let supervisor: Supervisor
-            if let logFailure { supervisor = unanswered(logSupervise, logFailure) }
-            else if logRunning { supervisor = .running }
-            else { supervisor = FileSystem.exists(logSupervise) ? .running : .never }
+        let logFailure = checkSupervisor ? okFailure(logSupervise) : nil
+        if (checkSupervisor && logFailure == nil) || (try? FileSystem.info(path + "/log"))?.kind == .directory {
             probe.log = LogProbe(
-                supervisor: supervisor,
+                supervisor: state(logSupervise, asked: checkSupervisor, okFailure: logFailure),
                 status: StatusFormat.parseStatus((try? FileSystem.readWholeSmallFile(logSupervise + "/status", limit: 64)) ?? []))
         }
         return probe
@@ -149,7 +143,15 @@ public struct ServiceProbe: Sendable, Equatable {
     /// As `sv` tells: a supervisor keeps `supervise/ok` open for reading, so opening it for
     /// writing without blocking fails with ENXIO when none runs.
     public static func supervisorState(_ supervise: String) -> Supervisor {
-        okFailure(supervise).map { unanswered(supervise, $0) } ?? .running
+        state(supervise, asked: true, okFailure: okFailure(supervise))
+    }
+
+    /// The supervisor of `supervise` by its `ok` (`okFailure`: the open's errno, nil when a
+    /// supervisor answered), or, unasked (fixture files no process holds), by whether the
+    /// directory is there.
+    static func state(_ supervise: String, asked: Bool, okFailure failure: Int32?) -> Supervisor {
+        guard asked else { return FileSystem.exists(supervise) ? .running : .never }
+        return failure.map { unanswered(supervise, $0) } ?? .running
     }
 
     /// What an `ok` that could not be opened (`failure`: the open's errno) means.
