@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <pthread.h>
 #include <spawn.h>
 #include <string.h>
 #include <time.h>
@@ -176,8 +175,7 @@ struct sv_child_plan {
 };
 
 /* The child: only async-signal-safe calls until exec; returns the errno of what failed. */
-static int sv_child_exec(void *argument) {
-    struct sv_child_plan *plan = argument;
+static int sv_child_exec(struct sv_child_plan *plan) {
     sigset_t empty;
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
@@ -278,42 +276,37 @@ int sv_spawn_cloned(pid_t *pid, const char *path, char *const argv[], char *cons
     args.stack = (uint64_t)(uintptr_t)stack;
     args.stack_size = sizeof stack;
     long child = sv_clone3_vfork(&args, sv_child_trampoline, &plan);
-    int cloneError = child < 0 ? (int)-child : 0;
+    // The clone's failure, or the exec's (the child has exited by now).
+    int error = child < 0 ? (int)-child : plan.error;
     if (dumpable >= 0 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable) (void)prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &previous, NULL, (size_t)(_NSIG / 8));
-    if (child < 0) return cloneError;
-    if (plan.error != 0) {
-        int status;
-        waitpid((pid_t)child, &status, 0);
-        return plan.error;
-    }
 #else
     // Elsewhere a plain fork of the address space; the exec's failure comes through a pipe.
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return errno;
     long child = syscall(SYS_clone3, &args, sizeof args);
-    if (child < 0) {
-        int error = errno;
-        close(report[0]);
-        close(report[1]);
-        return error;
-    }
+    int error = child < 0 ? errno : 0;
     if (child == 0) {
-        int error = sv_child_exec(&plan);
-        (void)!write(report[1], &error, sizeof error);
+        int failed = sv_child_exec(&plan);
+        (void)!write(report[1], &failed, sizeof failed);
         _exit(127);
     }
     close(report[1]);
-    int error = 0;
-    ssize_t got;
-    do { got = read(report[0], &error, sizeof error); } while (got < 0 && errno == EINTR);
+    if (child > 0) {
+        int failed = 0;
+        ssize_t got;
+        do { got = read(report[0], &failed, sizeof failed); } while (got < 0 && errno == EINTR);
+        if (got == (ssize_t)sizeof failed) error = failed;
+    }
     close(report[0]);
-    if (got == (ssize_t)sizeof error) {
-        int status;
-        waitpid((pid_t)child, &status, 0);
+#endif
+    if (error != 0) {
+        if (child > 0) {
+            int status;
+            waitpid((pid_t)child, &status, 0);
+        }
         return error;
     }
-#endif
     *pid = (pid_t)child;
     return 0;
 }
