@@ -23,6 +23,11 @@ public enum PolicyFile {
     public static func problem(_ path: String, in directory: String, trusting: Set<uid_t>) -> String? {
         var file = stat()
         guard lstat(path, &file) == 0 else { return nil }
+        return problem(file, in: directory, trusting: trusting)
+    }
+
+    /// The same for a file whose `lstat` the caller has already.
+    public static func problem(_ file: stat, in directory: String, trusting: Set<uid_t>) -> String? {
         guard file.st_mode & S_IFMT == S_IFREG else { return "not a regular file" }
         var folder = stat()
         guard stat(directory, &folder) == 0 else { return "\(directory): \(FileSystem.lastErrno)" }

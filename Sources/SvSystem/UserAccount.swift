@@ -54,7 +54,7 @@ public enum UserFile {
         var file = stat()
         // A symlink counts as there (and is refused: not a regular file).
         guard lstat(path, &file) == 0 else { return .absent }
-        if let why = PolicyFile.problem(path, in: directory, trusting: trusting) { return .refused("\(path): \(why)") }
+        if let why = PolicyFile.problem(file, in: directory, trusting: trusting) { return .refused("\(path): \(why)") }
         guard let line = FileSystem.readLine(path), !line.isEmpty else {
             return .refused("\(path): empty: one line, a user name or uid")
         }
