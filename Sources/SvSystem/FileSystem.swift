@@ -100,9 +100,12 @@ public enum FileSystem {
     /// new content goes into `name.new`, which is kept, and the two are swapped with
     /// RENAME_EXCHANGE. Readers still see one whole file or the other, and no inode is made or
     /// freed per write (on ext4 without a journal, new inodes among recently freed ones cost
-    /// most of a thousand-client teardown).
-    public static func writeReplacing(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(Errno) {
-        try writeTemporary(path, bytes, mode: mode, sync: false)
+    /// most of a thousand-client teardown). `fixedLength`: every content has the same length
+    /// (`status`'s 20 bytes), and the swapped-out file is overwritten rather than truncated: a
+    /// reader that opened it just before a swap still reads a whole one, never an empty file.
+    public static func writeReplacing(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644,
+                                      fixedLength: Bool = false) throws(Errno) {
+        try writeTemporary(path, bytes, mode: mode, sync: false, truncate: !fixedLength)
         if sv_rename_exchange(path + ".new", path) == 0 { return }
         // The first write (no file to swap with), or a file system without RENAME_EXCHANGE.
         try SystemCall.check { rename(path + ".new", path) }
@@ -120,9 +123,12 @@ public enum FileSystem {
         }
     }
 
-    /// `path.new` with `bytes` in it (fsynced when asked), closed.
-    private static func writeTemporary(_ path: String, _ bytes: [UInt8], mode: mode_t, sync: Bool) throws(Errno) {
-        let fd = try SystemCall.retrying { open(path + ".new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode) }
+    /// `path.new` with `bytes` in it (fsynced when asked), closed; without `truncate`, written
+    /// over what it held (of the same length).
+    private static func writeTemporary(_ path: String, _ bytes: [UInt8], mode: mode_t, sync: Bool,
+                                       truncate: Bool = true) throws(Errno) {
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (truncate ? O_TRUNC : 0)
+        let fd = try SystemCall.retrying { open(path + ".new", flags, mode) }
         defer { close(fd) }
         try writeAll(fd, bytes)
         if sync { try SystemCall.check { fsync(fd) } }

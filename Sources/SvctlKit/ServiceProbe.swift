@@ -89,7 +89,7 @@ public struct ServiceProbe: Sendable, Equatable {
         var probe = ServiceProbe(
             name: name, path: path,
             supervisor: state(supervise, asked: checkSupervisor, okFailure: checkSupervisor ? okFailure(supervise) : nil),
-            status: readStatus(supervise),
+            status: StatusFormat.parseStatus((try? FileSystem.readWholeSmallFile(supervise + "/status", limit: 64)) ?? []),
             normallyUp: !FileSystem.exists(path + "/down"))
         probe.job = readJob(path)
         if let extra = try? FileSystem.readWholeSmallFile(supervise + "/svtree", limit: 4096) {
@@ -106,7 +106,7 @@ public struct ServiceProbe: Sendable, Equatable {
         if (checkSupervisor && logFailure == nil) || (try? FileSystem.info(path + "/log"))?.kind == .directory {
             probe.log = LogProbe(
                 supervisor: state(logSupervise, asked: checkSupervisor, okFailure: logFailure),
-                status: readStatus(logSupervise))
+                status: StatusFormat.parseStatus((try? FileSystem.readWholeSmallFile(logSupervise + "/status", limit: 64)) ?? []))
         }
         return probe
     }
@@ -124,17 +124,6 @@ public struct ServiceProbe: Sendable, Equatable {
         let record = (try? FileSystem.readBytes(path + "/" + JobRecord.fileName, limit: 4096))
             .map { JobRecord(parsing: String(decoding: $0, as: UTF8.self)) } ?? JobRecord()
         return JobProbe(schedule: schedule, record: record, live: nil)
-    }
-
-    /// `supervise/status`; read again (twice at most) when it was there but not a status.
-    /// svtree swaps a new status in and reuses the inode it swapped out for the next write: a
-    /// read that opened the old one just before two quick writes can find it being rewritten.
-    static func readStatus(_ supervise: String) -> StatusFormat.Snapshot? {
-        for _ in 0..<3 {
-            guard let bytes = try? FileSystem.readWholeSmallFile(supervise + "/status", limit: 64) else { return nil }
-            if let status = StatusFormat.parseStatus(bytes) { return status }
-        }
-        return nil
     }
 
     /// What svtree's `supervise/svtree` says.

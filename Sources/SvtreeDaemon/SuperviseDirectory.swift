@@ -118,7 +118,8 @@ public final class SuperviseDirectory {
         var failure: (String, Errno)?
         func put(_ name: String, _ bytes: [UInt8]) -> Bool {
             do {
-                try FileSystem.writeReplacing(path + "/" + name, bytes)
+                // `status` is always 20 bytes: overwritten in place, never seen empty by sv.
+                try FileSystem.writeReplacing(path + "/" + name, bytes, fixedLength: name == "status")
                 return true
             } catch {
                 // ENOENT: the service directory was deleted under us; its teardown is under way.
